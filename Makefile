@@ -1,0 +1,37 @@
+# The two commands of the README: `make gameday` (main job) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: gameday test test-fast setup system-deps bench clean
+
+gameday: setup
+	$(BIN)/gameday stack up
+	$(BIN)/gameday stack status
+	$(BIN)/gameday stack down
+
+test: setup
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not integration"
+
+bench: setup
+	$(BIN)/python benchmarks/stack_bench.py
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is needed (found " + sys.version.split()[0] + ")")'
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV) || (echo "error: could not create $(VENV); hint: apt-get install -y python3-venv" >&2; exit 1)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+clean:
+	-$(BIN)/gameday stack down
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,159 @@
+"""The `gameday` command line: stack control now; runs, GameDays and reports as they land.
+
+Exit codes: 0 success / all criteria pass; 1 a criterion failed or an operation failed; 2 invalid
+input (nothing was touched); 3 aborted by a stop condition or signal (rollbacks ran).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from gameday import __version__
+from gameday.errors import GameDayError, InvalidInput
+from gameday.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _settings(base_port: int | None) -> Settings:
+    settings = Settings()
+    return settings.with_base_port(base_port) if base_port is not None else settings
+
+
+def _fail(exc: GameDayError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_INVALID if isinstance(exc, InvalidInput) else EXIT_FAILED)
+
+
+base_port_option = click.option(
+    "--base-port", type=click.IntRange(1024, 65000), default=None,
+    help="Lay the whole stack out from this port (router = N, Toxiproxy API = N+1, the rest N+10..N+40) "
+         "so two stacks can coexist. Default: router 8080, Toxiproxy API 8474, components from 15400.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gameday")
+def cli() -> None:
+    """Chaos and load-testing GameDays with measured RTO/RPO, P95/P99, error rate and scaling."""
+
+
+@cli.group()
+def stack() -> None:
+    """Control the local reference stack: two regions of PostgreSQL, Redis, API, a router, a fault proxy."""
+
+
+@stack.command("up")
+@base_port_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when up.")
+def stack_up(base_port: int | None, as_json: bool) -> None:
+    """Start every component and wait until all are healthy (data directories are reused)."""
+    from infra.local.supervisor import LocalStack
+
+    stack_ = LocalStack(_settings(base_port), progress=lambda line: click.echo(f"stack: {line}", err=True))
+    try:
+        status = stack_.up()
+    except GameDayError as exc:
+        _fail(exc)
+    _print_status(status, as_json)
+
+
+@stack.command("down")
+@base_port_option
+def stack_down(base_port: int | None) -> None:
+    """Stop every component of the stack, also after the supervisor was killed (PIDs are in a state file)."""
+    from infra.local.supervisor import LocalStack
+
+    stopped = LocalStack(_settings(base_port)).down()
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@stack.command("status")
+@base_port_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stack_status(base_port: int | None, as_json: bool) -> None:
+    """Show every component (region, role, pid, address, health), the writer region and the URLs."""
+    from infra.local.supervisor import LocalStack
+
+    status = LocalStack(_settings(base_port)).status()
+    _print_status(status, as_json)
+    if not status["running"]:
+        sys.exit(EXIT_FAILED)
+
+
+def _print_status(status: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(status, indent=2, default=str))
+        return
+    if not status["running"]:
+        click.echo("stack: not running (start it with `gameday stack up`)")
+        return
+    state = "healthy" if status["healthy"] else "UNHEALTHY"
+    routing = status.get("routing") or {}
+    click.echo(f"stack: {state}; writer region: {status['writer_region'] or 'none/ambiguous'}; "
+               f"router serves: {routing.get('served_region', '?')}")
+    click.echo(f"router: {status['router_url']}   fault proxy (Toxiproxy API): {status['toxiproxy_url']}")
+    click.echo(f"{'component':<24}{'region':<14}{'role':<12}{'pid':>8}  {'address':<17}health")
+    for c in status["components"]:
+        health = "ok" if c["healthy"] else ("DOWN" if not c["alive"] else "UNHEALTHY")
+        click.echo(f"{c['name']:<24}{c['region'] or '-':<14}{c['role']:<12}{c['pid']:>8}  {c['address']:<17}{health}")
+
+
+def _not_yet(command: str) -> None:
+    click.echo(f"error: `gameday {command}` is not available in this version yet; "
+               "the local stack is (`gameday stack --help`)", err=True)
+    sys.exit(EXIT_INVALID)
+
+
+@cli.command("run")
+@click.argument("experiment", type=click.Path())
+@click.option("--target", type=click.Choice(["local", "aws"]), default="local", show_default=True)
+@click.option("--out", type=click.Path(), default=None, help="Run directory (default runs/<UTC time>-<experiment>/).")
+@click.option("--dry-run", is_flag=True, help="Print every call it would make and make none.")
+def run(experiment: str, target: str, out: str | None, dry_run: bool) -> None:
+    """Run one experiment with load and measurements; exit 0 pass, 1 fail, 2 invalid, 3 aborted."""
+    _not_yet("run")
+
+
+@cli.command("day")
+@click.argument("plan", type=click.Path())
+def day(plan: str) -> None:
+    """Run a GameDay plan (an ordered list of experiments) and issue its certificate."""
+    _not_yet("day")
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path())
+def report(run_dir: str) -> None:
+    """Analyse a run directory again, offline, and rewrite its reports."""
+    _not_yet("report")
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, type=click.Path())
+def validate(files: tuple[str, ...]) -> None:
+    """Check experiment files without touching anything; every problem with its location."""
+    _not_yet("validate")
+
+
+@cli.command("recover")
+def recover() -> None:
+    """Recover faults left open by a crashed run (from the fault ledger)."""
+    _not_yet("recover")
+
+
+@cli.command("list")
+def list_experiments() -> None:
+    """List the experiments with their one-line hypotheses."""
+    _not_yet("list")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Settings read once from the environment (prefix GAMEDAY_) and the command line; never deeper down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.local.layout import DEFAULT_BASE_PORT, DEFAULT_ROUTER_PORT, DEFAULT_TOXIPROXY_PORT, StackLayout
+
+
+def _default_stack_root() -> Path:
+    # Under /tmp, not $HOME: Postgres runs as its own OS user and must reach its data directory.
+    return Path("/tmp") / f"gameday-{os.getuid()}"
+
+
+class Settings(BaseSettings):
+    """Everything a `gameday` invocation may be configured with; env vars are GAMEDAY_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="GAMEDAY_", frozen=True, extra="ignore")
+
+    router_port: int = Field(DEFAULT_ROUTER_PORT, ge=1, le=65535)
+    toxiproxy_port: int = Field(DEFAULT_TOXIPROXY_PORT, ge=1, le=65535)
+    base_port: int = Field(DEFAULT_BASE_PORT, ge=1024, le=65000)
+    stack_root: Path = Field(default_factory=_default_stack_root)
+    runs_dir: Path = Path("runs")
+
+    router_interval_s: float = Field(1.0, gt=0)
+    router_failure_threshold: int = Field(3, ge=1)
+    router_recovery_threshold: int = Field(2, ge=1)
+    router_ttl_s: float = Field(0.0, ge=0)
+    start_timeout_s: float = Field(60.0, gt=0)
+
+    def layout(self) -> StackLayout:
+        return StackLayout(router_port=self.router_port, toxiproxy_port=self.toxiproxy_port,
+                           base_port=self.base_port)
+
+    @property
+    def stack_dir(self) -> Path:
+        """Where one stack keeps its data, logs and state file (one directory per router port)."""
+        return self.stack_root / f"stack-{self.router_port}"
+
+    def with_base_port(self, base: int) -> Settings:
+        """The same settings for a stack laid out from one base port (see StackLayout.from_base)."""
+        layout = StackLayout.from_base(base)
+        return self.model_copy(update={"router_port": layout.router_port,
+                                       "toxiproxy_port": layout.toxiproxy_port,
+                                       "base_port": layout.base_port})

@@ -1,0 +1,1 @@
+"""The local reference stack: two regions of real processes on loopback."""

@@ -1,0 +1,198 @@
+"""One region's API service (the API Gateway + Lambda stand-in): health, cached read, committed write.
+
+It reaches its PostgreSQL and Redis through the fault proxy, so link faults hit it as they would in
+production. Every response names the serving region in `X-Region`.
+
+    python -m infra.local.app --region eu-central-1 --port 15414 --db-port 15422 --redis-port 15424
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import time
+
+import psycopg
+import uvicorn
+from psycopg_pool import AsyncConnectionPool
+from redis import asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from infra.local.postgres import dsn
+
+DB_TIMEOUT_S = 2.0
+HEALTH_TIMEOUT_S = 0.5
+CACHE_TIMEOUT_S = 0.3
+CACHE_TTL_S = 60
+READ_ONLY_SQLSTATE = "25006"
+
+
+class Region:
+    """The region's dependencies; every call is bounded in time so a cut link cannot hang a request."""
+
+    def __init__(self, name: str, db_port: int, redis_port: int):
+        self.name = name
+        self.pool = AsyncConnectionPool(dsn(db_port, connect_timeout_s=1), min_size=1, max_size=10, timeout=DB_TIMEOUT_S,
+                                        open=False, kwargs={"autocommit": True}, reconnect_timeout=3600)
+        self.cache = aioredis.Redis(host="127.0.0.1", port=redis_port, socket_timeout=CACHE_TIMEOUT_S,
+                                    socket_connect_timeout=CACHE_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+
+    async def query(self, sql: str, args: tuple = (), timeout_s: float = DB_TIMEOUT_S) -> list[tuple]:
+        async with asyncio.timeout(timeout_s):
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(sql, args)
+                return await cur.fetchall() if cur.description else []
+
+    def response(self, body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers={"X-Region": self.name, **(headers or {})})
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {str(exc).strip() or 'no detail'}"
+
+
+async def health(request: Request) -> JSONResponse:
+    region: Region = request.app.state.region
+    db: dict = {"ok": False}
+    started = time.perf_counter()
+    try:
+        rows = await region.query("SELECT pg_is_in_recovery()", timeout_s=HEALTH_TIMEOUT_S)
+        standby = bool(rows[0][0])
+        db = {"ok": True, "writable": not standby, "role": "standby" if standby else "primary"}
+    except (psycopg.Error, OSError, TimeoutError, Exception) as exc:  # any failure is an unhealthy DB
+        db = {"ok": False, "writable": False, "role": "unknown", "error": _error_text(exc)}
+    db["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    cache: dict
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+            await region.cache.ping()
+        cache = {"ok": True}
+    except (RedisError, OSError, TimeoutError) as exc:
+        cache = {"ok": False, "error": _error_text(exc)}
+    status = "ok" if db["ok"] and cache["ok"] else ("degraded" if db["ok"] else "down")
+    body = {"region": region.name, "status": status, "db": db, "cache": cache}
+    return region.response(body, 200 if db["ok"] else 503, {"X-Db-Role": db["role"]})
+
+
+async def read_item(request: Request) -> JSONResponse:
+    """Cache-aside read: Redis first, the database on a miss or when the cache is unreachable."""
+    region: Region = request.app.state.region
+    item_id = request.path_params["item_id"]
+    key = f"item:{item_id}"
+    cache_state = "miss"
+    try:
+        cached = await region.cache.get(key)
+        if cached is not None:
+            return region.response(json.loads(cached), headers={"X-Cache": "hit"})
+    except (RedisError, OSError, TimeoutError):
+        cache_state = "bypass"  # the cache is never the source of truth
+    try:
+        rows = await region.query("SELECT id, name, price_cents FROM items WHERE id = %s", (item_id,))
+    except Exception as exc:
+        return region.response({"error": f"read of item {item_id} in {region.name} failed: {_error_text(exc)}"}, 503)
+    if not rows:
+        return region.response({"error": f"item {item_id} not found"}, 404, {"X-Cache": cache_state})
+    item = {"id": rows[0][0], "name": rows[0][1], "price_cents": rows[0][2], "region": region.name}
+    if cache_state == "miss":
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await region.cache.set(key, json.dumps(item), ex=CACHE_TTL_S)
+    return region.response(item, headers={"X-Cache": cache_state})
+
+
+async def write(request: Request) -> JSONResponse:
+    """Store the client's sequence number; answers only after the commit (201, or 200 when already stored)."""
+    region: Region = request.app.state.region
+    try:
+        body = await request.json()
+        seq = int(body["seq"])
+        payload = body.get("payload")
+    except (ValueError, KeyError, TypeError):
+        return region.response({"error": 'body must be JSON like {"seq": 42, "payload": "optional"}'}, 400)
+    try:
+        rows = await region.query(
+            "INSERT INTO canary_writes (seq, region, payload) VALUES (%s, %s, %s) "
+            "ON CONFLICT (seq) DO NOTHING RETURNING written_at", (seq, region.name, payload))
+    except psycopg.Error as exc:
+        if exc.sqlstate == READ_ONLY_SQLSTATE:
+            return region.response({"error": f"write of seq {seq} refused: the database in {region.name} is a "
+                                             "read-only standby; writes go to the writer region", "seq": seq},
+                                   503, {"X-Db-Role": "standby"})
+        return region.response({"error": f"write of seq {seq} in {region.name} failed: {_error_text(exc)}"}, 503)
+    except Exception as exc:
+        return region.response({"error": f"write of seq {seq} in {region.name} failed: {_error_text(exc)}"}, 503)
+    if not rows:
+        return region.response({"seq": seq, "region": region.name, "duplicate": True}, 200)
+    return region.response({"seq": seq, "region": region.name, "committed_at": rows[0][0].isoformat()}, 201)
+
+
+async def read_write(request: Request) -> JSONResponse:
+    """Whether sequence number `seq` is stored in this region's database (the RPO canary reads this)."""
+    region: Region = request.app.state.region
+    seq = request.path_params["seq"]
+    try:
+        rows = await region.query("SELECT region, written_at FROM canary_writes WHERE seq = %s", (seq,))
+    except Exception as exc:
+        return region.response({"error": f"read of seq {seq} in {region.name} failed: {_error_text(exc)}"}, 503)
+    if not rows:
+        return region.response({"seq": seq, "found": False}, 404)
+    return region.response({"seq": seq, "found": True, "region": rows[0][0], "written_at": rows[0][1].isoformat()})
+
+
+async def write_stats(request: Request) -> JSONResponse:
+    """Highest stored sequence number and the row count in this region's database."""
+    region: Region = request.app.state.region
+    try:
+        rows = await region.query("SELECT coalesce(max(seq), 0), count(*) FROM canary_writes")
+    except Exception as exc:
+        return region.response({"error": f"read of write stats in {region.name} failed: {_error_text(exc)}"}, 503)
+    return region.response({"max_seq": rows[0][0], "count": rows[0][1]})
+
+
+def build_app(region_name: str, db_port: int, redis_port: int) -> Starlette:
+    region = Region(region_name, db_port, redis_port)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        app.state.region = region
+        await region.pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await region.pool.close(timeout=1)
+            await region.cache.aclose()
+
+    routes = [
+        Route("/health", health),
+        Route("/items/{item_id:int}", read_item),
+        Route("/writes", write, methods=["POST"]),
+        Route("/writes/stats", write_stats),
+        Route("/writes/{seq:int}", read_write),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db-port", type=int, required=True, help="port of the link to this region's PostgreSQL")
+    parser.add_argument("--redis-port", type=int, required=True, help="port of the link to this region's Redis")
+    args = parser.parse_args(argv)
+    app = build_app(args.region, args.db_port, args.redis_port)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Names, regions and ports of one local reference stack, all derived from a few numbers.
+
+Every component of the stack listens on 127.0.0.1. Regions are separated by port, not by
+address (other 127.x addresses do not bind on macOS without aliases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+PRIMARY_REGION = "eu-central-1"
+SECONDARY_REGION = "eu-west-1"
+REGIONS = (PRIMARY_REGION, SECONDARY_REGION)
+HOST = "127.0.0.1"
+
+DEFAULT_ROUTER_PORT = 8080
+DEFAULT_TOXIPROXY_PORT = 8474
+DEFAULT_BASE_PORT = 15400
+
+
+class Protocol(str, Enum):
+    """What a fault-proxy link carries: raw TCP, or HTTP/1.1 (enables per-request HTTP faults)."""
+
+    TCP = "tcp"
+    HTTP = "http"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One fault-proxy link: clients connect to `listen_port`, the proxy forwards to `upstream_port`."""
+
+    name: str
+    listen_port: int
+    upstream_port: int
+    protocol: Protocol = Protocol.TCP
+
+    @property
+    def listen(self) -> str:
+        return f"{HOST}:{self.listen_port}"
+
+    @property
+    def upstream(self) -> str:
+        return f"{HOST}:{self.upstream_port}"
+
+    def as_toxiproxy(self) -> dict:
+        """The proxy as Toxiproxy's config file and `POST /populate` describe it (plus `protocol`)."""
+        return {"name": self.name, "listen": self.listen, "upstream": self.upstream,
+                "enabled": True, "protocol": self.protocol.value}
+
+
+def router_link(region: str) -> str:
+    """Name of the link from the global router to `region`'s API."""
+    return f"router-{region}"
+
+
+def db_link(region: str) -> str:
+    """Name of the link from `region`'s API to its PostgreSQL."""
+    return f"db-{region}"
+
+
+def cache_link(region: str) -> str:
+    """Name of the link from `region`'s API to its Redis."""
+    return f"cache-{region}"
+
+
+REPLICATION_LINK = "replication"
+"""Name of the inter-region link the standby streams WAL over (standby -> primary)."""
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    """Ports of one stack. Two stacks with non-overlapping layouts can run side by side."""
+
+    router_port: int = DEFAULT_ROUTER_PORT
+    toxiproxy_port: int = DEFAULT_TOXIPROXY_PORT
+    base_port: int = DEFAULT_BASE_PORT
+
+    @classmethod
+    def from_base(cls, base: int) -> StackLayout:
+        """A layout using ports base .. base+40 only (router = base, Toxiproxy API = base+1)."""
+        return cls(router_port=base, toxiproxy_port=base + 1, base_port=base + 10)
+
+    def _index(self, region: str) -> int:
+        if region not in REGIONS:
+            raise ValueError(f"unknown region {region!r}; valid regions: {', '.join(REGIONS)}")
+        return REGIONS.index(region)
+
+    def pg_port(self, region: str) -> int:
+        return self.base_port + self._index(region)
+
+    def redis_port(self, region: str) -> int:
+        return self.base_port + 2 + self._index(region)
+
+    def app_port(self, region: str) -> int:
+        return self.base_port + 4 + self._index(region)
+
+    def links(self) -> list[Link]:
+        """Every fault-proxy link of the stack, in a fixed order."""
+        out: list[Link] = []
+        for i, region in enumerate(REGIONS):
+            out.append(Link(router_link(region), self.base_port + 10 + i, self.app_port(region), Protocol.HTTP))
+            out.append(Link(db_link(region), self.base_port + 12 + i, self.pg_port(region)))
+            out.append(Link(cache_link(region), self.base_port + 14 + i, self.redis_port(region)))
+        out.append(Link(REPLICATION_LINK, self.base_port + 16, self.pg_port(PRIMARY_REGION)))
+        return out
+
+    def link(self, name: str) -> Link:
+        for link in self.links():
+            if link.name == name:
+                return link
+        valid = ", ".join(link.name for link in self.links())
+        raise ValueError(f"unknown link {name!r}; valid links: {valid}")
+
+    @property
+    def router_url(self) -> str:
+        return f"http://{HOST}:{self.router_port}"
+
+    @property
+    def toxiproxy_url(self) -> str:
+        return f"http://{HOST}:{self.toxiproxy_port}"
+
+    def all_ports(self) -> list[int]:
+        """Every port the stack listens on (checked free before start)."""
+        ports = {self.router_port, self.toxiproxy_port}
+        for region in REGIONS:
+            ports |= {self.pg_port(region), self.redis_port(region), self.app_port(region)}
+        ports |= {link.listen_port for link in self.links()}
+        return sorted(ports)

@@ -1,0 +1,186 @@
+"""PostgreSQL for the local stack: find the binaries, a non-root OS user, a primary and a streaming standby."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+
+from gameday.errors import StackError
+from infra.local.layout import HOST
+
+DB_NAME = "gameday"
+DB_USER = "postgres"
+OS_USER_FALLBACK = "gameday-pg"
+
+PRIMARY_CONF = """
+# --- gameday reference stack ---
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 80
+shared_buffers = 32MB
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+wal_keep_size = 256MB
+hot_standby = on
+hot_standby_feedback = on
+wal_receiver_status_interval = 1s
+wal_receiver_timeout = 5s
+wal_sender_timeout = 5s
+wal_retrieve_retry_interval = 500ms
+# Faults here are process kills, never OS crashes: page-cache durability is real durability.
+fsync = off
+full_page_writes = off
+log_min_messages = warning
+log_connections = off
+"""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id integer PRIMARY KEY,
+    name text NOT NULL,
+    price_cents integer NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO items (id, name, price_cents)
+    SELECT g, 'item-' || g, g * 10 FROM generate_series(1, 1000) AS g
+    ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS canary_writes (
+    seq bigint PRIMARY KEY,
+    region text NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    payload text
+);
+"""
+
+INSTALL_HINT = "install PostgreSQL (Debian: apt-get install -y postgresql) or run `make gameday`, which does"
+
+
+def find_bindir() -> Path:
+    """The directory holding `postgres`, `initdb` and `pg_basebackup`: PATH, pg_config, then Debian's folders."""
+    candidates: list[Path] = []
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
+            candidates.append(Path(out.stdout.strip()))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    versioned = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True)
+    candidates += [Path(p) for p in versioned]
+    candidates += [Path("/usr/local/pgsql/bin"), Path("/opt/homebrew/bin"), Path("/usr/local/bin")]
+    for directory in candidates:
+        if all((directory / tool).exists() for tool in ("postgres", "initdb", "pg_basebackup")):
+            return directory
+    raise StackError("finding the PostgreSQL server binaries (postgres, initdb, pg_basebackup) failed: "
+                     "none on PATH, pg_config --bindir or /usr/lib/postgresql/*/bin", hint=INSTALL_HINT)
+
+
+def os_user() -> tuple[int, int] | None:
+    """(uid, gid) to run Postgres as: None when we are not root; else `postgres`, created as a fallback user."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", OS_USER_FALLBACK):
+        try:
+            entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+        except KeyError:
+            continue
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OS_USER_FALLBACK],
+                   check=True, capture_output=True)
+    entry = pwd.getpwnam(OS_USER_FALLBACK)
+    return entry.pw_uid, entry.pw_gid
+
+
+def prepare_dir(path: Path, user: tuple[int, int] | None) -> None:
+    """Create `path` owned by the Postgres OS user (Postgres refuses data directories it does not own)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        os.chown(path, *user)
+
+
+def _run(argv: list[str], user: tuple[int, int] | None, what: str) -> None:
+    kwargs: dict = {}
+    if user is not None:
+        kwargs.update(user=user[0], group=user[1], extra_groups=[])
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/", **kwargs)
+    if proc.returncode != 0:
+        raise StackError(f"{what} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}")
+
+
+def initdb(bindir: Path, datadir: Path, user: tuple[int, int] | None) -> None:
+    """Create a primary's data directory with the stack's replication-ready configuration."""
+    prepare_dir(datadir.parent, user)
+    _run([str(bindir / "initdb"), "-D", str(datadir), "-U", DB_USER, "--auth=trust", "-E", "UTF8",
+          "--no-instructions"], user, f"initdb of {datadir}")
+    with open(datadir / "postgresql.conf", "a") as conf:
+        conf.write(PRIMARY_CONF)
+
+
+def base_backup(bindir: Path, datadir: Path, source_port: int, user: tuple[int, int] | None) -> None:
+    """Clone the primary reachable on `source_port` into a streaming standby (`-R`: it follows that port)."""
+    if datadir.exists():
+        shutil.rmtree(datadir)
+    prepare_dir(datadir.parent, user)
+    _run([str(bindir / "pg_basebackup"), "-h", HOST, "-p", str(source_port), "-U", DB_USER, "-D", str(datadir),
+          "-R", "-X", "stream", "-c", "fast"], user, f"pg_basebackup into {datadir} from port {source_port}")
+
+
+def is_standby_dir(datadir: Path) -> bool:
+    return (datadir / "standby.signal").exists()
+
+
+def is_initialised(datadir: Path) -> bool:
+    return (datadir / "PG_VERSION").exists()
+
+
+def server_argv(bindir: Path, datadir: Path, port: int) -> list[str]:
+    return [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-c", f"listen_addresses={HOST}",
+            "-c", "unix_socket_directories="]
+
+
+def dsn(port: int, dbname: str = DB_NAME, connect_timeout_s: int = 2) -> str:
+    return f"host={HOST} port={port} user={DB_USER} dbname={dbname} connect_timeout={connect_timeout_s}"
+
+
+def wait_ready(port: int, timeout_s: float, dbname: str = "postgres") -> None:
+    """Block until the server on `port` accepts queries."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(dsn(port, dbname, 1), autocommit=True) as conn:
+                conn.execute("SELECT 1")
+                return
+        except psycopg.Error as exc:
+            last = str(exc).strip()
+        time.sleep(0.05)
+    raise StackError(f"start of PostgreSQL on port {port} failed: not accepting queries after {timeout_s:.0f} s: {last}")
+
+
+def ensure_schema(port: int) -> None:
+    """Create the `gameday` database and its tables on the primary (idempotent)."""
+    with psycopg.connect(dsn(port, "postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    with psycopg.connect(dsn(port), autocommit=True) as conn:
+        conn.execute(SCHEMA)
+
+
+def in_recovery(port: int) -> bool | None:
+    """True for a standby, False for a writable primary, None when unreachable."""
+    try:
+        with psycopg.connect(dsn(port, "postgres", 1), autocommit=True) as conn:
+            return bool(conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])
+    except psycopg.Error:
+        return None

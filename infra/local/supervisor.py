@@ -1,0 +1,264 @@
+"""Bring the local reference stack up, report its status, and take it down, by PIDs kept in a state file.
+
+`up` starts every component detached and returns once all are healthy; `down` works from the state file
+alone, so it also cleans up after a supervisor that was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from gameday.errors import StackError
+from gameday.settings import Settings
+from infra.local import postgres, redis_server
+from infra.local.layout import (HOST, PRIMARY_REGION, REGIONS, REPLICATION_LINK, SECONDARY_REGION, StackLayout,
+                                cache_link, db_link, router_link)
+from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop
+from infra.local.waiting import http_json, port_accepts, port_is_free, wait_until
+
+STATE_VERSION = 1
+COMPONENT_COUNT = 2 + 3 * len(REGIONS)  # fault proxy, router; per region Postgres, Redis, API
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process of the stack as the state file records it."""
+
+    name: str
+    kind: str  # faultproxy | postgres | redis | api | router
+    region: str | None
+    role: str
+    port: int
+    ref: ProcessRef
+    log: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "region": self.region, "role": self.role,
+                "address": f"{HOST}:{self.port}", "port": self.port, **self.ref.as_dict(), "log": self.log}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Component:
+        return cls(d["name"], d["kind"], d["region"], d["role"], d["port"],
+                   ProcessRef(d["pid"], d["start_ticks"]), d["log"])
+
+
+class LocalStack:
+    """The two-region reference stack of one `Settings` (its ports, state directory and router tuning)."""
+
+    def __init__(self, settings: Settings, progress: Callable[[str], None] = lambda line: None):
+        self.settings = settings
+        self.layout: StackLayout = settings.layout()
+        self.dir = settings.stack_dir
+        self.progress = progress
+        self._components: list[Component] = []
+
+    # ---- state file -------------------------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return self.dir / "state.json"
+
+    def _load(self) -> list[Component]:
+        try:
+            data = json.loads(self.state_path.read_text())
+        except (OSError, ValueError):
+            return []
+        return [Component.from_dict(c) for c in data.get("components", [])]
+
+    def _save(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        data = {"version": STATE_VERSION, "layout": self.layout.__dict__,
+                "components": [c.as_dict() for c in self._components]}
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, self.state_path)
+
+    def _start(self, name: str, kind: str, region: str | None, role: str, port: int, argv: list[str],
+               user: tuple[int, int] | None = None) -> None:
+        log = self.dir / "logs" / f"{name}.log"
+        ref = spawn(argv, log, user=user, cwd=Path(__file__).resolve().parents[2])
+        self._components.append(Component(name, kind, region, role, port, ref, str(log)))
+        self._save()  # record the PID at once: a crash from here on must not leak the process
+
+    # ---- up ---------------------------------------------------------------------------------------------------
+    def up(self) -> dict:
+        """Start everything, wait until healthy, return `status()`. Idempotent on a healthy stack."""
+        running = [c for c in self._load() if c.ref.alive()]
+        if running:
+            current = self.status()
+            if current["healthy"]:
+                self.progress("stack is already up and healthy")
+                return current
+            self.progress("stack is partly up or unhealthy: restarting it")
+            self.down()
+        self._check_ports()
+        started = time.monotonic()
+        try:
+            self._start_all()
+        except BaseException:
+            self.progress("start failed: stopping what was started")
+            self.down()
+            raise
+        self.progress(f"stack up in {time.monotonic() - started:.2f} s")
+        return self.status()
+
+    def _check_ports(self) -> None:
+        for port in self.layout.all_ports():
+            if not port_is_free(port):
+                raise StackError(f"start of the local stack failed: port {HOST}:{port} is already in use",
+                                 hint="another stack or program holds it: run `gameday stack down`, "
+                                      "or pick other ports with --base-port / GAMEDAY_BASE_PORT")
+
+    def _start_all(self) -> None:
+        lay, py, timeout = self.layout, sys.executable, self.settings.start_timeout_s
+        bindir, user = postgres.find_bindir(), postgres.os_user()
+        redis_bin = redis_server.find_binary()
+        self._components = []
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+        proxies = self.dir / "proxies.json"
+        proxies.write_text(json.dumps([link.as_toxiproxy() for link in lay.links()], indent=2))
+        self._start("faultproxy", "faultproxy", None, "fault-proxy", lay.toxiproxy_port,
+                    [py, "-m", "infra.local.faultproxy", "--host", HOST, "--port", str(lay.toxiproxy_port),
+                     "--config", str(proxies)])
+        for region in REGIONS:
+            self._start(f"redis-{region}", "redis", region, "cache", lay.redis_port(region),
+                        redis_server.server_argv(redis_bin, lay.redis_port(region), self.dir / "redis" / region))
+
+        primary_dir, standby_dir = self._pg_dir(PRIMARY_REGION), self._pg_dir(SECONDARY_REGION)
+        if not postgres.is_initialised(primary_dir) or postgres.is_standby_dir(primary_dir):
+            self.progress(f"initialising PostgreSQL primary in {primary_dir}")
+            if primary_dir.exists():
+                shutil.rmtree(primary_dir)
+            postgres.initdb(bindir, primary_dir, user)
+        self._start(f"postgres-{PRIMARY_REGION}", "postgres", PRIMARY_REGION, "primary", lay.pg_port(PRIMARY_REGION),
+                    postgres.server_argv(bindir, primary_dir, lay.pg_port(PRIMARY_REGION)), user)
+
+        for region in REGIONS:
+            self._start(f"api-{region}", "api", region, "api", lay.app_port(region),
+                        [py, "-m", "infra.local.app", "--region", region, "--port", str(lay.app_port(region)),
+                         "--db-port", str(lay.link(db_link(region)).listen_port),
+                         "--redis-port", str(lay.link(cache_link(region)).listen_port)])
+        router_argv = [py, "-m", "infra.local.router", "--host", HOST, "--port", str(lay.router_port),
+                       "--interval-s", str(self.settings.router_interval_s),
+                       "--failure-threshold", str(self.settings.router_failure_threshold),
+                       "--recovery-threshold", str(self.settings.router_recovery_threshold),
+                       "--ttl-s", str(self.settings.router_ttl_s)]
+        for region in REGIONS:
+            router_argv += ["--region", f"{region}=http://{lay.link(router_link(region)).listen}"]
+        self._start("router", "router", None, "router", lay.router_port, router_argv)
+
+        postgres.wait_ready(lay.pg_port(PRIMARY_REGION), timeout)
+        postgres.ensure_schema(lay.pg_port(PRIMARY_REGION))
+        wait_until(lambda: http_json(f"{lay.toxiproxy_url}/version") is not None, "the fault proxy", timeout,
+                   on_timeout=lambda: f"see {self.dir / 'logs' / 'faultproxy.log'}")
+        if not (postgres.is_initialised(standby_dir) and postgres.is_standby_dir(standby_dir)):
+            self.progress(f"cloning the standby into {standby_dir} over the replication link")
+            postgres.base_backup(bindir, standby_dir, lay.link(REPLICATION_LINK).listen_port, user)
+        self._start(f"postgres-{SECONDARY_REGION}", "postgres", SECONDARY_REGION, "standby",
+                    lay.pg_port(SECONDARY_REGION),
+                    postgres.server_argv(bindir, standby_dir, lay.pg_port(SECONDARY_REGION)), user)
+        postgres.wait_ready(lay.pg_port(SECONDARY_REGION), timeout)
+
+        for component in self._components:
+            if component.kind == "redis":
+                wait_until(lambda c=component: port_accepts(c.port), component.name, timeout)
+        for region in REGIONS:
+            url = f"http://{HOST}:{lay.app_port(region)}/health"
+            wait_until(lambda u=url: (r := http_json(u)) is not None and r[0] == 200 and r[1]["cache"]["ok"],
+                       f"api-{region}", timeout, on_timeout=lambda u=url: f"GET {u} -> {http_json(u)}")
+        wait_until(self._router_saw_all_regions, "router", timeout,
+                   on_timeout=lambda: f"GET {lay.router_url}/_router/status -> {http_json(lay.router_url + '/_router/status')}")
+
+    def _router_saw_all_regions(self) -> bool:
+        answer = http_json(f"{self.layout.router_url}/_router/status")
+        if answer is None or answer[0] != 200:
+            return False
+        regions = answer[1].get("regions", {})
+        return all(regions.get(r, {}).get("last_ok_at") for r in REGIONS)
+
+    def _pg_dir(self, region: str) -> Path:
+        return self.dir / "pg" / region
+
+    # ---- down -------------------------------------------------------------------------------------------------
+    def down(self) -> list[str]:
+        """Stop every recorded process (newest first) and any Postgres left on our data directories."""
+        stopped = []
+        for component in reversed(self._load()):
+            # Postgres: SIGINT is "fast shutdown"; SIGTERM would wait for clients to leave.
+            sig = signal.SIGINT if component.kind == "postgres" else signal.SIGTERM
+            if stop(component.ref, sig=sig):
+                stopped.append(component.name)
+        for region in REGIONS:
+            orphan = self._postmaster_of(self._pg_dir(region))
+            if orphan is not None and stop(orphan, sig=signal.SIGINT):
+                stopped.append(f"postgres-{region} (orphan)")
+        self._components = []
+        if self.state_path.exists():
+            self.state_path.unlink()
+        return stopped
+
+    @staticmethod
+    def _postmaster_of(datadir: Path) -> ProcessRef | None:
+        """A postmaster still running on `datadir` (its postmaster.pid names it), e.g. after a lost state file."""
+        try:
+            pid = int((datadir / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        ticks = start_ticks_of(pid)
+        if ticks is None:
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        return ProcessRef(pid, ticks) if str(datadir).encode() in cmdline else None
+
+    # ---- status -----------------------------------------------------------------------------------------------
+    def status(self) -> dict:
+        """Every component (name, region, role, pid, address, alive, healthy), the writer region and URLs."""
+        lay = self.layout
+        components = []
+        writers = []
+        for c in self._load():
+            alive = c.ref.alive()
+            entry = c.as_dict() | {"alive": alive}
+            healthy = False
+            if alive and c.kind == "postgres":
+                recovery = postgres.in_recovery(c.port)
+                healthy = recovery is not None
+                if recovery is not None:
+                    entry["role"] = "standby" if recovery else "primary"
+                    if not recovery:
+                        writers.append(c.region)
+            elif alive and c.kind == "api":
+                answer = http_json(f"http://{HOST}:{c.port}/health")
+                healthy = answer is not None and answer[0] == 200
+                entry["health"] = answer[1] if answer else None
+            elif alive and c.kind in ("router", "faultproxy"):
+                path = "/_router/status" if c.kind == "router" else "/version"
+                healthy = http_json(f"http://{HOST}:{c.port}{path}") is not None
+            elif alive:
+                healthy = port_accepts(c.port)
+            entry["healthy"] = healthy
+            components.append(entry)
+        routing = http_json(f"{lay.router_url}/_router/status")
+        running = bool(components) and any(c["alive"] for c in components)
+        return {
+            "running": running,
+            "healthy": running and all(c["healthy"] for c in components) and len(components) == COMPONENT_COUNT,
+            "writer_region": writers[0] if len(writers) == 1 else None,
+            "writer_regions": writers,
+            "router_url": lay.router_url,
+            "toxiproxy_url": lay.toxiproxy_url,
+            "stack_dir": str(self.dir),
+            "routing": routing[1] if routing else None,
+            "components": components,
+        }

@@ -1,0 +1,1 @@
+"""The target seam: one Protocol, drivers `local` and `aws` (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""Chaos Toolkit probes and continuous samplers (SLO windows, RTO, RPO canary, scaling, lag)."""

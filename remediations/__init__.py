@@ -1,0 +1,1 @@
+"""Chaos Toolkit actions that repair: failover, failback, deployment rollback."""

@@ -1,0 +1,1 @@
+"""Pure analysis of run directories, statistics, certification and rendering."""

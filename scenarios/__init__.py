@@ -1,0 +1,1 @@
+"""Locust user journeys, load shapes and the raw-sample recorder."""

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install what the local reference stack needs from the OS (PostgreSQL server, Redis) when missing.
+# Debian/Ubuntu as root: apt-get. Elsewhere: say exactly what to install and fail.
+set -euo pipefail
+
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+  command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] && return 0
+  return 1
+}
+have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
+
+missing=()
+have_postgres || missing+=(postgresql)
+have_redis || missing+=(redis-server)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  echo "installing system packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d 101: do not let the packages start their own services on 5432/6379.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  exit 0
+fi
+echo "error: missing system packages: ${missing[*]}" >&2
+if command -v apt-get >/dev/null 2>&1; then
+  echo "hint: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
+elif command -v brew >/dev/null 2>&1; then
+  echo "hint: brew install postgresql redis" >&2
+else
+  echo "hint: install a PostgreSQL server (initdb, postgres, pg_basebackup) and redis-server with your package manager" >&2
+fi
+exit 1

@@ -1,0 +1,37 @@
+"""The command line: help for every command, exit code 2 on bad arguments, clear status when down."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from gameday.cli import cli
+
+COMMANDS = [[], ["stack"], ["stack", "up"], ["stack", "down"], ["stack", "status"], ["run"], ["day"],
+            ["report"], ["validate"], ["recover"], ["list"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "gameday")
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_a_base_port_out_of_range_is_invalid_input():
+    result = CliRunner().invoke(cli, ["stack", "up", "--base-port", "80"])
+    assert result.exit_code == 2
+    assert "--base-port" in result.output
+
+
+def test_status_of_a_stack_that_is_not_running(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_STACK_ROOT", str(tmp_path))
+    result = CliRunner().invoke(cli, ["stack", "status", "--base-port", "29000"])
+    assert result.exit_code == 1
+    assert "not running" in result.output
+
+
+def test_commands_that_are_not_built_yet_say_so_and_exit_2():
+    result = CliRunner().invoke(cli, ["run", "experiments/region-failover.yaml"])
+    assert result.exit_code == 2
+    assert "not available in this version yet" in result.output
