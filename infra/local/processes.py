@@ -72,6 +72,24 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
+def tagged_with(name: str, value: str) -> list[ProcessRef]:
+    """Live processes whose environment holds `name=value`: the ones a crash kept out of the state file."""
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if needle in environ:
+            ticks = start_ticks_of(int(entry.name))
+            if ticks is not None:
+                found.append(ProcessRef(int(entry.name), ticks))
+    return found
+
+
 def stop(ref: ProcessRef, *, sig: int = signal.SIGTERM, timeout_s: float = 5.0) -> bool:
     """Send `sig`, wait, then SIGKILL the process and its children; True when it was running."""
     if not ref.alive():

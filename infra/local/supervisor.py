@@ -21,10 +21,13 @@ from gameday.settings import Settings
 from infra.local import postgres, redis_server
 from infra.local.layout import (HOST, PRIMARY_REGION, REGIONS, REPLICATION_LINK, SECONDARY_REGION, StackLayout,
                                 cache_link, db_link, router_link)
-from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop
+from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop, tagged_with
 from infra.local.waiting import http_json, port_accepts, port_is_free, wait_until
 
 STATE_VERSION = 1
+STACK_TAG = "GAMEDAY_STACK_TAG"
+"""Environment variable every component is started with (value: the stack directory), so `down` can find a
+process that was spawned but not yet recorded when the supervisor died."""
 COMPONENT_COUNT = 2 + 3 * len(REGIONS)  # fault proxy, router; per region Postgres, Redis, API
 
 
@@ -83,7 +86,8 @@ class LocalStack:
     def _start(self, name: str, kind: str, region: str | None, role: str, port: int, argv: list[str],
                user: tuple[int, int] | None = None) -> None:
         log = self.dir / "logs" / f"{name}.log"
-        ref = spawn(argv, log, user=user, cwd=Path(__file__).resolve().parents[2])
+        env = {**os.environ, STACK_TAG: str(self.dir)}
+        ref = spawn(argv, log, user=user, env=env, cwd=Path(__file__).resolve().parents[2])
         self._components.append(Component(name, kind, region, role, port, ref, str(log)))
         self._save()  # record the PID at once: a crash from here on must not leak the process
 
@@ -200,6 +204,9 @@ class LocalStack:
             orphan = self._postmaster_of(self._pg_dir(region))
             if orphan is not None and stop(orphan, sig=signal.SIGINT):
                 stopped.append(f"postgres-{region} (orphan)")
+        for orphan in tagged_with(STACK_TAG, str(self.dir)):
+            if stop(orphan):
+                stopped.append(f"pid {orphan.pid} (unrecorded)")
         self._components = []
         if self.state_path.exists():
             self.state_path.unlink()
