@@ -31,7 +31,7 @@ def _fail(exc: GameDayError) -> None:
 
 base_port_option = click.option(
     "--base-port", type=click.IntRange(1024, 65000), default=None,
-    help="Lay the whole stack out from this port (router = N, Toxiproxy API = N+1, the rest N+10..N+40) "
+    help="Lay the whole stack out from this port (router = N, Toxiproxy API = N+1, the rest N+10..N+79) "
          "so two stacks can coexist. Default: router 8080, Toxiproxy API 8474, components from 15400.")
 
 

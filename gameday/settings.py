@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     stack_root: Path = Field(default_factory=_default_stack_root)
     runs_dir: Path = Path("runs")
 
+    environment: Literal["dev", "staging", "prod"] = "staging"
+    """Sets the API instance caps per region (see infra/local/scaling.py ENVIRONMENT_CAPS)."""
     router_interval_s: float = Field(1.0, gt=0)
     router_failure_threshold: int = Field(3, ge=1)
     router_recovery_threshold: int = Field(2, ge=1)

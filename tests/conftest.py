@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.layout import StackLayout
+from infra.local.layout import SPAN, StackLayout
 from infra.local.waiting import port_is_free
 
 
 def free_base_port() -> int:
-    """A base port whose whole stack layout (base .. base+40) is free right now."""
-    rng = random.Random(os.getpid())
+    """A base port whose whole stack layout (base .. base+SPAN-1) is free right now."""
+    rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20000, 30000, 50)
+        base = rng.randrange(20000, 30000, SPAN)
         layout = StackLayout.from_base(base)
         if all(port_is_free(p) for p in layout.all_ports()):
             return base
-    raise RuntimeError("no free block of 41 ports between 20000 and 30000")
+    raise RuntimeError(f"no free block of {SPAN} ports between 20000 and 30000")
 
 
 @pytest.fixture(scope="session")

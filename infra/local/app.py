@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import random
 import time
 
 import psycopg
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from infra.local.postgres import dsn
+from infra.local.slots import Release
 
 DB_TIMEOUT_S = 2.0
 HEALTH_TIMEOUT_S = 0.5
@@ -38,8 +40,9 @@ READ_ONLY_SQLSTATE = "25006"
 class Region:
     """The region's dependencies; every call is bounded in time so a cut link cannot hang a request."""
 
-    def __init__(self, name: str, db_port: int, redis_port: int):
+    def __init__(self, name: str, db_port: int, redis_port: int, release: Release = Release()):
         self.name = name
+        self.release = release
         self.pool = AsyncConnectionPool(dsn(db_port, connect_timeout_s=1), min_size=1, max_size=10, timeout=DB_TIMEOUT_S,
                                         open=False, kwargs={"autocommit": True}, reconnect_timeout=3600)
         self.cache = aioredis.Redis(host="127.0.0.1", port=redis_port, socket_timeout=CACHE_TIMEOUT_S,
@@ -52,7 +55,17 @@ class Region:
                 return await cur.fetchall() if cur.description else []
 
     def response(self, body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers={"X-Region": self.name, **(headers or {})})
+        return JSONResponse(body, status_code=status, headers={"X-Region": self.name,
+                                                               "X-Deployment": self.release.label, **(headers or {})})
+
+    async def regression(self) -> JSONResponse | None:
+        """A bad release's injected latency, and its injected error (a 500) for this request, if drawn."""
+        if self.release.added_latency_ms:
+            await asyncio.sleep(self.release.added_latency_ms / 1000)
+        if self.release.error_rate and random.random() < self.release.error_rate:
+            return self.response({"error": f"release {self.release.label} failed this request (injected "
+                                           f"regression, error rate {self.release.error_rate})"}, 500)
+        return None
 
 
 def _error_text(exc: BaseException) -> str:
@@ -80,13 +93,15 @@ async def health(request: Request) -> JSONResponse:
     except (RedisError, OSError, TimeoutError) as exc:
         cache = {"ok": False, "error": _error_text(exc)}
     status = "ok" if db["ok"] and cache["ok"] else ("degraded" if db["ok"] else "down")
-    body = {"region": region.name, "status": status, "db": db, "cache": cache}
+    body = {"region": region.name, "status": status, "release": region.release.label, "db": db, "cache": cache}
     return region.response(body, 200 if db["ok"] else 503, {"X-Db-Role": db["role"]})
 
 
 async def read_item(request: Request) -> JSONResponse:
     """Cache-aside read: Redis first, the database on a miss or when the cache is unreachable."""
     region: Region = request.app.state.region
+    if (failed := await region.regression()) is not None:
+        return failed
     item_id = request.path_params["item_id"]
     key = f"item:{item_id}"
     cache_state = "miss"
@@ -112,6 +127,8 @@ async def read_item(request: Request) -> JSONResponse:
 async def write(request: Request) -> JSONResponse:
     """Store the client's sequence number; answers only after the commit (201, or 200 when already stored)."""
     region: Region = request.app.state.region
+    if (failed := await region.regression()) is not None:
+        return failed
     try:
         body = await request.json()
         seq = int(body["seq"])
@@ -158,8 +175,8 @@ async def write_stats(request: Request) -> JSONResponse:
     return region.response({"max_seq": rows[0][0], "count": rows[0][1]})
 
 
-def build_app(region_name: str, db_port: int, redis_port: int) -> Starlette:
-    region = Region(region_name, db_port, redis_port)
+def build_app(region_name: str, db_port: int, redis_port: int, release: Release = Release()) -> Starlette:
+    region = Region(region_name, db_port, redis_port, release)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -188,8 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db-port", type=int, required=True, help="port of the link to this region's PostgreSQL")
     parser.add_argument("--redis-port", type=int, required=True, help="port of the link to this region's Redis")
+    parser.add_argument("--slot", default="blue", help="blue/green slot this instance belongs to")
+    parser.add_argument("--version", default="v1", help="release version this instance runs")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="bad release: share of requests answered 500")
+    parser.add_argument("--added-latency-ms", type=float, default=0.0, help="bad release: latency added per request")
     args = parser.parse_args(argv)
-    app = build_app(args.region, args.db_port, args.redis_port)
+    release = Release(args.slot, args.version, args.error_rate, args.added_latency_ms)
+    app = build_app(args.region, args.db_port, args.redis_port, release)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=2)
 

@@ -12,11 +12,17 @@ from enum import Enum
 PRIMARY_REGION = "eu-central-1"
 SECONDARY_REGION = "eu-west-1"
 REGIONS = (PRIMARY_REGION, SECONDARY_REGION)
+PROVIDERS = ("bedrock", "google", "meta")
+"""AI model providers in the gateway's priority order."""
+SLOTS = ("blue", "green")
+INSTANCES_PER_SLOT = 10
 HOST = "127.0.0.1"
 
 DEFAULT_ROUTER_PORT = 8080
 DEFAULT_TOXIPROXY_PORT = 8474
 DEFAULT_BASE_PORT = 15400
+SPAN = 80
+"""Ports one `StackLayout.from_base(base)` uses: base .. base+SPAN-1."""
 
 
 class Protocol(str, Enum):
@@ -64,6 +70,16 @@ def cache_link(region: str) -> str:
     return f"cache-{region}"
 
 
+def provider_link(provider: str) -> str:
+    """Name of the link from the APIs to an AI provider (shared by both regions, like a SaaS endpoint)."""
+    return f"provider-{provider}"
+
+
+def origin_link(region: str) -> str:
+    """Name of the link from the edge cache (router) to `region`'s static-asset origin (the S3 bucket)."""
+    return f"origin-{region}"
+
+
 REPLICATION_LINK = "replication"
 """Name of the inter-region link the standby streams WAL over (standby -> primary)."""
 
@@ -78,7 +94,7 @@ class StackLayout:
 
     @classmethod
     def from_base(cls, base: int) -> StackLayout:
-        """A layout using ports base .. base+40 only (router = base, Toxiproxy API = base+1)."""
+        """A layout using ports base .. base+SPAN-1 only (router = base, Toxiproxy API = base+1)."""
         return cls(router_port=base, toxiproxy_port=base + 1, base_port=base + 10)
 
     def _index(self, region: str) -> int:
@@ -93,7 +109,23 @@ class StackLayout:
         return self.base_port + 2 + self._index(region)
 
     def app_port(self, region: str) -> int:
+        """The region's API entry point (its gateway: load balancer, autoscaler, blue/green slots)."""
         return self.base_port + 4 + self._index(region)
+
+    def provider_port(self, provider: str) -> int:
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}; valid providers: {', '.join(PROVIDERS)}")
+        return self.base_port + 6 + PROVIDERS.index(provider)
+
+    def origin_port(self, region: str) -> int:
+        return self.base_port + 24 + self._index(region)
+
+    def instance_ports(self, region: str, slot: str) -> list[int]:
+        """Ports the region's API instances of `slot` may use (one per instance, up to INSTANCES_PER_SLOT)."""
+        if slot not in SLOTS:
+            raise ValueError(f"unknown slot {slot!r}; valid slots: {', '.join(SLOTS)}")
+        first = self.base_port + 30 + self._index(region) * 2 * INSTANCES_PER_SLOT + SLOTS.index(slot) * INSTANCES_PER_SLOT
+        return list(range(first, first + INSTANCES_PER_SLOT))
 
     def links(self) -> list[Link]:
         """Every fault-proxy link of the stack, in a fixed order."""
@@ -103,6 +135,11 @@ class StackLayout:
             out.append(Link(db_link(region), self.base_port + 12 + i, self.pg_port(region)))
             out.append(Link(cache_link(region), self.base_port + 14 + i, self.redis_port(region)))
         out.append(Link(REPLICATION_LINK, self.base_port + 16, self.pg_port(PRIMARY_REGION)))
+        for i, provider in enumerate(PROVIDERS):
+            out.append(Link(provider_link(provider), self.base_port + 17 + i, self.provider_port(provider),
+                            Protocol.HTTP))
+        for i, region in enumerate(REGIONS):
+            out.append(Link(origin_link(region), self.base_port + 20 + i, self.origin_port(region), Protocol.HTTP))
         return out
 
     def link(self, name: str) -> Link:
@@ -124,6 +161,9 @@ class StackLayout:
         """Every port the stack listens on (checked free before start)."""
         ports = {self.router_port, self.toxiproxy_port}
         for region in REGIONS:
-            ports |= {self.pg_port(region), self.redis_port(region), self.app_port(region)}
+            ports |= {self.pg_port(region), self.redis_port(region), self.app_port(region), self.origin_port(region)}
+            for slot in SLOTS:
+                ports |= set(self.instance_ports(region, slot))
+        ports |= {self.provider_port(p) for p in PROVIDERS}
         ports |= {link.listen_port for link in self.links()}
         return sorted(ports)

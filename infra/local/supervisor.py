@@ -19,8 +19,9 @@ from typing import Callable
 from gameday.errors import StackError
 from gameday.settings import Settings
 from infra.local import postgres, redis_server
-from infra.local.layout import (HOST, PRIMARY_REGION, REGIONS, REPLICATION_LINK, SECONDARY_REGION, StackLayout,
-                                cache_link, db_link, router_link)
+from infra.local.layout import (HOST, PRIMARY_REGION, REGIONS, REPLICATION_LINK, SECONDARY_REGION, SLOTS,
+                                StackLayout, cache_link, db_link, router_link)
+from infra.local.scaling import policy_for
 from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop, tagged_with
 from infra.local.waiting import http_json, port_accepts, port_is_free, wait_until
 
@@ -146,10 +147,10 @@ class LocalStack:
                     postgres.server_argv(bindir, primary_dir, lay.pg_port(PRIMARY_REGION)), user)
 
         for region in REGIONS:
-            self._start(f"api-{region}", "api", region, "api", lay.app_port(region),
-                        [py, "-m", "infra.local.app", "--region", region, "--port", str(lay.app_port(region)),
-                         "--db-port", str(lay.link(db_link(region)).listen_port),
-                         "--redis-port", str(lay.link(cache_link(region)).listen_port)])
+            config = self.dir / f"gateway-{region}.json"
+            config.write_text(json.dumps(self._gateway_config(region), indent=2))
+            self._start(f"api-{region}", "api", region, "gateway", lay.app_port(region),
+                        [py, "-m", "infra.local.region_gateway", "--config", str(config)])
         router_argv = [py, "-m", "infra.local.router", "--host", HOST, "--port", str(lay.router_port),
                        "--interval-s", str(self.settings.router_interval_s),
                        "--failure-threshold", str(self.settings.router_failure_threshold),
@@ -180,6 +181,14 @@ class LocalStack:
                        f"api-{region}", timeout, on_timeout=lambda u=url: f"GET {u} -> {http_json(u)}")
         wait_until(self._router_saw_all_regions, "router", timeout,
                    on_timeout=lambda: f"GET {lay.router_url}/_router/status -> {http_json(lay.router_url + '/_router/status')}")
+
+    def _gateway_config(self, region: str) -> dict:
+        lay = self.layout
+        return {"region": region, "host": HOST, "port": lay.app_port(region),
+                "slot_ports": {slot: lay.instance_ports(region, slot) for slot in SLOTS},
+                "app_args": ["--region", region, "--db-port", str(lay.link(db_link(region)).listen_port),
+                             "--redis-port", str(lay.link(cache_link(region)).listen_port)],
+                "policy": policy_for(self.settings.environment).as_dict()}
 
     def _router_saw_all_regions(self) -> bool:
         answer = http_json(f"{self.layout.router_url}/_router/status")
@@ -249,6 +258,8 @@ class LocalStack:
                 answer = http_json(f"http://{HOST}:{c.port}/health")
                 healthy = answer is not None and answer[0] == 200
                 entry["health"] = answer[1] if answer else None
+                gateway = http_json(f"http://{HOST}:{c.port}/_region/status")
+                entry["gateway"] = gateway[1] if gateway else None
             elif alive and c.kind in ("router", "faultproxy"):
                 path = "/_router/status" if c.kind == "router" else "/version"
                 healthy = http_json(f"http://{HOST}:{c.port}{path}") is not None

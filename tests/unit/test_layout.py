@@ -6,26 +6,31 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.local.layout import REGIONS, REPLICATION_LINK, PRIMARY_REGION, StackLayout
+from infra.local.layout import PROVIDERS, REGIONS, REPLICATION_LINK, PRIMARY_REGION, SLOTS, SPAN, StackLayout
 
 
-@given(st.integers(min_value=1024, max_value=65000 - 41))
+@given(st.integers(min_value=1024, max_value=65000 - SPAN))
 def test_a_based_layout_uses_distinct_ports_inside_its_block(base: int):
     layout = StackLayout.from_base(base)
     ports = layout.all_ports()
     listeners = [layout.router_port, layout.toxiproxy_port] + [link.listen_port for link in layout.links()]
-    listeners += [f(r) for r in REGIONS for f in (layout.pg_port, layout.redis_port, layout.app_port)]
+    listeners += [f(r) for r in REGIONS for f in (layout.pg_port, layout.redis_port, layout.app_port,
+                                                   layout.origin_port)]
+    listeners += [layout.provider_port(p) for p in PROVIDERS]
+    listeners += [port for r in REGIONS for s in SLOTS for port in layout.instance_ports(r, s)]
     assert len(listeners) == len(set(listeners)) == len(ports)
-    assert min(ports) == base and max(ports) <= base + 40
+    assert min(ports) == base and max(ports) < base + SPAN
 
 
 def test_layouts_of_adjacent_blocks_do_not_overlap():
-    assert not set(StackLayout.from_base(20000).all_ports()) & set(StackLayout.from_base(20050).all_ports())
+    assert not set(StackLayout.from_base(20000).all_ports()) & set(StackLayout.from_base(20000 + SPAN).all_ports())
 
 
 def test_every_link_forwards_to_a_component_port():
     layout = StackLayout()
-    components = {f(r) for r in REGIONS for f in (layout.pg_port, layout.redis_port, layout.app_port)}
+    components = {f(r) for r in REGIONS for f in (layout.pg_port, layout.redis_port, layout.app_port,
+                                                   layout.origin_port)}
+    components |= {layout.provider_port(p) for p in PROVIDERS}
     for link in layout.links():
         assert link.upstream_port in components
     assert layout.link(REPLICATION_LINK).upstream_port == layout.pg_port(PRIMARY_REGION)
