@@ -96,6 +96,15 @@ def _print_status(status: dict, as_json: bool) -> None:
     click.echo(f"stack: {state}; writer region: {status['writer_region'] or 'none/ambiguous'}; "
                f"router serves: {routing.get('served_region', '?')}")
     click.echo(f"router: {status['router_url']}   fault proxy (Toxiproxy API): {status['toxiproxy_url']}")
+    for region, summary in (status.get("regions") or {}).items():
+        cache = summary.get("data_cache") or {}
+        click.echo(f"region {region}: db {summary['db_role'] or '?'}, release {summary['release'] or '?'}, "
+                   f"instances {summary['ready_instances']}/{summary['instances']} (max {summary['max_instances']}), "
+                   f"throttled {summary['throttles_total']}, data-cache hit rate {cache.get('hit_rate')}")
+    edge = status.get("edge")
+    if edge:
+        click.echo(f"edge cache: hit rate {edge.get('hit_rate')}, {edge.get('cached_objects')} objects, "
+                   f"origin failovers {edge.get('origin_failovers')}")
     click.echo(f"{'component':<24}{'region':<14}{'role':<12}{'pid':>8}  {'address':<17}health")
     for c in status["components"]:
         health = "ok" if c["healthy"] else ("DOWN" if not c["alive"] else "UNHEALTHY")

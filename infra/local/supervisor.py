@@ -23,6 +23,7 @@ from infra.local.layout import (HOST, PRIMARY_REGION, REGIONS, REPLICATION_LINK,
                                 StackLayout, cache_link, db_link, router_link)
 from infra.local.scaling import policy_for
 from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop, tagged_with
+from infra.local.stack_status import stack_status
 from infra.local.waiting import http_json, port_accepts, port_is_free, wait_until
 
 STATE_VERSION = 1
@@ -239,44 +240,7 @@ class LocalStack:
 
     # ---- status -----------------------------------------------------------------------------------------------
     def status(self) -> dict:
-        """Every component (name, region, role, pid, address, alive, healthy), the writer region and URLs."""
-        lay = self.layout
-        components = []
-        writers = []
-        for c in self._load():
-            alive = c.ref.alive()
-            entry = c.as_dict() | {"alive": alive}
-            healthy = False
-            if alive and c.kind == "postgres":
-                recovery = postgres.in_recovery(c.port)
-                healthy = recovery is not None
-                if recovery is not None:
-                    entry["role"] = "standby" if recovery else "primary"
-                    if not recovery:
-                        writers.append(c.region)
-            elif alive and c.kind == "api":
-                answer = http_json(f"http://{HOST}:{c.port}/health")
-                healthy = answer is not None and answer[0] == 200
-                entry["health"] = answer[1] if answer else None
-                gateway = http_json(f"http://{HOST}:{c.port}/_region/status")
-                entry["gateway"] = gateway[1] if gateway else None
-            elif alive and c.kind in ("router", "faultproxy"):
-                path = "/_router/status" if c.kind == "router" else "/version"
-                healthy = http_json(f"http://{HOST}:{c.port}{path}") is not None
-            elif alive:
-                healthy = port_accepts(c.port)
-            entry["healthy"] = healthy
-            components.append(entry)
-        routing = http_json(f"{lay.router_url}/_router/status")
-        running = bool(components) and any(c["alive"] for c in components)
-        return {
-            "running": running,
-            "healthy": running and all(c["healthy"] for c in components) and len(components) == COMPONENT_COUNT,
-            "writer_region": writers[0] if len(writers) == 1 else None,
-            "writer_regions": writers,
-            "router_url": lay.router_url,
-            "toxiproxy_url": lay.toxiproxy_url,
-            "stack_dir": str(self.dir),
-            "routing": routing[1] if routing else None,
-            "components": components,
-        }
+        """Every component (name, region, role, pid, address, alive, healthy), the writer region, URLs and
+        each region's behaviour (see infra/local/stack_status.py)."""
+        recorded = [c.as_dict() | {"alive": c.ref.alive()} for c in self._load()]
+        return stack_status(self.layout, recorded, REGIONS, COMPONENT_COUNT, str(self.dir))
