@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from infra.local.ai_gateway import AIGateway, ai_routes
 from infra.local.postgres import dsn
 from infra.local.slots import Release
 
@@ -40,9 +41,11 @@ READ_ONLY_SQLSTATE = "25006"
 class Region:
     """The region's dependencies; every call is bounded in time so a cut link cannot hang a request."""
 
-    def __init__(self, name: str, db_port: int, redis_port: int, release: Release = Release()):
+    def __init__(self, name: str, db_port: int, redis_port: int, release: Release = Release(),
+                 providers: list[tuple[str, str]] | None = None):
         self.name = name
         self.release = release
+        self.ai = AIGateway(providers) if providers else None
         self.pool = AsyncConnectionPool(dsn(db_port, connect_timeout_s=1), min_size=1, max_size=10, timeout=DB_TIMEOUT_S,
                                         open=False, kwargs={"autocommit": True}, reconnect_timeout=3600)
         self.cache = aioredis.Redis(host="127.0.0.1", port=redis_port, socket_timeout=CACHE_TIMEOUT_S,
@@ -55,8 +58,7 @@ class Region:
                 return await cur.fetchall() if cur.description else []
 
     def response(self, body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers={"X-Region": self.name,
-                                                               "X-Deployment": self.release.label, **(headers or {})})
+        return JSONResponse(body, status_code=status, headers=headers)  # X-Region: see RegionHeaders
 
     async def regression(self) -> JSONResponse | None:
         """A bad release's injected latency, and its injected error (a 500) for this request, if drawn."""
@@ -93,7 +95,8 @@ async def health(request: Request) -> JSONResponse:
     except (RedisError, OSError, TimeoutError) as exc:
         cache = {"ok": False, "error": _error_text(exc)}
     status = "ok" if db["ok"] and cache["ok"] else ("degraded" if db["ok"] else "down")
-    body = {"region": region.name, "status": status, "release": region.release.label, "db": db, "cache": cache}
+    body = {"region": region.name, "status": status, "release": region.release.label, "db": db, "cache": cache,
+            "ai_circuits": region.ai.breaker_states() if region.ai else None}
     return region.response(body, 200 if db["ok"] else 503, {"X-Db-Role": db["role"]})
 
 
@@ -175,8 +178,29 @@ async def write_stats(request: Request) -> JSONResponse:
     return region.response({"max_seq": rows[0][0], "count": rows[0][1]})
 
 
-def build_app(region_name: str, db_port: int, redis_port: int, release: Release = Release()) -> Starlette:
-    region = Region(region_name, db_port, redis_port, release)
+class RegionHeaders:
+    """ASGI middleware: every response (the AI routes' too) names the serving region and release."""
+
+    def __init__(self, app, region: Region):
+        self.app = app
+        self.extra = [(b"x-region", region.name.encode()), (b"x-deployment", region.release.label.encode())]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [h for h in self.extra if h[0] not in present]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def build_app(region_name: str, db_port: int, redis_port: int, release: Release = Release(),
+              providers: list[tuple[str, str]] | None = None) -> Starlette:
+    region = Region(region_name, db_port, redis_port, release, providers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -187,6 +211,8 @@ def build_app(region_name: str, db_port: int, redis_port: int, release: Release 
         finally:
             await region.pool.close(timeout=1)
             await region.cache.aclose()
+            if region.ai:
+                await region.ai.close()
 
     routes = [
         Route("/health", health),
@@ -194,8 +220,9 @@ def build_app(region_name: str, db_port: int, redis_port: int, release: Release 
         Route("/writes", write, methods=["POST"]),
         Route("/writes/stats", write_stats),
         Route("/writes/{seq:int}", read_write),
+        *(ai_routes(region.ai) if region.ai else []),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return RegionHeaders(Starlette(routes=routes, lifespan=lifespan), region)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -209,9 +236,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", default="v1", help="release version this instance runs")
     parser.add_argument("--error-rate", type=float, default=0.0, help="bad release: share of requests answered 500")
     parser.add_argument("--added-latency-ms", type=float, default=0.0, help="bad release: latency added per request")
+    parser.add_argument("--provider", action="append", default=[], metavar="NAME=URL",
+                        help="AI provider in priority order (repeat); without any, /ai is absent")
     args = parser.parse_args(argv)
     release = Release(args.slot, args.version, args.error_rate, args.added_latency_ms)
-    app = build_app(args.region, args.db_port, args.redis_port, release)
+    providers = [tuple(p.split("=", 1)) for p in args.provider]
+    app = build_app(args.region, args.db_port, args.redis_port, release, providers)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=2)
 

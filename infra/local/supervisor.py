@@ -19,8 +19,8 @@ from typing import Callable
 from gameday.errors import StackError
 from gameday.settings import Settings
 from infra.local import postgres, redis_server
-from infra.local.layout import (HOST, PRIMARY_REGION, REGIONS, REPLICATION_LINK, SECONDARY_REGION, SLOTS,
-                                StackLayout, cache_link, db_link, router_link)
+from infra.local.layout import (HOST, PRIMARY_REGION, PROVIDERS, REGIONS, REPLICATION_LINK, SECONDARY_REGION,
+                                SLOTS, StackLayout, cache_link, db_link, provider_link, router_link)
 from infra.local.scaling import policy_for
 from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop, tagged_with
 from infra.local.stack_status import stack_status
@@ -30,7 +30,9 @@ STATE_VERSION = 1
 STACK_TAG = "GAMEDAY_STACK_TAG"
 """Environment variable every component is started with (value: the stack directory), so `down` can find a
 process that was spawned but not yet recorded when the supervisor died."""
-COMPONENT_COUNT = 2 + 3 * len(REGIONS)  # fault proxy, router; per region Postgres, Redis, API
+COMPONENT_COUNT = 3 + 3 * len(REGIONS)  # fault proxy, router, AI providers; per region Postgres, Redis, API
+PROVIDER_LATENCY = {"bedrock": "200:500", "google": "250:600", "meta": "300:700"}
+"""Median:P95 ms of each provider stub: P95 well inside the AI SLO (1.5 s) and the gateway's 1 s timeout."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,11 @@ class LocalStack:
         self._start("faultproxy", "faultproxy", None, "fault-proxy", lay.toxiproxy_port,
                     [py, "-m", "infra.local.faultproxy", "--host", HOST, "--port", str(lay.toxiproxy_port),
                      "--config", str(proxies)])
+        provider_argv = [py, "-m", "infra.local.providers", "--host", HOST]
+        for provider in PROVIDERS:
+            provider_argv += ["--provider", f"{provider}={lay.provider_port(provider)}",
+                              "--latency", f"{provider}={PROVIDER_LATENCY[provider]}"]
+        self._start("providers", "providers", None, "ai-providers", lay.provider_port(PROVIDERS[0]), provider_argv)
         for region in REGIONS:
             self._start(f"redis-{region}", "redis", region, "cache", lay.redis_port(region),
                         redis_server.server_argv(redis_bin, lay.redis_port(region), self.dir / "redis" / region))
@@ -188,7 +195,8 @@ class LocalStack:
         return {"region": region, "host": HOST, "port": lay.app_port(region),
                 "slot_ports": {slot: lay.instance_ports(region, slot) for slot in SLOTS},
                 "app_args": ["--region", region, "--db-port", str(lay.link(db_link(region)).listen_port),
-                             "--redis-port", str(lay.link(cache_link(region)).listen_port)],
+                             "--redis-port", str(lay.link(cache_link(region)).listen_port),
+                             *[arg for p in PROVIDERS for arg in ("--provider", f"{p}=http://{lay.link(provider_link(p)).listen}")]],
                 "policy": policy_for(self.settings.environment).as_dict()}
 
     def _router_saw_all_regions(self) -> bool:

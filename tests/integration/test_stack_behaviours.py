@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gameday.settings import Settings
-from infra.local.layout import PRIMARY_REGION, cache_link
+from infra.local.layout import PRIMARY_REGION, cache_link, provider_link
 from infra.local.supervisor import LocalStack
 from infra.local.toxiproxy_client import ToxiproxyClient
 from tests.conftest import free_base_port
@@ -113,3 +113,33 @@ def test_a_good_release_passes_its_gate_and_takes_the_traffic(gateway):
     assert deployed.status_code == 200, deployed.text
     assert deployed.json()["gate"]["passed"] is True
     assert gateway.get("/items/2").headers["X-Deployment"] == f"{deployed.json()['active_slot']}/v3"
+
+
+def _bedrock_state(router: httpx.Client) -> str:
+    return {p["name"]: p for p in router.get("/ai/status").json()["providers"]}["bedrock"]["state"]
+
+
+def test_the_ai_gateway_falls_back_when_bedrock_throttles_and_closes_the_breaker_after_recovery(stack, gateway):
+    # Breakers live in each API instance: pin the region to one instance so /ai/status shows the one we hit.
+    gateway.post("/_region/policy", json={"min_instances": 1, "max_instances": 1})
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and gateway.get("/_region/status").json()["instances"] != 1:
+        time.sleep(0.2)
+    toxiproxy = ToxiproxyClient(stack.layout.toxiproxy_url)
+    router = httpx.Client(base_url=stack.layout.router_url, timeout=10)
+    toxiproxy.add_toxic(provider_link("bedrock"), "http_error", {"status": 429}, stream="upstream")
+    try:
+        answers = [router.post("/ai", json={"prompt": f"question {n}"}) for n in range(10)]
+    finally:
+        toxiproxy.reset()
+    assert all(a.status_code == 200 for a in answers)
+    assert {a.headers["X-AI-Provider"] for a in answers} == {"google"}
+    assert {a.headers["X-AI-Fallback"] for a in answers} == {"provider"}
+    assert _bedrock_state(router) == "open"
+
+    deadline = time.monotonic() + 15  # the breaker's cool-down, then one half-open probe
+    while time.monotonic() < deadline:
+        if router.post("/ai", json={"prompt": "after"}).headers["X-AI-Provider"] == "bedrock":
+            break
+        time.sleep(0.5)
+    assert _bedrock_state(router) == "closed"
