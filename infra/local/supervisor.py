@@ -20,7 +20,7 @@ from gameday.errors import StackError
 from gameday.settings import Settings
 from infra.local import postgres, redis_server
 from infra.local.layout import (HOST, PRIMARY_REGION, PROVIDERS, REGIONS, REPLICATION_LINK, SECONDARY_REGION,
-                                SLOTS, StackLayout, cache_link, db_link, provider_link, router_link)
+                                SLOTS, StackLayout, cache_link, db_link, origin_link, provider_link, router_link)
 from infra.local.scaling import policy_for
 from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop, tagged_with
 from infra.local.stack_status import stack_status
@@ -30,7 +30,7 @@ STATE_VERSION = 1
 STACK_TAG = "GAMEDAY_STACK_TAG"
 """Environment variable every component is started with (value: the stack directory), so `down` can find a
 process that was spawned but not yet recorded when the supervisor died."""
-COMPONENT_COUNT = 3 + 3 * len(REGIONS)  # fault proxy, router, AI providers; per region Postgres, Redis, API
+COMPONENT_COUNT = 3 + 4 * len(REGIONS)  # fault proxy, router, AI providers; per region Postgres, Redis, API, origin
 PROVIDER_LATENCY = {"bedrock": "200:500", "google": "250:600", "meta": "300:700"}
 """Median:P95 ms of each provider stub: P95 well inside the AI SLO (1.5 s) and the gateway's 1 s timeout."""
 
@@ -142,6 +142,10 @@ class LocalStack:
                               "--latency", f"{provider}={PROVIDER_LATENCY[provider]}"]
         self._start("providers", "providers", None, "ai-providers", lay.provider_port(PROVIDERS[0]), provider_argv)
         for region in REGIONS:
+            self._start(f"origin-{region}", "origin", region, "static-origin", lay.origin_port(region),
+                        [py, "-m", "infra.local.origin", "--host", HOST, "--port", str(lay.origin_port(region)),
+                         "--region", region])
+        for region in REGIONS:
             self._start(f"redis-{region}", "redis", region, "cache", lay.redis_port(region),
                         redis_server.server_argv(redis_bin, lay.redis_port(region), self.dir / "redis" / region))
 
@@ -165,7 +169,8 @@ class LocalStack:
                        "--recovery-threshold", str(self.settings.router_recovery_threshold),
                        "--ttl-s", str(self.settings.router_ttl_s)]
         for region in REGIONS:
-            router_argv += ["--region", f"{region}=http://{lay.link(router_link(region)).listen}"]
+            router_argv += ["--region", f"{region}=http://{lay.link(router_link(region)).listen}",
+                            "--origin", f"{region}=http://{lay.link(origin_link(region)).listen}"]
         self._start("router", "router", None, "router", lay.router_port, router_argv)
 
         postgres.wait_ready(lay.pg_port(PRIMARY_REGION), timeout)

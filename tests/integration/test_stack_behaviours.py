@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from gameday.settings import Settings
-from infra.local.layout import PRIMARY_REGION, cache_link, provider_link
+from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, cache_link, origin_link, provider_link
 from infra.local.supervisor import LocalStack
 from infra.local.toxiproxy_client import ToxiproxyClient
 from tests.conftest import free_base_port
@@ -143,3 +144,25 @@ def test_the_ai_gateway_falls_back_when_bedrock_throttles_and_closes_the_breaker
             break
         time.sleep(0.5)
     assert _bedrock_state(router) == "closed"
+
+
+def test_the_edge_caches_hashed_assets_never_index_html_and_fails_over_to_the_secondary_origin(stack):
+    router = httpx.Client(base_url=stack.layout.router_url, timeout=10)
+    index = router.get("/index.html")
+    assert index.status_code == 200 and index.headers["Cache-Control"] == "no-store"
+    assets = sorted(set(re.findall(r'/static/[\w.-]+', index.text)))
+    assert assets, index.text
+    caches = [router.get(asset).headers["X-Cache"] for _ in range(20) for asset in assets]
+    assert caches.count("Hit") / len(caches) > 0.9
+    assert router.get(assets[0]).headers["Cache-Control"] == "max-age=31536000, immutable"
+    assert router.get("/index.html").headers["X-Cache"] == "Miss"
+
+    toxiproxy = ToxiproxyClient(stack.layout.toxiproxy_url)
+    toxiproxy.set_enabled(origin_link(PRIMARY_REGION), False)
+    try:
+        again = router.get("/index.html")
+        assert again.status_code == 200 and again.headers["X-Origin-Region"] == SECONDARY_REGION
+        assert router.get(assets[0]).headers["X-Cache"] == "Hit"
+    finally:
+        toxiproxy.reset()
+    assert stack.status()["edge"]["origin_failovers"] >= 1
