@@ -145,7 +145,21 @@ def report(run_dir: str) -> None:
 @click.argument("files", nargs=-1, type=click.Path())
 def validate(files: tuple[str, ...]) -> None:
     """Check experiment files without touching anything; every problem with its location."""
-    _not_yet("validate")
+    from gameday.validate import validate_files
+
+    if not files:
+        click.echo("error: validation of experiments failed: no file given\n"
+                   "hint: gameday validate experiments/*.yaml", err=True)
+        sys.exit(EXIT_INVALID)
+    problems = validate_files(files)
+    for problem in problems:
+        click.echo(f"{problem.file}: {problem.location}: {problem.message}")
+    failed = {problem.file for problem in problems}
+    for file in files:
+        if file not in failed:
+            click.echo(f"{file}: ok")
+    if problems:
+        sys.exit(EXIT_INVALID)
 
 
 @cli.command("recover")
@@ -158,6 +172,12 @@ def recover() -> None:
 def list_experiments() -> None:
     """List the experiments with their one-line hypotheses."""
     _not_yet("list")
+
+
+from gameday.load_cli import load, load_worker  # noqa: E402
+
+cli.add_command(load)
+cli.add_command(load_worker)
 
 
 def main() -> None:

@@ -1,0 +1,151 @@
+"""The GameDay locustfile: journeys, one profile-driven shape, the raw-sample recorder. Runs under plain `locust -f`.
+
+    locust -f scenarios/locustfile.py --headless --host http://127.0.0.1:8080 --gameday-profile steady
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import gevent
+from locust import FastHttpUser, LoadTestShape, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from scenarios.arrival import run_arrivals
+from scenarios.journeys import JOURNEYS, REQUEST_NAMES, Chooser
+from scenarios.profiles import Profile, load_profile, mix_at, rate_at, tick
+from scenarios.recorder import FileSink, SampleRecorder
+
+LOCAL_FLUSH_S = 1.0
+_state: dict = {"recorder": None, "started_at": None}
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    parser.add_argument("--gameday-profile", default="steady", include_in_web_ui=False,
+                        help="Load profile: a shipped name (steady, ramp, step, spike-10x, soak, failover), "
+                             "a YAML/JSON file, or inline JSON")
+    parser.add_argument("--gameday-samples-dir", default="load-samples", include_in_web_ui=False,
+                        help="Where raw samples go (on the master, or the only process)")
+
+
+@lru_cache(maxsize=4)
+def _parse(ref: str) -> Profile:
+    return load_profile(ref)
+
+
+def _profile(environment) -> Profile:
+    options = environment.parsed_options
+    return _parse(getattr(options, "gameday_profile", None) or "steady")
+
+
+def _schedulers(environment) -> int:
+    """Open-model scheduler users in the whole test: one per worker process (the rate is split evenly)."""
+    return max(1, int(getattr(environment.parsed_options, "expect_workers", 1) or 1))
+
+
+def _elapsed() -> float:
+    started = _state["started_at"]
+    return 0.0 if started is None else time.time() - started
+
+
+@lru_cache(maxsize=64)
+def _chooser(mix: tuple) -> Chooser:
+    return Chooser(dict(mix))
+
+
+def _pick(profile: Profile, rng: random.Random) -> str:
+    return _chooser(tuple(mix_at(profile, _elapsed()).items())).pick(rng)
+
+
+@events.test_start.add_listener
+def _started(environment, **_kwargs) -> None:
+    _state["started_at"] = time.time()
+
+
+@events.init.add_listener
+def _install_recorder(environment, **_kwargs) -> None:
+    options = environment.parsed_options
+    samples_dir = Path(getattr(options, "gameday_samples_dir", None) or "load-samples")
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):  # workers ship their chunks with each stats report
+        def on_worker_report(client_id, data, **_kw):
+            shipped = data.pop("gameday_samples", None)
+            if shipped:
+                FileSink(samples_dir, shipped["meta"]["stem"]).write(shipped["chunks"], shipped["meta"])
+        events.worker_report.add_listener(on_worker_report)
+        return
+    recorder = _state["recorder"] = SampleRecorder()
+    events.request.add_listener(recorder.on_request)
+    if isinstance(runner, WorkerRunner):
+        def on_report(client_id, data, **_kw):
+            data["gameday_samples"] = {"meta": recorder.meta(), "chunks": recorder.take()}
+        events.report_to_master.add_listener(on_report)
+        return
+    sink = FileSink(samples_dir, recorder.stem)
+
+    def flush(**_kw):
+        sink.write(recorder.take(), recorder.meta())
+
+    def flush_every_second():
+        while True:
+            gevent.sleep(LOCAL_FLUSH_S)
+            flush()
+
+    gevent.spawn(flush_every_second)
+    events.test_stop.add_listener(flush)
+    events.quitting.add_listener(flush)
+
+
+class LoadUser(FastHttpUser):
+    """Closed stages: pick a journey from the mix, wait for the reply, think, repeat.
+    Open stages: one user per process starts requests at the profile's arrival rate, independent of replies.
+    (One class for both: Locust's shape cannot swap user classes between stages reliably.)
+    """
+
+    def __init__(self, environment):
+        self.profile = _profile(environment)
+        self.concurrency = self.profile.max_in_flight  # the client's connection pool matches the in-flight cap
+        super().__init__(environment)
+        self.rng = random.Random()
+        self.share = _schedulers(environment)
+
+    def wait_time(self) -> float:
+        low, high = self.profile.wait_s
+        return low + (high - low) * self.rng.random() if high else 0.0
+
+    @task
+    def journey(self) -> None:
+        if rate_at(self.profile, _elapsed()) is None:
+            JOURNEYS[_pick(self.profile, self.rng)](self.client, self.rng, {})
+            return
+        started = _state["started_at"] or time.time()
+        run_arrivals(self._rate, self._fire, self._drop, started_at=started,
+                     max_in_flight=self.profile.max_in_flight, late_tolerance_s=self.profile.late_tolerance_s,
+                     rng=self.rng)
+
+    def _rate(self, elapsed_s: float) -> float | None:
+        rate = rate_at(self.profile, elapsed_s)
+        return None if rate is None else rate / self.share
+
+    def _fire(self, t_intended: float) -> None:
+        JOURNEYS[_pick(self.profile, self.rng)](self.client, self.rng, {"t_intended": t_intended})
+
+    def _drop(self, t_intended: float) -> None:
+        if _state["recorder"] is not None:
+            _state["recorder"].record_dropped(t_intended, REQUEST_NAMES[_pick(self.profile, self.rng)])
+
+
+class ProfileShape(LoadTestShape):
+    """Runs the profile's stages in order (the pure `tick` decides), then ends the test."""
+
+    def tick(self):
+        environment = self.runner.environment
+        answer = tick(_profile(environment), self.get_run_time(), _schedulers(environment))
+        if answer is None:
+            return None
+        return answer.users, answer.spawn_rate
+

@@ -1,0 +1,141 @@
+"""Raw-sample recorder: every request into fixed-size columnar buffers (16 bytes a sample), sealed into chunks.
+
+Chunk format (little-endian): uint64 row count n, then the columns one after another:
+t_s float64[n] (intended start, epoch s), latency_ms float32[n] (from the intended start),
+status uint16[n] (0 = no response), name uint8[n] (index into the names table), flags uint8[n].
+Flags: bit 0 ok, bit 1 dropped (open model: never sent), bits 2-3 X-Cache (0 none, 1 hit, 2 miss,
+3 other), bits 4-7 X-Region (0 none, else index+1 into the regions table).
+No locust import here: the locustfile wires `on_request` to `events.request`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from array import array
+from pathlib import Path
+from typing import Callable
+
+FORMAT = "gameday-samples/1"
+COLUMNS = (("t_s", "d", "<f8"), ("latency_ms", "f", "<f4"), ("status", "H", "<u2"), ("name", "B", "u1"),
+           ("flags", "B", "u1"))
+BYTES_PER_SAMPLE = 16
+OK, DROPPED = 1, 2
+CACHE_SHIFT, REGION_SHIFT = 2, 4
+CACHE_CODES = {"hit": 1, "miss": 2}
+MAX_REGIONS = 15
+CHUNK_ROWS = 8192
+
+
+def encode_flags(ok: bool, dropped: bool, cache: str | None, region_code: int) -> int:
+    """Pure: the flags byte of one sample."""
+    cache_code = 0 if cache is None else CACHE_CODES.get(cache, 3)
+    return int(ok) | (DROPPED if dropped else 0) | (cache_code << CACHE_SHIFT) | (region_code << REGION_SHIFT)
+
+
+class SampleBuffer:
+    """Preallocated columns for `capacity` samples; full buffers are sealed into chunk bytes."""
+
+    def __init__(self, capacity: int = CHUNK_ROWS):
+        self.capacity = capacity
+        self.columns = [array(code, [0]) * capacity for _, code, _ in COLUMNS]  # exact size, no over-allocation
+        self.t, self.latency, self.status, self.name, self.flags = self.columns
+        self.n = 0
+
+    def add(self, t_s: float, latency_ms: float, status: int, name: int, flags: int) -> bool:
+        """Store one sample; True when the buffer is now full and must be sealed."""
+        i = self.n
+        self.t[i] = t_s
+        self.latency[i] = latency_ms
+        self.status[i] = status
+        self.name[i] = name
+        self.flags[i] = flags
+        self.n = i + 1
+        return self.n == self.capacity
+
+    def seal(self) -> bytes:
+        """The stored samples as one chunk; the buffer is empty afterwards."""
+        n, self.n = self.n, 0
+        parts = [struct.pack("<Q", n)]
+        parts += [memoryview(col)[:n].tobytes() for col in self.columns]
+        return b"".join(parts)
+
+
+class FileSink:
+    """Appends chunks to `<dir>/samples-<stem>.bin` and keeps `<stem>.json` (format, tables) beside it."""
+
+    def __init__(self, directory: Path, stem: str):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.data_path = directory / f"samples-{stem}.bin"
+        self.meta_path = directory / f"samples-{stem}.json"
+
+    def write(self, chunks: list[bytes], meta: dict) -> None:
+        if chunks:
+            with open(self.data_path, "ab") as f:
+                f.write(b"".join(chunks))
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, self.meta_path)
+
+
+class SampleRecorder:
+    """Records requests and dropped arrivals; `take` hands over sealed chunks (memory stays bounded)."""
+
+    def __init__(self, capacity: int = CHUNK_ROWS, on_full: Callable[[], None] | None = None):
+        self.buffer = SampleBuffer(capacity)
+        self.sealed: list[bytes] = []
+        self.names: dict[str, int] = {}
+        self.regions: dict[str, int] = {}
+        self.on_full = on_full
+        self.stem = f"{socket.gethostname()}-{os.getpid()}"
+
+    def _name_id(self, name: str) -> int:
+        found = self.names.get(name)
+        if found is None:
+            found = self.names[name] = min(len(self.names), 255)  # 255 = "other" once the table is full
+        return found
+
+    def _region_code(self, region: str | None) -> int:
+        if region is None:
+            return 0
+        found = self.regions.get(region)
+        if found is None:
+            found = self.regions[region] = len(self.regions) + 1 if len(self.regions) < MAX_REGIONS else 0
+        return found
+
+    def on_request(self, request_type, name, response_time, response=None, context=None, exception=None,
+                   start_time=None, **_kwargs) -> None:
+        """`events.request` listener; with `context["t_intended"]` latency runs from the intended start."""
+        intended = context.get("t_intended") if context else None
+        start = start_time if start_time is not None else 0.0
+        latency = response_time if intended is None else (start - intended) * 1000.0 + response_time
+        headers = getattr(response, "headers", None)
+        cache = region = None
+        if headers:
+            cache, region = headers.get("x-cache"), headers.get("x-region")
+        status = getattr(response, "status_code", 0) or 0
+        flags = encode_flags(exception is None, False, cache, self._region_code(region))
+        self._add(intended if intended is not None else start, latency, status, self._name_id(name), flags)
+
+    def record_dropped(self, t_intended: float, name: str) -> None:
+        """An open-model arrival that could not start on time (never sent)."""
+        self._add(t_intended, float("nan"), 0, self._name_id(name), DROPPED)
+
+    def _add(self, t: float, latency: float, status: int, name: int, flags: int) -> None:
+        if self.buffer.add(t, latency, min(status, 65535), name, flags):
+            self.sealed.append(self.buffer.seal())
+            if self.on_full is not None:
+                self.on_full()
+
+    def take(self) -> list[bytes]:
+        """Every sample not handed over yet, as chunks."""
+        chunks, self.sealed = self.sealed, []
+        if self.buffer.n:
+            chunks.append(self.buffer.seal())
+        return chunks
+
+    def meta(self) -> dict:
+        return {"format": FORMAT, "columns": [[name, dtype] for name, _, dtype in COLUMNS],
+                "names": list(self.names), "regions": list(self.regions), "stem": self.stem}

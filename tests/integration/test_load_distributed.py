@@ -1,0 +1,54 @@
+"""Across processes the way users run it: master + `gameday load-worker`, and plain `locust -f` on a scenario."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports.sample_files import read_samples
+from tests.integration.test_load_open_model import echo_target, free_port  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+SHORT = json.dumps({"name": "short", "mix": {"health": 1, "item": 1}, "wait_s": [0, 0.05],
+                    "stages": [{"duration_s": 3, "users": 4, "spawn_rate": 4}]})
+
+
+def test_samples_from_a_remote_worker_end_up_in_the_masters_run_directory(echo_target, tmp_path):  # noqa: F811
+    profile = tmp_path / "short.yaml"
+    profile.write_text(SHORT)
+    port = free_port()
+    master = subprocess.Popen([*GAMEDAY, "load", str(profile), "--target", echo_target, "--workers", "1",
+                               "--master-port", str(port), "--out", str(tmp_path / "run"), "--timeout", "60"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen([*GAMEDAY, "load-worker", "--master", "127.0.0.1", "--master-port", str(port),
+                               "--timeout", "60", "--log", str(tmp_path / "worker.log")], cwd=ROOT)
+    try:
+        output, _ = master.communicate(timeout=90)
+        assert worker.wait(timeout=30) == 0, "the worker ends with the master's test"
+    finally:
+        for proc in (master, worker):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert master.returncode == 0, output
+    locust = json.loads((tmp_path / "run" / "locust.json").read_text())
+    samples = read_samples(tmp_path / "run" / "samples")
+    assert len(samples) == sum(e["num_requests"] for e in locust) > 50
+    assert len(set(samples["source"])) == 1
+    assert "exact P50" in output and f"requests {len(samples)} (Locust counted {len(samples)})" in output
+
+
+def test_the_locustfile_runs_under_plain_locust_with_the_recorder(echo_target, tmp_path):  # noqa: F811
+    cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "scenarios" / "locustfile.py"), "--headless",
+           "--host", echo_target, "--gameday-profile", SHORT, "--json-file", "out", "--only-summary"]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    samples = read_samples(tmp_path / "load-samples")
+    assert len(samples) == sum(e["num_requests"] for e in json.loads((tmp_path / "out.json").read_text())) > 50
