@@ -46,15 +46,19 @@ class Component:
     port: int
     ref: ProcessRef
     log: str
+    argv: tuple[str, ...] = ()
+    user: tuple[int, int] | None = None
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "region": self.region, "role": self.role,
-                "address": f"{HOST}:{self.port}", "port": self.port, **self.ref.as_dict(), "log": self.log}
+                "address": f"{HOST}:{self.port}", "port": self.port, **self.ref.as_dict(), "log": self.log,
+                "argv": list(self.argv), "user": list(self.user) if self.user else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> Component:
-        return cls(d["name"], d["kind"], d["region"], d["role"], d["port"],
-                   ProcessRef(d["pid"], d["start_ticks"]), d["log"])
+        user = d.get("user")
+        return cls(d["name"], d["kind"], d["region"], d["role"], d["port"], ProcessRef(d["pid"], d["start_ticks"]),
+                   d["log"], tuple(d.get("argv", ())), (user[0], user[1]) if user else None)
 
 
 class LocalStack:
@@ -87,13 +91,40 @@ class LocalStack:
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, self.state_path)
 
+    def _spawn(self, name: str, argv: list[str] | tuple[str, ...], user: tuple[int, int] | None) -> ProcessRef:
+        env = {**os.environ, STACK_TAG: str(self.dir)}
+        return spawn(list(argv), self.dir / "logs" / f"{name}.log", user=user, env=env,
+                     cwd=Path(__file__).resolve().parents[2])
+
     def _start(self, name: str, kind: str, region: str | None, role: str, port: int, argv: list[str],
                user: tuple[int, int] | None = None) -> None:
-        log = self.dir / "logs" / f"{name}.log"
-        env = {**os.environ, STACK_TAG: str(self.dir)}
-        ref = spawn(argv, log, user=user, env=env, cwd=Path(__file__).resolve().parents[2])
-        self._components.append(Component(name, kind, region, role, port, ref, str(log)))
+        ref = self._spawn(name, argv, user)
+        log = str(self.dir / "logs" / f"{name}.log")
+        self._components.append(Component(name, kind, region, role, port, ref, log, tuple(argv), user))
         self._save()  # record the PID at once: a crash from here on must not leak the process
+
+    def components(self) -> list[Component]:
+        """The recorded components (alive or not), as the state file has them now."""
+        return self._load()
+
+    def respawn(self, name: str) -> Component:
+        """Start a recorded component again with its recorded command line (after it was killed)."""
+        components = self._load()
+        names = [c.name for c in components]
+        if name not in names:
+            raise StackError(f"restart of component {name!r} failed: not in the stack's state file; "
+                             f"components: {', '.join(names)}")
+        old = components[names.index(name)]
+        if old.ref.alive():
+            return old
+        new = Component(old.name, old.kind, old.region, old.role, old.port, self._spawn(name, old.argv, old.user),
+                        old.log, old.argv, old.user)
+        self._components = [new if c.name == name else c for c in components]
+        self._save()
+        return new
+
+    def pg_dir(self, region: str) -> Path:
+        return self._pg_dir(region)
 
     # ---- up ---------------------------------------------------------------------------------------------------
     def up(self) -> dict:

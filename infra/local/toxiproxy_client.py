@@ -79,6 +79,11 @@ class ToxiproxyClient:
         action = "enabling" if enabled else "disabling"
         return self._call(f"{action} of proxy {name!r}", "POST", f"/proxies/{name}", {"enabled": bool(enabled)})
 
+    def update_proxy(self, name: str, *, upstream: str | None = None, listen: str | None = None) -> dict:
+        """Re-point proxy `name` (new connections go to the new upstream)."""
+        body = {k: v for k, v in (("upstream", upstream), ("listen", listen)) if v is not None}
+        return self._call(f"update of proxy {name!r}", "POST", f"/proxies/{name}", body)
+
     def toxics(self, proxy: str) -> list[dict]:
         return self._call(f"listing of the toxics of proxy {proxy!r}", "GET", f"/proxies/{proxy}/toxics")
 

@@ -1,0 +1,157 @@
+"""The local driver: faults and remediations carried out on the local reference stack."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from gameday.errors import InvalidInput, StackError
+from gameday.settings import Settings
+from infra.local import postgres
+from infra.local.layout import PRIMARY_REGION, REGIONS, StackLayout
+from infra.local.operations import LocalOperations
+from infra.local.supervisor import LocalStack
+
+REGION_MODES = ("partition", "power_off")
+LATENCY_TOXIC = "gameday_latency"
+VERIFY_TIMEOUT_S = 30.0
+
+
+def _check_region(region: str) -> None:
+    if region not in REGIONS:
+        raise InvalidInput(f"region {region!r} is not part of the local stack; valid regions: {', '.join(REGIONS)}")
+
+
+class LocalTarget:
+    """Driver for one local stack (chosen by settings: ports and state directory)."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings | None = None):
+        self.stack = LocalStack(settings or Settings())
+        self.ops = LocalOperations(self.stack)
+        self.layout: StackLayout = self.stack.layout
+
+    def _check_link(self, link: str) -> None:
+        names = [lk.name for lk in self.layout.links()]
+        if link not in names:
+            raise InvalidInput(f"link {link!r} is not part of the local stack; valid links: {', '.join(names)}")
+
+    # --- faults ----------------------------------------------------------------------------------
+    def fail_region(self, region: str, mode: str = "partition") -> dict:
+        """partition: cut every link into the region, replication included; power_off: SIGKILL its processes."""
+        _check_region(region)
+        if mode not in REGION_MODES:
+            raise InvalidInput(f"region failure mode {mode!r} is unknown; valid modes: {', '.join(REGION_MODES)}")
+        links = self.ops.region_links(region)
+        for link in links:
+            self.ops.set_link(link, False)
+        killed = self.ops.power_off(region) if mode == "power_off" else []
+        return {"region": region, "mode": mode, "links_cut": links, "killed": killed, "at_s": time.time()}
+
+    def restore_region(self, region: str) -> dict:
+        """Undo either mode: processes back (a database as standby of the current writer), links back."""
+        _check_region(region)
+        links = self.ops.region_links(region)
+        for link in links:
+            self.ops.set_link(link, True)
+        started = self.ops.power_on(region)
+        return {"region": region, "started": started, "links_restored": links, "at_s": time.time()}
+
+    def cut_link(self, link: str) -> dict:
+        self._check_link(link)
+        self.ops.set_link(link, False)
+        return {"link": link, "enabled": False, "at_s": time.time()}
+
+    def restore_link(self, link: str) -> dict:
+        self._check_link(link)
+        self.ops.set_link(link, True)
+        return {"link": link, "enabled": True, "at_s": time.time()}
+
+    def add_latency(self, link: str, ms: float, jitter_ms: float = 0.0) -> dict:
+        self._check_link(link)
+        self.remove_latency(link)
+        self.ops.toxiproxy.add_toxic(link, "latency", {"latency": ms, "jitter": jitter_ms}, name=LATENCY_TOXIC)
+        return {"link": link, "latency_ms": ms, "jitter_ms": jitter_ms, "at_s": time.time()}
+
+    def remove_latency(self, link: str) -> dict:
+        self._check_link(link)
+        if any(t["name"] == LATENCY_TOXIC for t in self.ops.toxiproxy.toxics(link)):
+            self.ops.toxiproxy.remove_toxic(link, LATENCY_TOXIC)
+        return {"link": link, "latency_ms": 0, "at_s": time.time()}
+
+    def kill_db_writer(self) -> dict:
+        writers = self.ops.writer_regions()
+        if not writers:
+            raise StackError("kill of the database writer on target local failed: no writable database",
+                             hint="`gameday stack status` shows the databases' roles")
+        self.ops.fence(writers[0])
+        return {"region": writers[0], "killed": f"postgres-{writers[0]}", "at_s": time.time()}
+
+    def writer_regions(self) -> list[str]:
+        return self.ops.writer_regions()
+
+    # --- remediations ----------------------------------------------------------------------------
+    def promote_secondary(self) -> dict:
+        """Emergency failover: fence the old writer, promote the standby, pin routing to it, verify a write."""
+        writers = self.ops.writer_regions()
+        current = writers[0] if writers else PRIMARY_REGION
+        target = next(r for r in REGIONS if r != current)
+        started = time.time()
+        fenced = [r for r in REGIONS if r != target and self.ops.fence(r)]
+        promotion_start = time.time()
+        promotion_s = self.ops.promote(target)
+        promotion_end = time.time()
+        self.ops.route_to(target)
+        verified_at = self.verify_write(target)
+        return {"from_region": current, "to_region": target, "fenced": fenced, "start_s": started,
+                "promotion_start_s": promotion_start, "promotion_end_s": promotion_end,
+                "promotion_s": round(promotion_s, 3), "routed_at_s": time.time(), "verified_at_s": verified_at}
+
+    def failback(self) -> dict:
+        """Planned switchover back to the primary region, with zero data loss, then verification."""
+        writers = self.ops.writer_regions()
+        if writers == [PRIMARY_REGION]:
+            self.ops.route_to(None)
+            return {"skipped": True, "reason": f"{PRIMARY_REGION} is already the only writer", "at_s": time.time()}
+        if len(writers) != 1:
+            raise StackError(f"failback on target local failed: expected one writer, found {writers or 'none'}",
+                             hint="promote a region first (remediations.failover.promote_secondary)")
+        interim = writers[0]
+        started = time.time()
+        self.ops.power_on(PRIMARY_REGION)  # dead processes back; a dead database as a standby of the interim
+        if self._is_writable(PRIMARY_REGION) is not False:  # not (yet) a standby: clone it from the interim
+            self.ops.rebuild_standby(PRIMARY_REGION, interim)
+        for link in self.ops.region_links(PRIMARY_REGION):
+            self.ops.set_link(link, True)
+        self.ops.wait_caught_up(PRIMARY_REGION, interim)
+        self.ops.set_read_only(interim, True)       # fence: no new writes on the interim writer
+        self.ops.wait_caught_up(PRIMARY_REGION, interim)
+        promotion_s = self.ops.promote(PRIMARY_REGION)
+        self.ops.route_to(None)
+        self.ops.rebuild_standby(interim, PRIMARY_REGION)
+        verified_at = self.verify_write(PRIMARY_REGION)
+        return {"from_region": interim, "to_region": PRIMARY_REGION, "start_s": started,
+                "promotion_s": round(promotion_s, 3), "verified_at_s": verified_at, "end_s": time.time()}
+
+    def _is_writable(self, region: str) -> bool | None:
+        recovery = postgres.in_recovery(self.layout.pg_port(region))
+        return None if recovery is None else not recovery
+
+    def verify_write(self, region: str, timeout_s: float = VERIFY_TIMEOUT_S) -> float:
+        """Postcondition: a write through the public entry point commits in `region`; returns its ack time."""
+        seq = -int(time.time() * 1000)  # negative: never collides with the canary's positive sequence
+        deadline = time.monotonic() + timeout_s
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.post(f"{self.layout.router_url}/writes", json={"seq": seq}, timeout=2)
+                if answer.status_code in (200, 201) and answer.headers.get("X-Region") == region:
+                    return time.time()
+                last = f"HTTP {answer.status_code} from {answer.headers.get('X-Region')}: {answer.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.1)
+        raise StackError(f"verification of writes in {region} through {self.layout.router_url} failed after "
+                         f"{timeout_s:.0f} s: {last}")
