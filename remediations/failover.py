@@ -1,0 +1,17 @@
+"""Chaos Toolkit actions that repair a region failure: emergency failover and planned failback."""
+
+from __future__ import annotations
+
+from gameday.faults import target_from
+
+__all__ = ["promote_secondary", "failback"]
+
+
+def promote_secondary(configuration: dict = None, secrets: dict = None) -> dict:
+    """Fence the old writer, promote the standby, route to it, and verify a write through the entry point."""
+    return target_from(configuration).promote_secondary()
+
+
+def failback(configuration: dict = None, secrets: dict = None) -> dict:
+    """Rebuild the primary region as a standby, switch over with zero loss, verify writes there."""
+    return target_from(configuration).failback()
