@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from gameday.ledger import FaultLedger
 from gameday.settings import Settings
