@@ -73,17 +73,21 @@ def children_of(pid: int) -> list[int]:
 
 
 def tagged_with(name: str, value: str) -> list[ProcessRef]:
-    """Live processes whose environment holds `name=value`: the ones a crash kept out of the state file."""
+    """Live processes whose environment holds `name=value`, or whose working directory lies under `value`
+    (Redis rewrites its environment for its process title, but lives in its --dir): the ones a crash kept out
+    of the state file."""
     needle = f"{name}={value}".encode()
+    root = Path(value)
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
+            ours = needle in (entry / "environ").read_bytes().split(b"\0")
+            ours = ours or Path(os.readlink(entry / "cwd")).is_relative_to(root)
         except OSError:
             continue
-        if needle in environ:
+        if ours:
             ticks = start_ticks_of(int(entry.name))
             if ticks is not None:
                 found.append(ProcessRef(int(entry.name), ticks))

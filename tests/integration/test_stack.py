@@ -188,7 +188,12 @@ def test_down_leaves_no_process_even_after_the_supervisor_was_killed(stack_root:
     down = _gameday("stack", "down", "--base-port", str(base), env=env)
     assert down.returncode == 0, down.stderr
     assert not any(ref.alive() for ref in recorded)
-    assert all(port_is_free(p) for p in settings.layout().all_ports())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not all(port_is_free(p) for p in settings.layout().all_ports()):
+        time.sleep(0.1)
+    busy = [p for p in settings.layout().all_ports() if not port_is_free(p)]
+    listeners = subprocess.run(["ss", "-ltnpa"], capture_output=True, text=True).stdout if busy else ""
+    assert busy == [], "\n".join(line for line in listeners.splitlines() if any(f":{p} " in line for p in busy))
     assert tagged_with(STACK_TAG, str(settings.stack_dir)) == []
 
 
