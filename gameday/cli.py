@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -118,13 +119,22 @@ def _not_yet(command: str) -> None:
 
 
 @cli.command("run")
-@click.argument("experiment", type=click.Path())
+@click.argument("experiment", type=click.Path(path_type=Path))
 @click.option("--target", type=click.Choice(["local", "aws"]), default="local", show_default=True)
-@click.option("--out", type=click.Path(), default=None, help="Run directory (default runs/<UTC time>-<experiment>/).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default runs/<UTC time>-<experiment>/, or under GAMEDAY_RUNS_DIR).")
 @click.option("--dry-run", is_flag=True, help="Print every call it would make and make none.")
-def run(experiment: str, target: str, out: str | None, dry_run: bool) -> None:
+@click.option("--quick", is_flag=True, help="The experiment's short CI variant (its `quick` block).")
+@base_port_option
+def run(experiment: Path, target: str, out: Path | None, dry_run: bool, quick: bool, base_port: int | None) -> None:
     """Run one experiment with load and measurements; exit 0 pass, 1 fail, 2 invalid, 3 aborted."""
-    _not_yet("run")
+    from gameday.runner import Run, RunOptions
+
+    try:
+        code = Run(RunOptions(experiment, target, out, dry_run, quick), _settings(base_port), click.echo).execute()
+    except GameDayError as exc:
+        _fail(exc)
+    sys.exit(code)
 
 
 @cli.command("day")
@@ -163,9 +173,17 @@ def validate(files: tuple[str, ...]) -> None:
 
 
 @cli.command("recover")
-def recover() -> None:
-    """Recover faults left open by a crashed run (from the fault ledger)."""
-    _not_yet("recover")
+@base_port_option
+def recover(base_port: int | None) -> None:
+    """Recover faults left open by a crashed run (from the stack's fault ledger)."""
+    from gameday.faults import recover_open
+    from infra.targets.local import LocalTarget
+
+    try:
+        done = recover_open(LocalTarget(_settings(base_port)), log=lambda line: click.echo(f"recover: {line}"))
+    except GameDayError as exc:
+        _fail(exc)
+    click.echo(f"recovered {len(done)} open fault(s)" if done else "no open fault in the ledger")
 
 
 @cli.command("list")

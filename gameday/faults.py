@@ -12,18 +12,14 @@ import time
 from contextlib import contextmanager
 
 from gameday.ledger import FaultLedger
-from gameday.settings import Settings
+from infra.targets import driver_from
 from infra.targets.local import LocalTarget
 
 __all__ = ["fail_region", "restore_region", "cut_link", "restore_link", "add_latency", "remove_latency",
            "kill_db_writer"]
 
 
-def target_from(configuration: dict | None = None) -> LocalTarget:
-    """The driver for this run: the local stack the settings (ports, state directory) name."""
-    settings = Settings()
-    base = (configuration or {}).get("gameday_base_port")
-    return LocalTarget(settings.with_base_port(int(base)) if base else settings)
+target_from = driver_from
 
 
 def ledger_for(target: LocalTarget) -> FaultLedger:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gameday.faults import target_from
+from infra.targets import driver_from as target_from
 
 __all__ = ["promote_secondary", "failback"]
 

@@ -1,0 +1,86 @@
+"""Live view of a run: tails probes.jsonl, prints a status line every few seconds, evaluates stop conditions."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+from gameday.guards import Guard
+from gameday.models import StopCondition
+
+PRINT_EVERY_S = 2.0
+POLL_S = 0.1
+
+
+class LiveMonitor(threading.Thread):
+    """`breach` turns into a message when a stop condition is breached; `phase` is set by the runner."""
+
+    def __init__(self, probes_path: Path, conditions: list[StopCondition], echo: Callable[[str], None]):
+        super().__init__(daemon=True, name="gameday-live")
+        self.path = probes_path
+        self.guards = [Guard(c) for c in conditions]
+        self.echo = echo
+        self.phase = "starting"
+        self.breach: str | None = None
+        self._halt = threading.Event()
+        self._recent: deque[dict] = deque()
+        self._served: str | None = None
+        self._begun_s = time.time()
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout=2)
+
+    def run(self) -> None:
+        position, partial, last_print = 0, b"", 0.0
+        while not self._halt.wait(POLL_S):
+            try:
+                with open(self.path, "rb") as fh:
+                    fh.seek(position)
+                    data = fh.read()
+                    position = fh.tell()
+            except FileNotFoundError:
+                continue
+            lines = (partial + data).split(b"\n")
+            partial = lines.pop()
+            for raw in lines:
+                try:
+                    self._observe(json.loads(raw))
+                except ValueError:
+                    continue
+            now = time.time()
+            for guard in self.guards:
+                if self.breach is None and guard.breached(now):
+                    self.breach = guard.describe(now)
+            if now - last_print >= PRINT_EVERY_S:
+                last_print = now
+                self.echo(self.status_line(now))
+
+    def _observe(self, record: dict) -> None:
+        for guard in self.guards:
+            guard.observe(record)
+        if record.get("probe") == "routing":
+            self._served = record.get("served_region") or self._served
+        elif record.get("probe") in ("health", "canary"):
+            self._recent.append(record)
+
+    def status_line(self, now: float) -> str:
+        while self._recent and (self._recent[0].get("at_s") or self._recent[0].get("sent_s") or 0) < now - PRINT_EVERY_S:
+            self._recent.popleft()
+        health = [r for r in self._recent if r["probe"] == "health"]
+        canary = [r for r in self._recent if r["probe"] == "canary"]
+        latencies = sorted(r["latency_ms"] for r in health if r.get("latency_ms") is not None)
+        p95 = latencies[max(0, -(-len(latencies) * 95 // 100) - 1)] if latencies else None
+
+        def share(records, good) -> str:
+            return f"{sum(1 for r in records if good(r)) / len(records):.0%}" if records else "n/a"
+
+        return (f"t+{now - self._begun_s:6.1f}s  {self.phase:<10} served={self._served or '?':<13} "
+                f"reads ok {share(health, lambda r: r.get('ok')):>4}  "
+                f"writes acked {share(canary, lambda r: r.get('outcome') == 'acked'):>4}  "
+                f"p95(health) {f'{p95:.0f} ms' if p95 is not None else 'n/a'}")
