@@ -148,7 +148,40 @@ def day(plan: str) -> None:
 @click.argument("run_dir", type=click.Path())
 def report(run_dir: str) -> None:
     """Analyse a run directory again, offline, and rewrite its reports."""
-    _not_yet("report")
+    from pathlib import Path
+
+    from gameday.models import load_experiment
+    from reports.certify import certify, exit_code
+    from reports.findings import analyse
+    from reports.render import in_unit, target_in_unit, write_reports
+    from reports.run_files import EXPERIMENT_FILE, read_run
+
+    try:
+        inputs = read_run(run_dir)
+        spec = load_experiment(Path(run_dir) / EXPERIMENT_FILE).gameday
+    except GameDayError as exc:
+        _fail(exc)
+    if inputs.run.get("quick"):
+        spec = spec.quickened()
+    findings = analyse(inputs, spec)
+    certification = certify(findings, spec.criteria)
+    try:
+        paths = write_reports(run_dir, findings, certification, inputs.run)
+    except OSError as exc:
+        click.echo(f"error: writing of reports into {run_dir} failed: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    aborted = inputs.run.get("aborted")
+    click.echo(f"verdict: {certification.verdict.value}" + (f" (aborted: {aborted.get('reason')})"
+                                                              if isinstance(aborted, dict) else ""))
+    click.echo(f"{'criterion':<32}{'target':>16}{'measured':>14}  {'verdict':<13}")
+    for c in certification.criteria:
+        click.echo(f"{c.name[:31]:<32}{c.op + ' ' + target_in_unit(c.target, c.unit):>16}"
+                   f"{in_unit(c.measured, c.unit):>14}  {c.verdict.value:<13}")
+    for reason in certification.reasons:
+        if not reason.startswith("criterion "):
+            click.echo(f"run: {reason}")
+    click.echo(f"reports: {', '.join(str(p) for p in paths.values())}")
+    sys.exit(exit_code(certification, aborted))
 
 
 @cli.command("validate")

@@ -54,6 +54,7 @@ class Run:
         self.echo = echo
         self.abort_reason: str | None = None
         self.aborted_at: float | None = None
+        self.experiment_ended_s: float | None = None
 
     # --- the sequence ------------------------------------------------------------------------------
     def execute(self) -> int:
@@ -95,6 +96,7 @@ class Run:
                                        run_dir / "chaos.out", env)
                 monitor.phase = "experiment"
                 self._wait_chaos(chaos, monitor)
+                self.experiment_ended_s = time.time()
             if not self._aborted(monitor):
                 self._phase(monitor, "after", gd.windows.after_s)
         finally:
@@ -189,7 +191,8 @@ class Run:
         meta = {"run_id": run_id, "experiment": str(self.options.experiment), "title": spec.title,
                 "target": self.options.target, "started_s": started, "ended_s": ended, "quick": self.options.quick,
                 "aborted": {"reason": self.abort_reason, "at_s": self.aborted_at} if self.abort_reason else None,
-                "chaos_exit_code": chaos.returncode if chaos is not None else None}
+                "chaos_exit_code": chaos.returncode if chaos is not None else None,
+                "experiment_ended_s": self.experiment_ended_s}
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
 
     def _analyse(self, run_dir: Path) -> int:

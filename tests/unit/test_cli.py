@@ -32,6 +32,6 @@ def test_status_of_a_stack_that_is_not_running(tmp_path, monkeypatch):
 
 
 def test_commands_that_are_not_built_yet_say_so_and_exit_2():
-    result = CliRunner().invoke(cli, ["run", "experiments/region-failover.yaml"])
+    result = CliRunner().invoke(cli, ["day", "experiments/gamedays/default.yaml"])
     assert result.exit_code == 2
     assert "not available in this version yet" in result.output

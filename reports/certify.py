@@ -1,0 +1,202 @@
+"""Pure certification: each criterion against the findings (PASS, FAIL or INCONCLUSIVE), with its evidence.
+
+A criterion is INCONCLUSIVE when its metric cannot be measured in the run (no fault, no canary, no load, a
+window that cannot be placed) or rests on too few samples (fewer than MIN_REQUESTS requests in the window
+for latency and error metrics); it is never PASS without a measurement. An RTO that never recovered in the
+data is a FAIL when the time already observed breaks the criterion, else INCONCLUSIVE. The run FAILs when a
+criterion fails or the Chaos Toolkit journal fails it; it is INCONCLUSIVE when a criterion is or the journal
+is missing; else it PASSes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gameday.models import Criterion, Metric
+from reports.findings import Findings, WindowStats, iso_utc
+from reports.recovery import RtoResult
+
+MIN_REQUESTS = 20
+EXIT_PASS, EXIT_FAIL, EXIT_ABORTED = 0, 1, 3
+WINDOW_METRICS = {Metric.p50_ms, Metric.p95_ms, Metric.p99_ms, Metric.error_rate, Metric.availability,
+                  Metric.dropped_requests}
+
+
+class Verdict(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One criterion with what was measured, the verdict and where the number comes from."""
+
+    name: str
+    metric: str
+    op: str
+    target: float
+    unit: str
+    window: str
+    measured: float | None
+    verdict: Verdict
+    evidence: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "metric": self.metric, "op": self.op, "target": self.target, "unit": self.unit,
+                "window": self.window, "measured": self.measured, "verdict": self.verdict.value,
+                "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class Certification:
+    """The verdict of a run, per criterion and overall, with the reasons for a non-PASS."""
+
+    verdict: Verdict
+    criteria: tuple[CriterionResult, ...]
+    journal_ok: bool | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    value: float | None
+    evidence: str
+    lower_bound: float | None = None  # an RTO not reached yet: the true value is at least this
+
+
+def _clock(t_s: float | None) -> str:
+    text = iso_utc(t_s)
+    return "n/a" if text is None else text[11:19] + "Z"
+
+
+def _span(w: WindowStats) -> str:
+    close = "]" if w.name in ("after", "overall") else ")"
+    return f"the {w.name} window [{_clock(w.start_s)}, {_clock(w.end_s)}{close}"
+
+
+def _rto(result: RtoResult | None, f: Findings, what: str, samples: str, cadence: str, success: str) -> Measurement:
+    if result is None:
+        return Measurement(None, f"{what} RTO needs a fault: {f.notes[0] if f.notes else 'no fault time'}")
+    seen = f"{what} RTO from {result.samples:,} {samples} {cadence} after the fault at {_clock(f.t0_s)}"
+    if result.samples == 0:
+        return Measurement(None, f"{seen}: no samples after the fault")
+    if not result.recovered:
+        # Not recovered means the last sample failed: the recovery, if any, came after it.
+        bound = max(0.0, (result.last_failure_s or f.t0_s) - f.t0_s)
+        return Measurement(None, f"{seen}: not recovered (no {f.sustain_s:g} s sustained success) within the "
+                                 f"{bound:.2f} s observed", lower_bound=bound)
+    if result.rto_s == 0:
+        return Measurement(0.0, f"{seen}: none failed, the SLO held throughout")
+    held = f" (held {result.sustained_s:.1f} s until the data ended)" if result.sustained_until_end else ""
+    return Measurement(result.rto_s, f"{seen}: first {success} of a sustained {f.sustain_s:g} s run "
+                                     f"{result.rto_s:.2f} s after the fault{held}")
+
+
+def measure(f: Findings, c: Criterion) -> Measurement:
+    """Pure: the value of `c.metric` in the run (None: cannot be measured) and where it comes from."""
+    m = c.metric
+    if m is Metric.rto_write_s:
+        return _rto(f.rto_write, f, "write", "canary writes", f"at {f.canary_rate_per_s:g}/s", "acked write")
+    if m is Metric.rto_read_s:
+        return _rto(f.rto_read, f, "read", "health reads", f"every {f.health_interval_s:g} s", "ok read")
+    if m in (Metric.rpo_s, Metric.lost_writes):
+        r = f.rpo
+        if r is None:
+            why = "no fault" if f.t0_s is None else "no canary writes or no surviving_seqs.json (new writer's seqs)"
+            return Measurement(None, f"RPO cannot be measured: {why}")
+        if r.acked_writes == 0:
+            return Measurement(None, "RPO cannot be measured: no canary write was acknowledged")
+        base = (f"{r.acked_writes:,} acked canary writes, {r.lost_writes:,} missing from the final writer "
+                f"{f.writer_region or '?'}")
+        if m is Metric.lost_writes:
+            return Measurement(float(r.lost_writes), base)
+        if r.lost_writes == 0:
+            return Measurement(0.0, f"{base}: nothing lost")
+        bound = " (lower bound: no write acked before the fault survived)" if r.loss_from_start else ""
+        return Measurement(r.rpo_s, f"{base}; newest surviving ack {r.rpo_s:.2f} s before the fault at "
+                                    f"{_clock(f.t0_s)}, ± {r.resolution_s or 0:g} s{bound}")
+    if m is Metric.split_brain_events:
+        if f.split_brain_events is None:
+            return Measurement(None, "no writer samples (database roles) were recorded")
+        return Measurement(float(f.split_brain_events), f"{f.split_brain_events:,} of {f.writers_samples:,} writer "
+                                                          "samples saw two or more writable databases")
+    if m is Metric.failback_ok:
+        value = None if f.failback_ok is None else float(f.failback_ok)
+        return Measurement(value, f.failback_evidence)
+    return _window_metric(f, c)
+
+
+def _window_metric(f: Findings, c: Criterion) -> Measurement:
+    w = f.windows.get(c.window.value)
+    if w is None or not w.defined:
+        return Measurement(None, f"the {c.window.value} window cannot be placed in this run "
+                                 f"({'no fault' if f.t0_s is None else 'a fault or the service never recovered'})")
+    m = c.metric
+    if m is Metric.dropped_requests:
+        if w.dropped_requests is None:
+            return Measurement(None, "no load samples in this run")
+        if w.load_arrivals < MIN_REQUESTS:
+            return Measurement(None, f"only {w.load_arrivals} load arrivals in {_span(w)} (< {MIN_REQUESTS})")
+        return Measurement(float(w.dropped_requests), f"{w.dropped_requests:,} of {w.load_arrivals:,} open-model "
+                                                      f"arrivals never sent in {_span(w)}")
+    if m in (Metric.error_rate, Metric.availability):
+        if w.requests < MIN_REQUESTS:
+            return Measurement(None, f"only {w.requests} requests in {_span(w)} (< {MIN_REQUESTS})")
+        value = w.error_rate if m is Metric.error_rate else w.availability
+        return Measurement(value, f"{w.errors:,} errors in {w.requests:,} requests ({w.load_requests:,} load, "
+                                  f"{w.health_requests:,} health probes) in {_span(w)}")
+    q = {Metric.p50_ms: 50, Metric.p95_ms: 95, Metric.p99_ms: 99}[m]
+    if w.latency_samples < MIN_REQUESTS:
+        return Measurement(None, f"only {w.latency_samples} latency samples in {_span(w)} (< {MIN_REQUESTS})")
+    value = getattr(w, f"p{q}_ms")
+    return Measurement(value, f"exact nearest-rank P{q} of {w.latency_samples:,} {w.latency_source} in {_span(w)}")
+
+
+def judge(c: Criterion, measurement: Measurement) -> Verdict:
+    """Pure: PASS/FAIL from a measured value; an unmeasured one is INCONCLUSIVE unless its lower bound fails."""
+    value = measurement.value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        bound = measurement.lower_bound
+        if bound is not None and (c.op in ("<", "<=") and not c.holds(bound) or c.op == "==" and bound > c.target):
+            return Verdict.FAIL
+        return Verdict.INCONCLUSIVE
+    return Verdict.PASS if c.holds(value) else Verdict.FAIL
+
+
+def certify(findings: Findings, criteria: Sequence[Criterion]) -> Certification:
+    """Pure: the verdict of every criterion and of the run."""
+    results = []
+    for c in criteria:
+        got = measure(findings, c)
+        verdict = judge(c, got)
+        evidence = got.evidence if verdict is not Verdict.FAIL or got.value is not None else (
+            f"{got.evidence}; already breaks {c.op} {c.target:g}")
+        results.append(CriterionResult(c.name, c.metric.value, c.op, c.target, c.unit, c.window.value,
+                                       got.value, verdict, evidence))
+    reasons = [f"criterion {r.name}: {r.verdict.value.lower()} (measured {_text(r.measured)})"
+               for r in results if r.verdict is not Verdict.PASS]
+    reasons += list(findings.journal.problems)
+    if not findings.journal.present:
+        reasons.append("no Chaos Toolkit journal (journal.json) to judge the run by")
+    if any(r.verdict is Verdict.FAIL for r in results) or findings.journal.ok is False:
+        verdict = Verdict.FAIL
+    elif any(r.verdict is Verdict.INCONCLUSIVE for r in results) or findings.journal.ok is None:
+        verdict = Verdict.INCONCLUSIVE
+    else:
+        verdict = Verdict.PASS
+    return Certification(verdict, tuple(results), findings.journal.ok, tuple(reasons))
+
+
+def _text(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4g}"
+
+
+def exit_code(certification: Certification, aborted: object) -> int:
+    """The `gameday` exit code: 3 aborted (a stop condition or signal), 0 PASS, 1 FAIL or INCONCLUSIVE."""
+    if aborted:
+        return EXIT_ABORTED
+    return EXIT_PASS if certification.verdict is Verdict.PASS else EXIT_FAIL

@@ -1,0 +1,321 @@
+"""Pure analysis of one run's files: fault windows, per-window load/health figures, RTO/RPO, split brain, journal.
+
+Windows (epoch seconds; `t0` = the first injected region outage or writer kill of the fault ledger, else its
+first injected fault; baseline ends at the first fault; `after` starts at the later of the last recovery
+and the experiment's end (run.json `experiment_ended_s`, rollbacks included); `last recovery` = the latest
+`recovered` line, defined only when every injected fault was recovered):
+
+    baseline  [run start, first fault)   overall   [run start, run end]
+    fault     [t0, last recovery)        (to the run end when a fault was never recovered)
+    recovery  [service recovered, last recovery): running recovered while the fault is still in place;
+              service recovered = the later of the read and write recovery points (t0 + RTO)
+    after     [after start, run end]
+
+Requests and errors of a window count every load request sent plus every health probe (availability =
+1 - error rate over both); latency percentiles are exact nearest-rank over the load samples when the run
+has any, else over the health probe latencies. A window that cannot be placed (no fault, a fault never
+recovered) has no bounds and no figures.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from gameday.ledger import fault_windows
+from gameday.models import GameDaySpec
+from reports.recovery import (RpoResult, RtoPhases, RtoResult, read_rto, rpo, rto_phases, split_brain_events,
+                              write_rto)
+from reports.samples import nearest_rank
+
+WINDOWS = ("baseline", "fault", "recovery", "after", "overall")
+DISASTER_KINDS = ("region_outage", "db_writer_kill")
+LOST_SEQS_SHOWN = 100
+FAILBACK = re.compile(r"fail[-_ ]?back", re.IGNORECASE)
+PROMOTION = re.compile(r"promot", re.IGNORECASE)
+
+
+@dataclass(frozen=True, eq=False)
+class RunInputs:
+    """The parsed contents of a run directory (see reports.run_files for the files)."""
+
+    run: dict                                   # run.json
+    probes: tuple[dict, ...] = ()               # probes.jsonl records
+    ledger: tuple[dict, ...] = ()               # faults.jsonl entries
+    journal: dict | None = None                 # journal.json; None when absent
+    samples: pd.DataFrame | None = None         # load samples (reports.sample_files.frame columns); None: no load
+    surviving_seqs: frozenset[int] | None = None  # canary seqs on the final writer; None: unknown
+    writer_region: str | None = None            # the final writer region
+    remediations: tuple[dict, ...] = ()         # remediations.jsonl events
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Load and health figures of one window; None figures could not be measured."""
+
+    name: str
+    start_s: float | None
+    end_s: float | None
+    requests: int = 0
+    errors: int = 0
+    load_requests: int = 0
+    load_errors: int = 0
+    health_requests: int = 0
+    health_errors: int = 0
+    error_rate: float | None = None
+    availability: float | None = None
+    latency_source: str | None = None           # "load samples" | "health probes"
+    latency_samples: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    dropped_requests: int | None = None         # None without load samples
+    load_arrivals: int = 0                      # sent + dropped
+
+    @property
+    def defined(self) -> bool:
+        return self.start_s is not None and self.end_s is not None
+
+
+@dataclass(frozen=True)
+class JournalFacts:
+    """What the Chaos Toolkit journal says about the run (its own status and exit code are not trusted)."""
+
+    present: bool
+    status: str | None = None
+    deviated: bool | None = None
+    hypothesis_before_met: bool | None = None   # the gate; None: no hypothesis checked
+    hypothesis_after_met: bool | None = None
+    failed_activities: tuple[str, ...] = ()
+    failed_rollbacks: tuple[str, ...] = ()      # interrupted ones are listed as "<name> (interrupted)"
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every journal fact that fails the run, as text."""
+        if not self.present:
+            return ()
+        out = []
+        if self.status != "completed":
+            out.append(f"Chaos Toolkit status is {self.status!r}, not 'completed'")
+        if self.deviated:
+            out.append("the experiment deviated from its steady state")
+        if self.hypothesis_before_met is False:
+            out.append("the steady-state hypothesis (gate) was not met before the method")
+        if self.hypothesis_after_met is False:
+            out.append("the steady-state hypothesis was not met after the method")
+        out += [f"activity failed: {name}" for name in self.failed_activities]
+        out += [f"rollback failed: {name}" for name in self.failed_rollbacks]
+        return tuple(out)
+
+    @property
+    def ok(self) -> bool | None:
+        """True: nothing fails the run; False: something does; None: no journal to judge."""
+        return None if not self.present else not self.problems
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Everything measured in one run, before any criterion is applied."""
+
+    start_s: float | None
+    end_s: float | None
+    t0_s: float | None
+    last_recovery_s: float | None
+    fault_windows: tuple[dict, ...]
+    windows: dict[str, WindowStats]
+    rto_read: RtoResult | None
+    rto_write: RtoResult | None
+    phases: RtoPhases | None
+    rpo: RpoResult | None
+    split_brain_events: int | None
+    writers_samples: int
+    failback_ok: bool | None
+    failback_evidence: str
+    journal: JournalFacts
+    writer_region: str | None = None
+    sustain_s: float = 10.0
+    health_interval_s: float = 0.1
+    canary_rate_per_s: float = 20.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def iso_utc(t_s: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds (`2025-01-01T12:00:03.000Z`); None stays None."""
+    if t_s is None or not math.isfinite(t_s):
+        return None
+    return datetime.fromtimestamp(t_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _of(probes: tuple[dict, ...], name: str) -> list[dict]:
+    return [r for r in probes if r.get("probe") == name]
+
+
+def _run_bounds(inputs: RunInputs, health: list[dict], canary: list[dict]) -> tuple[float | None, float | None]:
+    times = [r["at_s"] for r in health] + [c["sent_s"] for c in canary]
+    if inputs.samples is not None and len(inputs.samples):
+        times += [float(inputs.samples["t_s"].min()), float(inputs.samples["t_s"].max())]
+    start, end = inputs.run.get("started_s"), inputs.run.get("ended_s")
+    start = start if start is not None else (min(times) if times else None)
+    end = end if end is not None else (max(times) if times else None)
+    return start, end
+
+
+def _in(times: np.ndarray, start: float, end: float, closed: bool) -> np.ndarray:
+    return (times >= start) & ((times <= end) if closed else (times < end))
+
+
+def window_stats(name: str, start_s: float | None, end_s: float | None, closed: bool, health: list[dict],
+                 samples: pd.DataFrame | None) -> WindowStats:
+    """Pure: the figures of one window (`closed`: the end is included)."""
+    if start_s is None or end_s is None:
+        return WindowStats(name, start_s, end_s)
+    h_times = np.array([r["at_s"] for r in health], dtype=float)
+    h_in = _in(h_times, start_s, end_s, closed)
+    h_ok = np.array([bool(r.get("ok")) for r in health], dtype=bool)[h_in]
+    h_lat = np.array([r.get("latency_ms", math.nan) for r in health], dtype=float)[h_in]
+    health_requests, health_errors = int(h_in.sum()), int((~h_ok).sum())
+    load_requests = load_errors = arrivals = 0
+    dropped = None
+    latencies, source = h_lat[~np.isnan(h_lat)], "health probes"
+    if samples is not None and len(samples):
+        s = samples[_in(samples["t_s"].to_numpy(), start_s, end_s, closed)]
+        sent = s[~s["dropped"]]
+        load_requests, load_errors = len(sent), int((~sent["ok"]).sum())
+        dropped, arrivals = int(s["dropped"].sum()), len(s)
+        latencies, source = sent["latency_ms"].to_numpy(dtype=float), "load samples"
+    requests, errors = load_requests + health_requests, load_errors + health_errors
+    rate = errors / requests if requests else None
+    pct = {q: nearest_rank(latencies, q) if len(latencies) else None for q in (50, 95, 99)}
+    return WindowStats(name, start_s, end_s, requests, errors, load_requests, load_errors, health_requests,
+                       health_errors, rate, None if rate is None else 1 - rate, source, len(latencies),
+                       pct[50], pct[95], pct[99], dropped, arrivals)
+
+
+def journal_facts(journal: dict | None) -> JournalFacts:
+    """Pure: status, deviation, hypothesis and failed activities/rollbacks of a Chaos Toolkit journal."""
+    if journal is None:
+        return JournalFacts(present=False)
+    states = journal.get("steady_states") or {}
+
+    def met(key: str) -> bool | None:
+        state = states.get(key)
+        return None if not isinstance(state, dict) else bool(state.get("steady_state_met"))
+
+    def failed(records: list) -> tuple[str, ...]:
+        out = []
+        for record in records or []:
+            name = (record.get("activity") or {}).get("name", "?")
+            if record.get("status") == "failed":
+                out.append(name)
+            elif record.get("status") is None:
+                out.append(f"{name} (interrupted)")
+        return tuple(out)
+
+    return JournalFacts(present=True, status=journal.get("status"), deviated=journal.get("deviated"),
+                        hypothesis_before_met=met("before"), hypothesis_after_met=met("after"),
+                        failed_activities=failed(journal.get("run")), failed_rollbacks=failed(journal.get("rollbacks")))
+
+
+def failback(journal: dict | None, remediations: tuple[dict, ...], pre_fault_region: str | None,
+             writer_region: str | None) -> tuple[bool | None, str]:
+    """Pure: whether failback restored the original writer, and the evidence; None when nothing shows a failback."""
+    records = [r for key in ("run", "rollbacks") for r in (journal or {}).get(key) or []
+               if FAILBACK.search((r.get("activity") or {}).get("name", ""))]
+    events = [e for e in remediations if e.get("kind") == "failback"]
+    if records:
+        ok = all(r.get("status") == "succeeded" for r in records)
+        names = ", ".join(sorted({r["activity"]["name"] for r in records}))
+        evidence = f"journal activity {names} {'succeeded' if ok else 'did not succeed'}"
+    elif events:
+        ok = all(e.get("end_s") is not None and not e.get("error") for e in events)
+        evidence = f"{len(events)} failback remediation event(s) {'completed' if ok else 'did not complete'}"
+    else:
+        return None, "no failback activity in the journal and no failback remediation event"
+    if ok and pre_fault_region and writer_region:
+        ok = writer_region == pre_fault_region
+        evidence += f"; final writer {writer_region}, writer before the fault {pre_fault_region}"
+    return ok, evidence
+
+
+def _epoch_s(text: object) -> float | None:
+    try:
+        at = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()  # naive journal times are UTC
+
+
+def journal_promotions(journal: dict | None) -> tuple[dict, ...]:
+    """Pure: succeeded promotion activities of the journal as remediation events `{kind, start_s, end_s, source}`."""
+    events = []
+    for record in (journal or {}).get("run") or []:
+        name = (record.get("activity") or {}).get("name", "")
+        start_s, end_s = _epoch_s(record.get("start")), _epoch_s(record.get("end"))
+        if PROMOTION.search(name) and record.get("status") == "succeeded" and None not in (start_s, end_s):
+            events.append({"kind": "promotion", "start_s": start_s, "end_s": end_s, "source": f"journal: {name}"})
+    return tuple(events)
+
+
+def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
+    """Pure: every figure of one run, from its parsed files and the experiment's gameday block."""
+    health, canary = _of(inputs.probes, "health"), _of(inputs.probes, "canary")
+    writers = _of(inputs.probes, "writers")
+    routing = _of(inputs.probes, "routing")
+    start_s, end_s = _run_bounds(inputs, health, canary)
+    faults = tuple(fault_windows(list(inputs.ledger)))
+    first_fault = faults[0]["start_s"] if faults else None
+    # t0 is the disaster (a region or writer lost) when there is one: a replication cut before it only
+    # prepares the loss window that RPO measures.
+    disasters = [w for w in faults if w["kind"] in DISASTER_KINDS]
+    t0 = (disasters or faults)[0]["start_s"] if faults else None
+    ends = [w["end_s"] for w in faults]
+    last_recovery = max(ends) if faults and None not in ends else None
+    # "after" begins once the whole experiment is over (rollbacks such as a failback included).
+    experiment_end = inputs.run.get("experiment_ended_s")
+    after_start = max(last_recovery, experiment_end) if last_recovery is not None and experiment_end else last_recovery
+    sustain_s = spec.windows.sustain_s
+    health_interval_s, canary_interval_s = spec.probes.health_interval_s, 1 / spec.probes.canary_rate_per_s
+
+    rto_read = rto_write = phases = rpo_result = None
+    if t0 is not None:
+        rto_read = read_rto(health, t0, sustain_s, health_interval_s)
+        rto_write = write_rto(canary, t0, sustain_s, canary_interval_s)
+        events = list(inputs.remediations)
+        if not any(e.get("kind") == "promotion" for e in events):  # the journal times the promotion too
+            events += journal_promotions(inputs.journal)
+        phases = rto_phases(t0, health, routing, events, canary)
+        if inputs.surviving_seqs is not None and canary:
+            rpo_result = rpo(canary, t0, set(inputs.surviving_seqs), canary_interval_s)
+            if len(rpo_result.lost_seqs) > LOST_SEQS_SHOWN:
+                rpo_result = _first_lost(rpo_result)
+
+    recovered = [r.recovered_at_s for r in (rto_read, rto_write) if r is not None and r.recovered]
+    fault_end = last_recovery if last_recovery is not None else (end_s if t0 is not None else None)
+    service_back = max(recovered) if recovered and fault_end is not None else None
+    bounds = {"baseline": (start_s, first_fault if first_fault is not None else end_s, False),
+              "fault": (t0, fault_end, last_recovery is None),
+              "recovery": (service_back, max(fault_end, service_back) if service_back is not None else None,
+                           False),
+              "after": (after_start, end_s if after_start is not None else None, True),
+              "overall": (start_s, end_s, True)}
+    windows = {name: window_stats(name, a, b, closed, health, inputs.samples)
+               for name, (a, b, closed) in bounds.items()}
+    ok, evidence = failback(inputs.journal, inputs.remediations, phases.pre_fault_region if phases else None,
+                            inputs.writer_region)
+    notes = () if t0 is not None else ("no fault was injected (no `injected` line in faults.jsonl)",)
+    return Findings(start_s=start_s, end_s=end_s, t0_s=t0, last_recovery_s=last_recovery, fault_windows=faults,
+                    windows=windows, rto_read=rto_read, rto_write=rto_write, phases=phases, rpo=rpo_result,
+                    split_brain_events=split_brain_events(writers) if writers else None,
+                    writers_samples=len(writers), failback_ok=ok, failback_evidence=evidence,
+                    journal=journal_facts(inputs.journal), writer_region=inputs.writer_region,
+                    sustain_s=sustain_s, health_interval_s=health_interval_s,
+                    canary_rate_per_s=spec.probes.canary_rate_per_s, notes=notes)
+
+
+def _first_lost(result: RpoResult) -> RpoResult:
+    return replace(result, lost_seqs=result.lost_seqs[:LOST_SEQS_SHOWN])

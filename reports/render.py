@@ -1,0 +1,180 @@
+"""Write a run's reports: summary.json (versioned), report.md (jinja2) and junit.xml, from findings and verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import asdict
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from reports.certify import Certification, Verdict
+from reports.findings import WINDOWS, Findings, iso_utc
+
+SCHEMA = "gameday-summary/1"
+TEMPLATES = Path(__file__).parent / "templates"
+DIGITS = {"s": 3, "ms": 3, "ratio": 6, "count": 0}
+
+
+def _num(value: float | None, digits: int = 3) -> float | int | None:
+    """JSON-safe rounding: NaN and None become None, counts stay ints."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, bool) or isinstance(value, int):
+        return value
+    return round(float(value), digits)
+
+
+def _window(w) -> dict:
+    return {"start": iso_utc(w.start_s), "end": iso_utc(w.end_s), "requests": w.requests, "errors": w.errors,
+            "error_rate": _num(w.error_rate, 6), "availability": _num(w.availability, 6),
+            "load_requests": w.load_requests, "health_requests": w.health_requests,
+            "latency_source": w.latency_source, "latency_samples": w.latency_samples,
+            "p50_ms": _num(w.p50_ms), "p95_ms": _num(w.p95_ms), "p99_ms": _num(w.p99_ms),
+            "dropped_requests": w.dropped_requests}
+
+
+def _phases(findings: Findings) -> dict:
+    names = ("detection", "routing_switch", "promotion", "client_recovery")
+    phases = findings.phases
+    out = {}
+    for name in names:
+        phase = getattr(phases, name) if phases is not None else None
+        out[name] = None if phase is None else {
+            "start": iso_utc(phase.start_s), "end": iso_utc(phase.end_s), "duration_s": _num(phase.duration_s),
+            "resolution_s": _num(phase.resolution_s), "source": phase.source}
+    return out
+
+
+def summary(findings: Findings, certification: Certification, meta: dict) -> dict:
+    """Pure: the summary.json document (schema `gameday-summary/1`)."""
+    read, write, rpo = findings.rto_read, findings.rto_write, findings.rpo
+    resolutions = [r.resolution_s for r in (read, write) if r is not None and r.resolution_s is not None]
+    aborted = meta.get("aborted")
+    duration = (findings.end_s - findings.start_s) if None not in (findings.start_s, findings.end_s) else None
+    return {
+        "schema": SCHEMA, "run_id": meta.get("run_id"), "experiment": meta.get("experiment"),
+        "title": meta.get("title"), "target": meta.get("target"), "quick": bool(meta.get("quick")),
+        "start": iso_utc(findings.start_s), "end": iso_utc(findings.end_s), "duration_s": _num(duration),
+        "verdict": certification.verdict.value, "reasons": list(certification.reasons),
+        "criteria": [_criterion(r.as_dict()) for r in certification.criteria],
+        "t0": iso_utc(findings.t0_s),
+        "rto": {"read_s": _num(read.rto_s) if read else None, "write_s": _num(write.rto_s) if write else None,
+                "read_recovered": read.recovered if read else None,
+                "write_recovered": write.recovered if write else None,
+                "phases": _phases(findings), "resolution_s": _num(max(resolutions)) if resolutions else None,
+                "read_resolution_s": _num(read.resolution_s) if read else None,
+                "write_resolution_s": _num(write.resolution_s) if write else None,
+                "sustain_s": findings.sustain_s},
+        "rpo": {"s": _num(rpo.rpo_s) if rpo else None, "acked_writes": rpo.acked_writes if rpo else None,
+                "lost_writes": rpo.lost_writes if rpo else None,
+                "uncertain_writes": rpo.uncertain_writes if rpo else None,
+                "failed_writes": rpo.failed_writes if rpo else None,
+                "lost_seqs": list(rpo.lost_seqs) if rpo else [],
+                "loss_from_start": rpo.loss_from_start if rpo else None,
+                "resolution_s": _num(rpo.resolution_s) if rpo else None},
+        "fault_windows": [{**w, "start": iso_utc(w["start_s"]), "end": iso_utc(w["end_s"]),
+                           "duration_s": _num(w["end_s"] - w["start_s"]) if w["end_s"] is not None else None}
+                          for w in findings.fault_windows],
+        "windows": {name: _window(findings.windows[name]) for name in WINDOWS if name in findings.windows},
+        "split_brain_events": findings.split_brain_events, "failback_ok": findings.failback_ok,
+        "writer_region": findings.writer_region,
+        "journal": {**asdict(findings.journal), "failed_activities": list(findings.journal.failed_activities),
+                    "failed_rollbacks": list(findings.journal.failed_rollbacks), "ok": findings.journal.ok},
+        "aborted": None if not aborted else {**aborted, "at": iso_utc(aborted.get("at_s"))},
+        "chaos_exit_code": meta.get("chaos_exit_code"), "notes": list(findings.notes),
+    }
+
+
+def _criterion(c: dict) -> dict:
+    return {**c, "measured": _num(c["measured"], DIGITS.get(c["unit"], 3) or 3)}
+
+
+def show(value, digits: int = 2, unit: str = "") -> str:
+    """A number for people: rounded, thousands separated, `n/a` for NaN/None."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
+    return f"{text} {unit}".rstrip()
+
+
+def in_unit(value, unit: str) -> str:
+    """A criterion's target or measured value in its unit: `3.41 s`, `187.2 ms`, `0.0012`, `0`."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if unit in ("s", "ms"):
+        return show(value, 2 if unit == "s" else 1, unit)
+    return f"{value:.4g}" if unit == "ratio" else f"{value:,.6g}"
+
+
+def target_in_unit(value, unit: str) -> str:
+    """A criterion's target as written: `900 s`, `0.01`, `0`."""
+    return f"{value:,.6g} {unit}" if unit in ("s", "ms") else f"{value:,.6g}"
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(doc: dict) -> str:
+    """Pure: report.md from a summary document."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
+                      trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters.update(show=show, cell=_cell, in_unit=in_unit, target_in_unit=target_in_unit,
+                       clock=lambda iso: "n/a" if not iso else iso.replace("T", " "))
+    return env.get_template("report.md.j2").render(doc=doc)
+
+
+def junit(doc: dict) -> str:
+    """Pure: junit.xml: one testcase per criterion (INCONCLUSIVE is a failure of type "inconclusive") + journal."""
+    suite = ET.Element("testsuite", name=f"gameday.{doc['experiment'] or 'run'}")
+    failures = 0
+    for c in doc["criteria"]:
+        case = ET.SubElement(suite, "testcase", classname=f"gameday.{doc['experiment'] or 'run'}", name=c["name"])
+        text = (f"{c['metric']} {c['op']} {target_in_unit(c['target'], c['unit'])} in {c['window']}: measured "
+                f"{in_unit(c['measured'], c['unit'])}; {c['evidence']}")
+        ET.SubElement(case, "system-out").text = text
+        if c["verdict"] != Verdict.PASS.value:
+            failures += 1
+            kind = "inconclusive" if c["verdict"] == Verdict.INCONCLUSIVE.value else "fail"
+            ET.SubElement(case, "failure", type=kind, message=text).text = text
+    journal = doc["journal"]
+    case = ET.SubElement(suite, "testcase", classname=f"gameday.{doc['experiment'] or 'run'}", name="journal")
+    if journal["ok"] is not True:
+        failures += 1
+        problems = [r for r in doc["reasons"] if not r.startswith("criterion ")]
+        message = "; ".join(problems) or "the Chaos Toolkit journal does not pass the run"
+        ET.SubElement(case, "failure", type="inconclusive" if journal["ok"] is None else "fail",
+                      message=message).text = message
+    if doc["aborted"]:
+        ET.SubElement(suite, "properties").append(
+            ET.Element("property", name="aborted", value=str(doc["aborted"].get("reason"))))
+    suite.set("tests", str(len(doc["criteria"]) + 1))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suites = ET.Element("testsuites", tests=suite.get("tests"), failures=str(failures), errors="0")
+    suites.append(suite)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_reports(run_dir: str | Path, findings: Findings, certification: Certification, meta: dict) -> dict[str, Path]:
+    """Write summary.json, report.md and junit.xml into `run_dir`; returns their paths by name."""
+    run_dir = Path(run_dir)
+    doc = summary(findings, certification, meta)
+    paths = {"summary": run_dir / "summary.json", "report": run_dir / "report.md", "junit": run_dir / "junit.xml"}
+    _write(paths["summary"], json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    _write(paths["report"], markdown(doc))
+    _write(paths["junit"], junit(doc))
+    return paths

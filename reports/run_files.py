@@ -1,0 +1,95 @@
+"""Read a run directory's files into RunInputs (I/O only); every error names the file that is wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gameday.errors import InvalidInput
+from gameday.ledger import read_entries
+from reports.findings import RunInputs
+from reports.sample_files import read_samples
+
+RUN_FILE = "run.json"
+EXPERIMENT_FILE = "experiment.yaml"
+PROBES_FILE = "probes.jsonl"
+FAULTS_FILE = "faults.jsonl"
+JOURNAL_FILE = "journal.json"
+SAMPLES_DIR = Path("load") / "samples"
+SURVIVING_FILE = "surviving_seqs.json"
+REMEDIATIONS_FILE = "remediations.jsonl"
+HINT = "is this a run directory written by `gameday run`? It holds run.json, experiment.yaml, probes.jsonl, ..."
+
+
+def _invalid(path: Path, cause: str) -> InvalidInput:
+    return InvalidInput(f"reading of run file {path} failed: {cause}", hint=HINT)
+
+
+def read_json(path: Path, required: bool) -> dict | None:
+    """A JSON object file; None when absent and not required."""
+    if not path.is_file():
+        if required:
+            raise _invalid(path, "no such file")
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _invalid(path, str(exc)) from exc
+    except json.JSONDecodeError as exc:
+        raise _invalid(path, f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(value, dict):
+        raise _invalid(path, f"expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every record of a JSON-lines file (none when absent); a torn last line (a crash mid-write) is skipped."""
+    if not path.is_file():
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _invalid(path, str(exc)) from exc
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):  # no newline after it: cut short by a crash
+                continue
+            raise _invalid(path, f"line {number} is not JSON: {exc.msg}") from exc
+        if not isinstance(record, dict):
+            raise _invalid(path, f"line {number} is not a JSON object")
+        records.append(record)
+    return records
+
+
+def read_run(run_dir: str | Path) -> RunInputs:
+    """Parse every file of a run directory; raises InvalidInput naming the missing or malformed file."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise _invalid(run_dir, "not a directory" if run_dir.exists() else "no such directory")
+    run = read_json(run_dir / RUN_FILE, required=True)
+    for key in ("started_s", "ended_s"):
+        if run.get(key) is not None and not isinstance(run[key], (int, float)):
+            raise _invalid(run_dir / RUN_FILE, f"`{key}` must be epoch seconds, not {run[key]!r}")
+    samples_dir = run_dir / SAMPLES_DIR
+    samples = None
+    if samples_dir.is_dir() and any(samples_dir.glob("samples-*.json")):
+        try:
+            samples = read_samples(samples_dir)
+        except (ValueError, KeyError, OSError) as exc:
+            raise _invalid(samples_dir, f"unreadable load samples: {exc}") from exc
+    surviving = read_json(run_dir / SURVIVING_FILE, required=False)
+    seqs = None
+    if surviving is not None:
+        if not isinstance(surviving.get("seqs"), list) or not all(isinstance(s, int) for s in surviving["seqs"]):
+            raise _invalid(run_dir / SURVIVING_FILE, "`seqs` must be a list of integers")
+        seqs = frozenset(surviving["seqs"])
+    return RunInputs(run=run, probes=tuple(read_jsonl(run_dir / PROBES_FILE)),
+                     ledger=tuple(read_entries(run_dir / FAULTS_FILE)),
+                     journal=read_json(run_dir / JOURNAL_FILE, required=False), samples=samples,
+                     surviving_seqs=seqs, writer_region=(surviving or {}).get("writer_region"),
+                     remediations=tuple(read_jsonl(run_dir / REMEDIATIONS_FILE)))

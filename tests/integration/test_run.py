@@ -1,0 +1,181 @@
+"""`gameday run` end to end on the real stack: measurements against ground truth, and the safety contract
+(invalid input touches nothing; signals, crashes and stop conditions always leave the region restored)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.ledger import open_from, read_entries
+from gameday.settings import Settings
+from infra.local.layout import PRIMARY_REGION, router_link
+from infra.local.processes import children_of
+from infra.local.toxiproxy_client import ToxiproxyClient
+from infra.targets.local import LocalTarget
+from tests.conftest import free_base_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXPERIMENTS = DATA / "experiments"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def target(stack_root: Path):
+    root = stack_root / "runs"
+    root.mkdir(mode=0o755)
+    # A router that never fails over by itself: the entry point's outage is exactly the link cut.
+    settings = Settings(stack_root=root, router_interval_s=0.2, router_failure_threshold=1000).with_base_port(
+        free_base_port())
+    driver = LocalTarget(settings)
+    driver.stack.up()
+    yield driver
+    driver.stack.down()
+
+
+def _env(target: LocalTarget, **extra) -> dict:
+    return {**os.environ, "GAMEDAY_STACK_ROOT": str(target.stack.settings.stack_root), **extra}
+
+
+def _argv(target: LocalTarget, experiment: Path, out: Path, *more: str) -> list[str]:
+    return [sys.executable, "-m", "gameday.cli", "run", str(experiment), "--out", str(out),
+            "--base-port", str(target.layout.router_port), *more]
+
+
+def _run(target: LocalTarget, experiment: Path, out: Path, *more: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(_argv(target, experiment, out, *more), capture_output=True, text=True, cwd=ROOT,
+                          env=_env(target, **env), timeout=300)
+
+
+def _ledger(target: LocalTarget) -> list[dict]:
+    return read_entries(target.stack.dir / "faults.jsonl")
+
+
+def _assert_restored(target: LocalTarget) -> None:
+    assert open_from(_ledger(target)) == []
+    assert ToxiproxyClient(target.layout.toxiproxy_url).proxy(router_link(PRIMARY_REGION))["enabled"] is True
+    assert target.writer_regions() == [PRIMARY_REGION]
+
+
+def _wait_injected(target: LocalTarget, proc: subprocess.Popen, since: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(e["event"] == "injected" for e in _ledger(target)[since:]):
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the fault was never injected")
+
+
+def test_an_invalid_experiment_exits_2_and_touches_nothing(target, tmp_path):
+    before = len(_ledger(target))
+    result = _run(target, DATA / "typo-gameday-field.yaml", tmp_path / "run")
+    assert result.returncode == 2, result.stderr
+    assert "typo-gameday-field.yaml" in result.stderr
+    assert not (tmp_path / "run").exists()
+    assert len(_ledger(target)) == before
+
+
+def test_an_entry_point_outage_of_known_length_measures_as_the_rto(target, tmp_path):
+    result = _run(target, EXPERIMENTS / "entry-outage.yaml", tmp_path / "run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert abs(summary["rto"]["read_s"] - 2.0) <= 0.25, summary["rto"]
+    assert abs(summary["rto"]["write_s"] - 2.0) <= 0.25, summary["rto"]
+    _assert_restored(target)
+
+
+def test_a_replication_cut_before_a_power_off_measures_as_the_rpo_and_loses_exactly_the_unreplicated_writes(
+        target, tmp_path):
+    run = tmp_path / "run"
+    result = _run(target, EXPERIMENTS / "rpo-window.yaml", run)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    injected = {e["id"]: e for e in read_entries(run / "faults.jsonl") if e["event"] == "injected"}
+    begun = {e["id"]: e for e in read_entries(run / "faults.jsonl") if e["event"] == "begin"}
+    at = {begun[i]["kind"]: e["at_s"] for i, e in injected.items()}
+    gap_s = at["region_outage"] - at["link_cut"]           # the ground truth: writes after the cut are lost
+    resolution_s = summary["rpo"]["resolution_s"]
+    assert abs(summary["rpo"]["s"] - gap_s) <= resolution_s + 0.02, (summary["rpo"], gap_s)
+
+    records = [json.loads(line) for line in (run / "probes.jsonl").read_text().splitlines()]
+    acked = {r["seq"] for r in records if r["probe"] == "canary" and r["outcome"] == "acked"}
+    surviving = set(json.loads((run / "surviving_seqs.json").read_text())["seqs"])
+    assert summary["rpo"]["lost_writes"] == len(acked - surviving) > 0
+    assert summary["split_brain_events"] == 0
+    _assert_restored(target)
+
+
+def test_the_region_failover_gameday_passes_on_the_local_stack(target, tmp_path):
+    run = tmp_path / "run"
+    result = _run(target, ROOT / "experiments" / "region-failover.yaml", run, "--quick")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["verdict"] == "PASS"
+    assert {"name", "target", "measured", "unit", "verdict", "evidence"} <= summary["criteria"][0].keys()
+    assert {"read_s", "write_s", "phases", "resolution_s"} <= summary["rto"].keys()
+    assert {"s", "acked_writes", "lost_writes", "resolution_s"} <= summary["rpo"].keys()
+    assert summary["fault_windows"] and summary["fault_windows"][0]["start_s"] > 0
+    for name in ("report.md", "junit.xml", "journal.json", "faults.jsonl", "probes.jsonl"):
+        assert (run / name).is_file(), name
+    _assert_restored(target)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_mid_fault_aborts_with_3_and_leaves_the_region_restored(target, tmp_path, signum):
+    since = len(_ledger(target))
+    proc = subprocess.Popen(_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
+                            env=_env(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_injected(target, proc, since)
+    proc.send_signal(signum)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 3, output
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["aborted"]["reason"].startswith("interrupted")
+    _assert_restored(target)
+
+
+def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp_path):
+    since = len(_ledger(target))
+    proc = subprocess.Popen(_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
+                            env=_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_injected(target, proc, since)
+    family = [proc.pid] + children_of(proc.pid)     # a crash takes the run and its children down together
+    for pid in family:
+        os.kill(pid, signal.SIGKILL)
+    proc.wait()
+    assert ToxiproxyClient(target.layout.toxiproxy_url).proxy(router_link(PRIMARY_REGION))["enabled"] is False
+    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
+                              str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
+                             env=_env(target), timeout=120)
+    assert recover.returncode == 0, recover.stderr
+    assert "recovered 1 open fault" in recover.stdout
+    _assert_restored(target)
+
+
+def test_a_breached_stop_condition_aborts_within_seconds_and_rolls_back(target, tmp_path):
+    started = time.monotonic()
+    result = _run(target, EXPERIMENTS / "stop-condition.yaml", tmp_path / "run")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert time.monotonic() - started < 40, "the 60 s hold must have been cut short"
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "stop condition breached" in meta["aborted"]["reason"]
+    _assert_restored(target)
+
+
+def test_a_secret_never_reaches_the_run_directory(target, tmp_path):
+    secret = "s3cr3t-token-4f9a1c"
+    result = _run(target, EXPERIMENTS / "secret-echo.yaml", tmp_path / "run", GAMEDAY_TEST_TOKEN=secret)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert files
+    assert not [p for p in files if secret.encode() in p.read_bytes()]
+    assert "REDACTED" in (tmp_path / "run" / "journal.json").read_text()
+    assert secret not in result.stdout + result.stderr
