@@ -149,7 +149,8 @@ def open_from(entries: list[dict]) -> list[dict]:
 
 
 def fault_windows(entries: list[dict]) -> list[dict]:
-    """Pure: one window per injected fault: kind, target, start_s (injected), end_s (recovered, or None)."""
+    """Pure: one window per injected fault: kind, target, begun_s (about to inject), start_s (injected: the
+    fault time), end_s (recovered, or None)."""
     begun: dict[str, dict] = {}
     windows: dict[str, dict] = {}
     for entry in entries:
@@ -159,7 +160,7 @@ def fault_windows(entries: list[dict]) -> list[dict]:
         elif event == "injected" and entry_id in begun and entry_id not in windows:
             begin = begun[entry_id]
             windows[entry_id] = {"id": entry_id, "kind": begin["kind"], "target": begin["target"],
-                                 "start_s": entry["at_s"], "end_s": None}
+                                 "begun_s": begin["at_s"], "start_s": entry["at_s"], "end_s": None}
         elif event == "recovered" and entry_id in windows and windows[entry_id]["end_s"] is None:
             windows[entry_id]["end_s"] = entry["at_s"]
     return sorted(windows.values(), key=lambda w: w["start_s"])

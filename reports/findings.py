@@ -268,7 +268,8 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
     routing = _of(inputs.probes, "routing")
     start_s, end_s = _run_bounds(inputs, health, canary)
     faults = tuple(fault_windows(list(inputs.ledger)))
-    first_fault = faults[0]["start_s"] if faults else None
+    # The baseline ends when the first injection began: the fault may bite before its call returns.
+    first_fault = faults[0].get("begun_s", faults[0]["start_s"]) if faults else None
     # t0 is the disaster (a region or writer lost) when there is one: a replication cut before it only
     # prepares the loss window that RPO measures.
     disasters = [w for w in faults if w["kind"] in DISASTER_KINDS]

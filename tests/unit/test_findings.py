@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,9 @@ def run_inputs(**overrides) -> RunInputs:
 def test_windows_come_from_the_first_injection_and_the_last_recovery():
     f = analyse(run_inputs(), SPEC)
     assert f.t0_s == T0 and f.last_recovery_s == RECOVERED
-    assert (f.windows["baseline"].start_s, f.windows["baseline"].end_s) == (START, T0)
+    begun = f.fault_windows[0]["begun_s"]  # the baseline ends when the injection began, a moment before t0
+    assert begun < T0
+    assert (f.windows["baseline"].start_s, f.windows["baseline"].end_s) == (START, begun)
     assert (f.windows["fault"].start_s, f.windows["fault"].end_s) == (T0, RECOVERED)
     assert (f.windows["after"].start_s, f.windows["after"].end_s) == (RECOVERED, END)
     assert (f.windows["overall"].start_s, f.windows["overall"].end_s) == (START, END)
@@ -217,3 +220,15 @@ def test_the_journal_times_the_promotion_when_no_remediation_event_does():
     assert analyse(run_inputs(journal=doc), SPEC).phases.promotion.start_s == T0 + 2  # remediation events win
     doc["run"][1]["status"] = "failed"
     assert analyse(run_inputs(journal=doc, remediations=()), SPEC).phases.promotion is None
+
+
+def test_t0_is_the_disaster_not_a_link_cut_that_prepared_it_and_after_starts_when_the_experiment_ended():
+    cut = [{**e, "id": "cut", "kind": "link_cut", "target": "replication"} if e["event"] == "begin"
+           else {**e, "id": "cut"} for e in ledger(injected_s=T0 - 2, recovered_s=RECOVERED, fault_id="cut")]
+    experiment_end = RECOVERED + 3  # e.g. a failback rollback that ran after the last fault was recovered
+    inputs = run_inputs(ledger=tuple(cut + ledger()))
+    inputs = replace(inputs, run={**inputs.run, "experiment_ended_s": experiment_end})
+    f = analyse(inputs, SPEC)
+    assert f.t0_s == T0
+    assert f.windows["baseline"].end_s == T0 - 2 - 0.01
+    assert f.windows["after"].start_s == experiment_end

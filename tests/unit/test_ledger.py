@@ -61,8 +61,8 @@ def test_fault_windows_run_from_injection_to_recovery():
         {"event": "recovered", "id": "b", "at_s": 11.0, "details": {}},
     ]
     assert fault_windows(entries) == [
-        {"id": "b", "kind": "latency", "target": "db", "start_s": 3.0, "end_s": 9.0},
-        {"id": "a", "kind": "kill", "target": "pg", "start_s": 4.0, "end_s": None}]
+        {"id": "b", "kind": "latency", "target": "db", "begun_s": 2.0, "start_s": 3.0, "end_s": 9.0},
+        {"id": "a", "kind": "kill", "target": "pg", "begun_s": 1.0, "start_s": 4.0, "end_s": None}]
     assert [e["id"] for e in open_from(entries)] == ["a", "c"]
 
 
