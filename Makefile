@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: gameday test test-fast setup system-deps bench clean
 
+# The default GameDay: the region-failover experiment on the local reference stack, ending in its
+# certificate (runs/<time>-region-failover/report.md, summary.json, junit.xml). Exit code = its verdict.
 gameday: setup
 	$(BIN)/gameday stack up
-	$(BIN)/gameday stack status
-	$(BIN)/gameday stack down
+	$(BIN)/gameday run experiments/region-failover.yaml; status=$$?; $(BIN)/gameday stack down; exit $$status
 
 test: setup
 	$(BIN)/pytest -q

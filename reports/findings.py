@@ -170,12 +170,17 @@ def _in(times: np.ndarray, start: float, end: float, closed: bool) -> np.ndarray
 
 
 def window_stats(name: str, start_s: float | None, end_s: float | None, closed: bool, health: list[dict],
-                 samples: pd.DataFrame | None) -> WindowStats:
-    """Pure: the figures of one window (`closed`: the end is included)."""
+                 samples: pd.DataFrame | None, finished_before_end: bool = False) -> WindowStats:
+    """Pure: the figures of one window (`closed`: the end is included). With `finished_before_end` a request
+    belongs to the window only when it also ended before the window's end (the baseline: a request still
+    in flight when the fault begins is not a baseline request)."""
     if start_s is None or end_s is None:
         return WindowStats(name, start_s, end_s)
     h_times = np.array([r["at_s"] for r in health], dtype=float)
     h_in = _in(h_times, start_s, end_s, closed)
+    if finished_before_end:
+        h_lat_s = np.nan_to_num(np.array([r.get("latency_ms", 0.0) for r in health], dtype=float)) / 1000
+        h_in &= h_times + h_lat_s < end_s
     h_ok = np.array([bool(r.get("ok")) for r in health], dtype=bool)[h_in]
     h_lat = np.array([r.get("latency_ms", math.nan) for r in health], dtype=float)[h_in]
     health_requests, health_errors = int(h_in.sum()), int((~h_ok).sum())
@@ -183,7 +188,11 @@ def window_stats(name: str, start_s: float | None, end_s: float | None, closed: 
     dropped = None
     latencies, source = h_lat[~np.isnan(h_lat)], "health probes"
     if samples is not None and len(samples):
-        s = samples[_in(samples["t_s"].to_numpy(), start_s, end_s, closed)]
+        t = samples["t_s"].to_numpy()
+        member = _in(t, start_s, end_s, closed)
+        if finished_before_end:
+            member &= t + np.nan_to_num(samples["latency_ms"].to_numpy(dtype=float)) / 1000 < end_s
+        s = samples[member]
         sent = s[~s["dropped"]]
         load_requests, load_errors = len(sent), int((~sent["ok"]).sum())
         dropped, arrivals = int(s["dropped"].sum()), len(s)
@@ -304,7 +313,7 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                            False),
               "after": (after_start, end_s if after_start is not None else None, True),
               "overall": (start_s, end_s, True)}
-    windows = {name: window_stats(name, a, b, closed, health, inputs.samples)
+    windows = {name: window_stats(name, a, b, closed, health, inputs.samples, name == "baseline")
                for name, (a, b, closed) in bounds.items()}
     ok, evidence = failback(inputs.journal, inputs.remediations, phases.pre_fault_region if phases else None,
                             inputs.writer_region)

@@ -111,7 +111,8 @@ def test_windows_come_from_the_first_injection_and_the_last_recovery():
 def test_per_window_figures_count_load_and_health_with_exact_percentiles():
     f = analyse(run_inputs(), SPEC)
     base, fault, after = f.windows["baseline"], f.windows["fault"], f.windows["after"]
-    assert (base.load_requests, base.health_requests, base.errors) == (500, 100, 0)
+    # the last load request (10 ms) starts 10 ms before the injection began: still in flight, not baseline
+    assert (base.load_requests, base.health_requests, base.errors) == (499, 100, 0)
     assert base.error_rate == 0 and base.availability == 1 and base.p99_ms == 10.0
     assert (fault.load_requests, fault.load_errors, fault.health_errors) == (750, 150, 30)
     assert fault.error_rate == pytest.approx(180 / 900) and fault.availability == pytest.approx(1 - 180 / 900)
@@ -130,7 +131,7 @@ def test_without_load_samples_latency_comes_from_the_health_probes_and_drops_are
 def test_dropped_arrivals_are_counted_and_not_taken_as_requests():
     f = analyse(run_inputs(samples=load(dropped_every=10)), SPEC)
     base = f.windows["baseline"]
-    assert base.dropped_requests == 50 and base.load_requests == 450 and base.load_arrivals == 500
+    assert base.dropped_requests == 50 and base.load_requests == 449 and base.load_arrivals == 499
 
 
 def test_rto_rpo_split_brain_and_failback():
