@@ -220,9 +220,20 @@ def recover(base_port: int | None) -> None:
 
 
 @cli.command("list")
-def list_experiments() -> None:
-    """List the experiments with their one-line hypotheses."""
-    _not_yet("list")
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("experiments"),
+              show_default=True, help="Where the experiments are.")
+def list_experiments(directory: Path) -> None:
+    """List the experiments with their one-line titles."""
+    from gameday.models import read_document
+
+    files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.json"))
+    if not files:
+        click.echo(f"error: no experiment (*.yaml, *.json) in {directory}", err=True)
+        sys.exit(EXIT_INVALID)
+    for path in files:
+        document, problems = read_document(path)
+        title = (document or {}).get("title") if not problems else f"INVALID: {problems[0].message}"
+        click.echo(f"{path.stem:<28} {title}")
 
 
 from gameday.load_cli import load, load_worker  # noqa: E402

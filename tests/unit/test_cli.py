@@ -35,3 +35,14 @@ def test_commands_that_are_not_built_yet_say_so_and_exit_2():
     result = CliRunner().invoke(cli, ["day", "experiments/gamedays/default.yaml"])
     assert result.exit_code == 2
     assert "not available in this version yet" in result.output
+
+
+def test_list_shows_every_experiment_with_its_title():
+    result = CliRunner().invoke(cli, ["list"])
+    assert result.exit_code == 0
+    assert "region-failover" in result.output and "primary region is lost" in result.output
+
+
+def test_list_of_an_empty_directory_is_invalid_input(tmp_path):
+    result = CliRunner().invoke(cli, ["list", "--dir", str(tmp_path)])
+    assert result.exit_code == 2 and "no experiment" in result.output
