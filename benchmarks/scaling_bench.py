@@ -40,9 +40,12 @@ class Users:
         with httpx.Client(timeout=5) as client:
             while not self.stop_flag.is_set():
                 try:
-                    self.statuses.append(client.get(f"{self.url}/items/{n % 50 + 1}").status_code)
+                    status = client.get(f"{self.url}/items/{n % 50 + 1}").status_code
                 except httpx.HTTPError:
-                    self.statuses.append(0)
+                    status = 0
+                self.statuses.append(status)
+                if status == 429:
+                    time.sleep(0.1)  # a throttled client backs off, as SDKs do, instead of spinning
 
     def stop(self) -> None:
         self.stop_flag.set()
@@ -79,12 +82,18 @@ def main() -> None:
         baseline.stop()
         time.sleep(1.0)  # let the gateway record its next capacity sample
         samples = gateway.get("/_region/capacity", params={"since": step_at - 5}).json()["samples"]
+        events = gateway.get("/_region/events").json()["events"]
+        first_out = next((e["at_s"] for e in events if e["kind"] == "scale_out" and e["at_s"] >= step_at), None)
         peak = max(s["ready"] for s in samples if s["at_s"] <= drop_at)
+        first_ready = next((s["at_s"] for s in samples if s["at_s"] >= step_at and s["ready"] > 1), None)
         out_at = next(s["at_s"] for s in samples if s["at_s"] >= step_at and s["ready"] >= peak)
         in_at = next((s["at_s"] for s in samples if s["at_s"] >= drop_at and s["instances"] <= policy["min_instances"]), None)
         statuses = baseline.statuses + spike.statuses
         print(f"policy: {policy}")
         print(f"load: {args.baseline_users} -> {args.baseline_users * 10} users (10x) for {args.step_s:.0f} s, 100 ms per request")
+        print(f"scale-out decision (step -> first scale-out event): "
+              f"{(first_out - step_at) if first_out else float('nan'):.2f} s")
+        print(f"first added instance serving (step -> 2 ready): {(first_ready - step_at) if first_ready else float('nan'):.2f} s")
         print(f"scale-out lag (step -> {peak} ready instances, the peak): {out_at - step_at:.2f} s")
         print(f"scale-in lag (load drop -> back at {policy['min_instances']} instance(s)): "
               f"{(in_at - drop_at) if in_at else float('nan'):.2f} s")
