@@ -126,8 +126,9 @@ class LocalTarget:
         for link in self.ops.region_links(PRIMARY_REGION):
             self.ops.set_link(link, True)
         self.ops.wait_caught_up(PRIMARY_REGION, interim)
-        self.ops.set_read_only(interim, True)       # fence: no new writes on the interim writer
+        self.ops.set_read_only(interim, True)       # soft fence: no new writes on the interim writer
         self.ops.wait_caught_up(PRIMARY_REGION, interim)
+        self.ops.fence(interim)  # hard fence before promoting: never two writers
         promotion_s = self.ops.promote(PRIMARY_REGION)
         self.ops.route_to(None)
         self.ops.rebuild_standby(interim, PRIMARY_REGION)
