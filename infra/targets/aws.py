@@ -1,0 +1,320 @@
+"""The AWS driver: faults, remediations and probes carried out with boto3 on the resources a target profile names.
+
+Clients are made per call region from one boto3 Session (so `AWS_ENDPOINT_URL` points them at moto, as boto3
+does). Every change is guarded (`infra.targets.safety`: prod confirmation, region, account, GameDay tag) and
+returns a JSON-able dict with `start_s`/`at_s` and `recovery`, the exact driver call that undoes it
+(`{"call": name, "args": {...}}`, previous values included) for the fault ledger; `recovery` is None when the
+change undoes itself or cannot be undone. chaostoolkit-aws is not called: its clients bypass the guard and the
+dry-run recorder, take one region per experiment and pass None for optional arguments (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import boto3
+
+from gameday.errors import GameDayError, InvalidInput
+from infra.targets import safety
+from infra.targets.aws_actions import ACTIONS
+from infra.targets.aws_metrics import MetricProbes
+from infra.targets.aws_services import ServiceFaults
+from infra.targets.profile import TargetProfile, load_profile
+
+__all__ = ["AwsTarget", "REGION_MODES", "session_for"]
+
+REGION_MODES = ("health_check", "dns_record", "fis")
+FIS_RUNNING = ("pending", "initiating", "running")
+
+
+def session_for(profile: TargetProfile) -> boto3.Session:
+    """A boto3 Session for the profile's credentials: a named CLI profile, an assumed role, or the ambient chain."""
+    creds = profile.credentials
+    if creds.aws_profile:
+        return boto3.Session(profile_name=creds.aws_profile)
+    if creds.role_arn:
+        extra = {"ExternalId": creds.external_id} if creds.external_id else {}
+        sts = boto3.Session().client("sts", region_name=profile.regions.primary)
+        c = sts.assume_role(RoleArn=creds.role_arn, RoleSessionName=f"gameday-{profile.name}", **extra)["Credentials"]
+        return boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                             aws_session_token=c["SessionToken"])
+    return boto3.Session()
+
+
+class AwsTarget(ServiceFaults, MetricProbes):
+    """Driver for the AWS resources of one target profile; `dry_run` records every change and sends none."""
+
+    name = "aws"
+
+    def __init__(self, profile: TargetProfile, *, session: boto3.Session | None = None, dry_run: bool = False,
+                 confirm_account: str | None = None, log: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.time):
+        safety.check_confirmation(profile.environment, profile.account_id, confirm_account,
+                                  action="GameDay", resource=f"account {profile.account_id}")
+        self.profile = profile
+        self.dry_run = dry_run
+        self.confirm_account = confirm_account
+        self.recorder = safety.CallRecorder(dry_run=dry_run, declared=ACTIONS, log=log, clock=clock)
+        self._session = session or session_for(profile)
+        self._clients: dict[tuple[str, str], object] = {}
+        self._account: str | None = None
+        self._clock = clock
+        self._write_ahead: Callable[[dict | None], None] | None = None
+
+    @contextmanager
+    def write_ahead(self, callback: Callable[[dict | None], None]):
+        """Within the block, `callback(recovery)` runs after the guard and the reads and before the first change
+        of each mutating call: the fault ledger's `begin` goes here, so the entry is on disk before AWS is touched."""
+        previous, self._write_ahead = self._write_ahead, callback
+        try:
+            yield self
+        finally:
+            self._write_ahead = previous
+
+    @classmethod
+    def from_configuration(cls, configuration: dict | None = None, **kwargs) -> AwsTarget:
+        """From Chaos Toolkit configuration keys `gameday_target_profile` (path), `gameday_dry_run`,
+        `gameday_confirm_account`."""
+        configuration = configuration or {}
+        path = configuration.get("gameday_target_profile")
+        if not path:
+            raise InvalidInput("the aws target needs a target profile: configuration `gameday_target_profile` "
+                               "is missing", hint="gameday run --target aws --profile examples/targets/staging.yaml")
+        return cls(load_profile(path), dry_run=bool(configuration.get("gameday_dry_run", False)),
+                   confirm_account=configuration.get("gameday_confirm_account"), **kwargs)
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def client(self, service: str, region: str):
+        """The (cached) client for `service` in `region`, hooked to the call recorder."""
+        key = (service, region)
+        if key not in self._clients:
+            client = self._session.client(service, region_name=region)
+            self.recorder.attach(client, service, region)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def caller_account(self) -> str:
+        if self._account is None:
+            self._account = self.client("sts", self.profile.regions.primary).get_caller_identity()["Account"]
+        return self._account
+
+    def _guard(self, action: str, resource: str, region: str, tags) -> None:  # tags: list, dict or a callable
+        """Refuse (InvalidInput, nothing changed) unless prod is confirmed, region and account allowed, tag present."""
+        p = self.profile
+        safety.check_confirmation(p.environment, p.account_id, self.confirm_account, action=action, resource=resource)
+        safety.check_region(region, p.regions.all(), action=action, resource=resource)
+        safety.check_account(self.caller_account(), p.account_id, action=action, resource=resource)
+        tags = tags() if callable(tags) else tags  # lazy: read the resource only once region and account are allowed
+        safety.check_tagged(safety.tags_from(tags), p.tag.key, p.tag.value, action=action, resource=resource)
+
+    def _ahead(self, recovery: dict | None) -> None:
+        if self._write_ahead is not None:
+            self._write_ahead(recovery)
+
+    def _done(self, action: str, start_s: float, recovery: dict | None, **details) -> dict:
+        return {"action": action, **details, "dry_run": self.dry_run, "start_s": start_s, "at_s": self._clock(),
+                "recovery": recovery}
+
+    def _need(self, value, what: str):
+        if not value:
+            raise InvalidInput(f"target profile {self.profile.name} does not name {what}",
+                               hint="add it under `resources` in the target profile")
+        return value
+
+    # --- region failure --------------------------------------------------------------------------
+    def fail_region(self, region: str, mode: str = "health_check") -> dict:
+        """Make Route 53 fail `region` over: invert its health check, delete its failover record, or start its
+        FIS experiment template."""
+        if mode not in REGION_MODES:
+            raise InvalidInput(f"region failure mode {mode!r} is unknown; valid modes: {', '.join(REGION_MODES)}")
+        start = self._clock()
+        if mode == "fis":
+            template = self._need(self.profile.resources.fis_templates.get(region), f"an FIS template for {region}")
+            fis = self.client("fis", region)
+            tags = fis.get_experiment_template(id=template)["experimentTemplate"].get("tags")
+            self._guard("fail_region", f"FIS experiment template {template} ({region})", region, tags)
+            # The experiment id is known only once started: the write-ahead entry stops by template instead.
+            self._ahead(self._region_recovery(region, mode, {"template_id": template}))
+            answer = fis.start_experiment(experimentTemplateId=template, clientToken=f"gameday-{int(start * 1000)}")
+            experiment = answer.get("experiment", {}).get("id", "dry-run")
+            previous = {"template_id": template, "experiment_id": experiment}
+            return self._done("fail_region", start, self._region_recovery(region, mode, previous), region=region,
+                              mode=mode, experiment_id=experiment, template_id=template)
+        r53 = self._need(self.profile.resources.route53, "a Route 53 failover record")
+        route53 = self.client("route53", self.profile.regions.primary)
+        if mode == "health_check":
+            check = self._need(r53.health_checks.get(region), f"a health check for {region}")
+            self._guard("fail_region", f"Route 53 health check {check} ({region})", region,
+                        self._r53_tags("healthcheck", check))
+            inverted = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["Inverted"]
+            self._ahead(self._region_recovery(region, mode, {"inverted": inverted}))
+            route53.update_health_check(HealthCheckId=check, Inverted=True)
+            return self._done("fail_region", start, self._region_recovery(region, mode, {"inverted": inverted}),
+                              region=region, mode=mode, health_check_id=check, inverted_before=inverted)
+        zone = r53.hosted_zone_id.split("/")[-1]
+        self._guard("fail_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
+                    self._r53_tags("hostedzone", zone))
+        record = self._failover_record(region)
+        self._ahead(self._region_recovery(region, mode, {"record_set": record}))
+        route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
+            "Comment": f"gameday: fail {region}", "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})
+        return self._done("fail_region", start, self._region_recovery(region, mode, {"record_set": record}),
+                          region=region, mode=mode, deleted_record=record)
+
+    def restore_region(self, region: str, mode: str = "health_check", previous: dict | None = None) -> dict:
+        """Undo `fail_region`: the health check's previous inversion (default: not inverted), the deleted record
+        set (needs `previous`), or stop the FIS experiment (needs `previous`). Idempotent."""
+        if mode not in REGION_MODES:
+            raise InvalidInput(f"region failure mode {mode!r} is unknown; valid modes: {', '.join(REGION_MODES)}")
+        start = self._clock()
+        previous = previous or {}
+        if mode == "fis":
+            fis = self.client("fis", region)
+            template = previous.get("template_id") or self._need(self.profile.resources.fis_templates.get(region),
+                                                                 f"an FIS template for {region}")
+            tags = fis.get_experiment_template(id=template)["experimentTemplate"].get("tags")
+            self._guard("restore_region", f"FIS experiment template {template} ({region})", region, tags)
+            if previous.get("experiment_id"):
+                running = [previous["experiment_id"]] if previous["experiment_id"] != "dry-run" and \
+                    fis.get_experiment(id=previous["experiment_id"])["experiment"]["state"]["status"] in FIS_RUNNING \
+                    else []
+            else:  # crashed between the ledger entry and the answer: stop whatever runs from the template
+                running = [e["id"] for e in fis.list_experiments(experimentTemplateId=template).get("experiments", [])
+                           if e.get("state", {}).get("status") in FIS_RUNNING]
+            self._ahead(None)
+            for experiment in running:
+                fis.stop_experiment(id=experiment)
+            return self._done("restore_region", start, None, region=region, mode=mode, template_id=template,
+                              stopped=running)
+        r53 = self._need(self.profile.resources.route53, "a Route 53 failover record")
+        route53 = self.client("route53", self.profile.regions.primary)
+        if mode == "health_check":
+            check = self._need(r53.health_checks.get(region), f"a health check for {region}")
+            self._guard("restore_region", f"Route 53 health check {check} ({region})", region,
+                        self._r53_tags("healthcheck", check))
+            inverted = bool(previous.get("inverted", False))
+            self._ahead(None)
+            route53.update_health_check(HealthCheckId=check, Inverted=inverted)
+            return self._done("restore_region", start, None, region=region, mode=mode, health_check_id=check,
+                              inverted=inverted)
+        record = self._need(previous.get("record_set"), "the deleted record set (recovery args)")
+        zone = r53.hosted_zone_id.split("/")[-1]
+        self._guard("restore_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
+                    self._r53_tags("hostedzone", zone))
+        self._ahead(None)
+        route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
+            "Comment": f"gameday: restore {region}", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]})
+        return self._done("restore_region", start, None, region=region, mode=mode, record_set=record)
+
+    @staticmethod
+    def _region_recovery(region: str, mode: str, previous: dict) -> dict:
+        return {"call": "restore_region", "args": {"region": region, "mode": mode, "previous": previous}}
+
+    def _r53_tags(self, kind: str, resource_id: str) -> list:
+        route53 = self.client("route53", self.profile.regions.primary)
+        return route53.list_tags_for_resource(ResourceType=kind, ResourceId=resource_id)["ResourceTagSet"]["Tags"]
+
+    def _failover_record(self, region: str) -> dict:
+        r53 = self.profile.resources.route53
+        ident = self._need(r53.set_identifiers.get(region), f"the failover record's SetIdentifier for {region}")
+        name = r53.record_name.rstrip(".") + "."
+        sets = self.client("route53", self.profile.regions.primary).list_resource_record_sets(
+            HostedZoneId=r53.hosted_zone_id.split("/")[-1], StartRecordName=name, StartRecordType=r53.record_type)
+        for rs in sets["ResourceRecordSets"]:
+            if rs["Name"].rstrip(".") + "." == name and rs["Type"] == r53.record_type and rs.get("SetIdentifier") == ident:
+                return rs
+        raise GameDayError(f"fail_region of record {name} {r53.record_type} ({ident}) on target aws failed: no such "
+                           "record set", hint="check resources.route53 in the target profile (it may be failed already)")
+
+    # --- database --------------------------------------------------------------------------------
+    def _cluster(self, region: str) -> dict:
+        cluster = self._need(self.profile.resources.database.clusters.get(region), f"a DB cluster in {region}")
+        return self.client("rds", region).describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+
+    def writer_instance(self, region: str) -> str | None:
+        """The writer instance of `region`'s cluster (None for a global secondary, which has none)."""
+        members = self._cluster(region).get("DBClusterMembers", [])
+        return next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
+
+    def writer_regions(self) -> list[str]:
+        """Regions whose cluster has a writer instance (more than one would be split brain)."""
+        db = self.profile.resources.database
+        return [r for r in self.profile.regions.all() if r in db.clusters and self.writer_instance(r)]
+
+    def failover_cluster(self, region: str, target_instance: str | None = None) -> dict:
+        """Fail `region`'s cluster over to `target_instance` (default: its first reader)."""
+        start = self._clock()
+        cluster = self._cluster(region)
+        ident = cluster["DBClusterIdentifier"]
+        self._guard("failover_cluster", f"DB cluster {ident} ({region})", region, cluster.get("TagList"))
+        members = cluster.get("DBClusterMembers", [])
+        writer = next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
+        readers = [m["DBInstanceIdentifier"] for m in members if not m.get("IsClusterWriter")]
+        target = target_instance or (readers[0] if readers else None)
+        if not target or target == writer:
+            raise InvalidInput(f"failover of DB cluster {ident} ({region}) on target aws refused: no other instance "
+                               f"to fail over to (writer {writer}, readers {readers or 'none'}); nothing was changed")
+        recovery = {"call": "failover_cluster", "args": {"region": region, "target_instance": writer}}
+        self._ahead(recovery)
+        self.client("rds", region).failover_db_cluster(DBClusterIdentifier=ident, TargetDBInstanceIdentifier=target)
+        return self._done("failover_cluster", start, recovery, region=region, cluster=ident, from_instance=writer,
+                          to_instance=target)
+
+    def kill_db_writer(self) -> dict:
+        """Take the writer instance away: a cluster failover in the writer region (Aurora's nearest to a kill)."""
+        writers = self.writer_regions()
+        if not writers:
+            raise GameDayError("kill of the database writer on target aws failed: no cluster has a writer instance",
+                               hint="check resources.database.clusters in the target profile")
+        return {**self.failover_cluster(writers[0]), "action": "kill_db_writer"}
+
+    def _global_writer(self, region: str) -> tuple[dict, str | None]:
+        ident = self._need(self.profile.resources.database.global_cluster_id, "an Aurora global cluster")
+        found = self.client("rds", region).describe_global_clusters(GlobalClusterIdentifier=ident)["GlobalClusters"][0]
+        writer_arn = next((m["DBClusterArn"] for m in found.get("GlobalClusterMembers", []) if m.get("IsWriter")), None)
+        return found, (writer_arn.split(":")[3] if writer_arn else None)
+
+    def _global_move(self, action: str, to_region: str, *, failover: bool) -> dict:
+        # Called through the target region's endpoint: during a region outage the old primary may not answer.
+        start = self._clock()
+        found, from_region = self._global_writer(to_region)
+        cluster = self._cluster(to_region)
+        self._guard(action, f"DB cluster {cluster['DBClusterIdentifier']} ({to_region}) of global cluster "
+                    f"{found['GlobalClusterIdentifier']}", to_region, cluster.get("TagList"))
+        if from_region == to_region:
+            return self._done(action, start, None, skipped=True, reason=f"{to_region} already writes",
+                              to_region=to_region)
+        rds = self.client("rds", to_region)
+        args = {"GlobalClusterIdentifier": found["GlobalClusterIdentifier"], "TargetDbClusterIdentifier": cluster["DBClusterArn"]}
+        recovery = {"call": "failback", "args": {"to_region": from_region}} if from_region else None
+        self._ahead(recovery)
+        if failover:
+            rds.failover_global_cluster(**args, AllowDataLoss=True)
+        else:
+            rds.switchover_global_cluster(**args)
+        return self._done(action, start, recovery, from_region=from_region, to_region=to_region,
+                          global_cluster=found["GlobalClusterIdentifier"], managed="failover" if failover else "switchover")
+
+    def promote_secondary(self, to_region: str | None = None) -> dict:
+        """Emergency: Aurora Global Database managed failover (AllowDataLoss) to the secondary region's cluster."""
+        return self._global_move("promote_secondary", to_region or self.profile.regions.secondary, failover=True)
+
+    def failback(self, to_region: str | None = None) -> dict:
+        """Planned, zero-loss switchover of the global cluster back to `to_region` (default: the primary)."""
+        return self._global_move("failback", to_region or self.profile.regions.primary, failover=False)
+
+    def promote_read_replica(self, region: str) -> dict:
+        """RDS PostgreSQL (non-Aurora): promote `region`'s read replica to a standalone writer. One-way."""
+        start = self._clock()
+        ident = self._need(self.profile.resources.database.replica_instances.get(region), f"a read replica in {region}")
+        rds = self.client("rds", region)
+        instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+        self._guard("promote_read_replica", f"DB instance {ident} ({region})", region, instance.get("TagList"))
+        self._ahead(None)
+        rds.promote_read_replica(DBInstanceIdentifier=ident)
+        return self._done("promote_read_replica", start, None, region=region, instance=ident,
+                          source=instance.get("ReadReplicaSourceDBInstanceIdentifier"),
+                          note="one-way: rebuild a replica by hand (no API undoes a promotion)")
+

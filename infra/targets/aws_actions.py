@@ -1,0 +1,34 @@
+"""Every AWS API action the AWS driver may call: the recorder refuses any other, and the GameDay role grants
+exactly these (tests/contract/test_iam_policy.py compares them with infra/aws/gameday-role.yaml)."""
+
+from __future__ import annotations
+
+#: Actions that need no IAM permission (every principal may call them).
+UNPERMISSIONED = frozenset({"sts:GetCallerIdentity"})
+
+#: Read-only actions: granted on the resources the GameDay touches, without a tag condition (tags are read by them).
+READ_ACTIONS = frozenset({
+    "route53:GetHealthCheck", "route53:ListResourceRecordSets", "route53:ListTagsForResource",
+    "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeGlobalClusters",
+    "lambda:GetFunction", "lambda:GetFunctionConcurrency", "lambda:GetProvisionedConcurrencyConfig",
+    "ssm:GetParameter", "ssm:ListTagsForResource",
+    "elasticache:DescribeReplicationGroups", "elasticache:DescribeEvents", "elasticache:ListTagsForResource",
+    "fis:GetExperimentTemplate", "fis:GetExperiment", "fis:ListExperiments",
+    "cloudwatch:GetMetricStatistics",
+})
+
+#: Mutating actions: the role grants them only on resources carrying the GameDay tag (where IAM can say so).
+WRITE_ACTIONS = frozenset({
+    "route53:UpdateHealthCheck", "route53:ChangeResourceRecordSets",
+    "rds:FailoverDBCluster", "rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster", "rds:PromoteReadReplica",
+    "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+    "lambda:PutProvisionedConcurrencyConfig", "lambda:DeleteProvisionedConcurrencyConfig",
+    "ssm:PutParameter", "ssm:DeleteParameter",
+    "elasticache:TestFailover",
+    "fis:StartExperiment", "fis:StopExperiment",
+})
+
+ACTIONS = UNPERMISSIONED | READ_ACTIONS | WRITE_ACTIONS
+
+#: The actions the GameDay role must grant (tests compare this with the policy in gameday-role.yaml).
+IAM_ACTIONS = READ_ACTIONS | WRITE_ACTIONS

@@ -1,0 +1,180 @@
+"""AWS driver faults on Lambda (reserved and provisioned concurrency), SSM kill switches and ElastiCache failover.
+
+A mixin of `infra.targets.aws.AwsTarget`: it uses the driver's `client`, `_guard`, `_done`, `_need`, `_clock`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from botocore.exceptions import ClientError
+
+from gameday.errors import InvalidInput
+
+__all__ = ["ServiceFaults", "CACHE_FAILOVER_QUOTA", "failovers_in"]
+
+#: ElastiCache allows test_failover on at most 15 node groups in any rolling 24 hours (per account and region).
+CACHE_FAILOVER_QUOTA = 15
+CACHE_QUOTA_WINDOW = timedelta(hours=24)
+_FAILOVER_EVENT = re.compile(r"test failover api called", re.IGNORECASE)
+KILL_SWITCH_ON, KILL_SWITCH_OFF = "on", "off"
+
+
+def failovers_in(events: list[dict]) -> int:
+    """Pure: how many node-group test failovers the ElastiCache events record."""
+    return sum(1 for e in events if _FAILOVER_EVENT.search(e.get("Message", "")))
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+class ServiceFaults:
+    # --- Lambda ----------------------------------------------------------------------------------
+    def _guard_function(self, action: str, function: str, region: str) -> None:
+        self._guard(action, f"Lambda function {function} ({region})", region,
+                    lambda: self.client("lambda", region).get_function(FunctionName=function).get("Tags"))
+
+    def function_concurrency(self, function: str, region: str) -> int | None:
+        """Probe: the reserved concurrency of `function` (None when none is set)."""
+        answer = self.client("lambda", region).get_function_concurrency(FunctionName=function)
+        return answer.get("ReservedConcurrentExecutions")
+
+    def throttle_function(self, function: str, region: str) -> dict:
+        """Throttle every invocation of `function`: reserved concurrency 0; the previous value is kept."""
+        start = self._clock()
+        self._guard_function("throttle_function", function, region)
+        previous = self.function_concurrency(function, region)
+        recovery = {"call": "restore_function_concurrency",
+                    "args": {"function": function, "region": region, "previous": previous}}
+        self._ahead(recovery)
+        self.client("lambda", region).put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+        return self._done("throttle_function", start, recovery, function=function, region=region,
+                          reserved_concurrency=0, previous=previous)
+
+    def restore_function_concurrency(self, function: str, region: str, previous: int | None) -> dict:
+        """Put back the reserved concurrency `previous` (None: remove it, as it was). Idempotent."""
+        start = self._clock()
+        self._guard_function("restore_function_concurrency", function, region)
+        lam = self.client("lambda", region)
+        self._ahead(None)
+        if previous is None:
+            lam.delete_function_concurrency(FunctionName=function)
+        else:
+            lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(previous))
+        return self._done("restore_function_concurrency", start, None, function=function, region=region,
+                          reserved_concurrency=previous)
+
+    def provisioned_concurrency(self, function: str, region: str, qualifier: str) -> int | None:
+        """Probe: requested provisioned concurrency of `function:qualifier` (None when not configured)."""
+        try:
+            answer = self.client("lambda", region).get_provisioned_concurrency_config(
+                FunctionName=function, Qualifier=qualifier)
+        except ClientError as exc:
+            if _code(exc) == "ProvisionedConcurrencyConfigNotFoundException":
+                return None
+            raise
+        return answer.get("RequestedProvisionedConcurrentExecutions")
+
+    def set_provisioned_concurrency(self, function: str, region: str, qualifier: str, value: int | None) -> dict:
+        """Set provisioned concurrency of `function:qualifier` to `value` (None: remove the configuration)."""
+        if value is not None and int(value) < 0:
+            raise InvalidInput(f"set_provisioned_concurrency of {function}:{qualifier} refused: value must be >= 0 "
+                               f"or None, not {value}")
+        start = self._clock()
+        self._guard_function("set_provisioned_concurrency", function, region)
+        previous = self.provisioned_concurrency(function, region, qualifier)
+        recovery = {"call": "set_provisioned_concurrency",
+                    "args": {"function": function, "region": region, "qualifier": qualifier, "value": previous}}
+        self._ahead(recovery)
+        lam = self.client("lambda", region)
+        if value is None:
+            lam.delete_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier)
+        else:
+            lam.put_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier,
+                                                   ProvisionedConcurrentExecutions=int(value))
+        return self._done("set_provisioned_concurrency", start, recovery, function=function, region=region,
+                          qualifier=qualifier, value=value, previous=previous)
+
+    # --- AI provider kill switch (SSM parameter, same name in every region) -------------------------
+    def _kill_switch_state(self, name: str, region: str) -> tuple[str | None, list]:
+        ssm = self.client("ssm", region)
+        try:
+            value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ClientError as exc:
+            if _code(exc) != "ParameterNotFound":
+                raise
+            return None, []
+        return value, ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+
+    def set_provider_kill_switch(self, provider: str, on: bool) -> dict:
+        """Declare AI `provider` down (on) or up (off) in every region; every region is checked before any change."""
+        switches = self.profile.resources.kill_switches
+        if provider not in switches:
+            raise InvalidInput(f"AI provider {provider!r} has no kill switch in target profile {self.profile.name}; "
+                               f"valid providers: {', '.join(sorted(switches)) or 'none'}")
+        start = self._clock()
+        name = switches[provider]
+        previous = {}
+        for region in self.profile.regions.all():
+            value, tags = self._kill_switch_state(name, region)
+            self._guard("set_provider_kill_switch", f"SSM parameter {name} ({region})", region, tags)
+            previous[region] = value
+        value = KILL_SWITCH_ON if on else KILL_SWITCH_OFF
+        recovery = {"call": "restore_provider_kill_switch", "args": {"provider": provider, "previous": previous}}
+        self._ahead(recovery)
+        for region in previous:
+            self.client("ssm", region).put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+        return self._done("set_provider_kill_switch", start, recovery, provider=provider, parameter=name,
+                          value=value, previous=previous)
+
+    def restore_provider_kill_switch(self, provider: str, previous: dict) -> dict:
+        """Put back each region's previous kill-switch value (None: the parameter did not exist). Idempotent."""
+        start = self._clock()
+        name = self._need(self.profile.resources.kill_switches.get(provider), f"a kill switch for {provider!r}")
+        for region, value in previous.items():
+            _, tags = self._kill_switch_state(name, region)
+            self._guard("restore_provider_kill_switch", f"SSM parameter {name} ({region})", region, tags)
+        self._ahead(None)
+        for region, value in previous.items():
+            ssm = self.client("ssm", region)
+            if value is None:
+                ssm.delete_parameter(Name=name)
+            else:
+                ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+        return self._done("restore_provider_kill_switch", start, None, provider=provider, parameter=name,
+                          values=previous)
+
+    # --- ElastiCache -----------------------------------------------------------------------------
+    def cache_failover_quota(self) -> dict:
+        """Probe: test failovers used and left in the rolling 24 h window of the cache's region."""
+        cache = self._need(self.profile.resources.cache, "an ElastiCache replication group")
+        end = datetime.fromtimestamp(self._clock(), timezone.utc)
+        pages = self.client("elasticache", cache.region).get_paginator("describe_events").paginate(
+            SourceType="replication-group", StartTime=end - CACHE_QUOTA_WINDOW, EndTime=end)
+        used = failovers_in([e for page in pages for e in page.get("Events", [])])
+        return {"region": cache.region, "used": used, "left": max(0, CACHE_FAILOVER_QUOTA - used),
+                "quota": CACHE_FAILOVER_QUOTA, "window_s": CACHE_QUOTA_WINDOW.total_seconds()}
+
+    def failover_cache(self, node_group: str | None = None) -> dict:
+        """ElastiCache test_failover of `node_group` (default: every node group the profile names), after
+        checking the 24 h quota. The old primary rejoins as a replica: nothing to restore."""
+        cache = self._need(self.profile.resources.cache, "an ElastiCache replication group")
+        groups = [node_group] if node_group else list(cache.node_groups)
+        start = self._clock()
+        ec = self.client("elasticache", cache.region)
+        found = ec.describe_replication_groups(ReplicationGroupId=cache.replication_group_id)["ReplicationGroups"][0]
+        resource = f"ElastiCache replication group {cache.replication_group_id} ({cache.region})"
+        tags = ec.list_tags_for_resource(ResourceName=found["ARN"]).get("TagList", [])
+        self._guard("failover_cache", resource, cache.region, tags)
+        quota = self.cache_failover_quota()
+        if quota["left"] < len(groups):
+            raise InvalidInput(f"failover_cache of {resource} on target aws refused: {len(groups)} node group(s) "
+                               f"asked, {quota['left']} of {CACHE_FAILOVER_QUOTA} test failovers left in the last "
+                               "24 h; nothing was changed", hint="wait for the rolling window or fail over fewer groups")
+        self._ahead(None)
+        for group in groups:
+            ec.test_failover(ReplicationGroupId=cache.replication_group_id, NodeGroupId=group)
+        return self._done("failover_cache", start, None, replication_group=cache.replication_group_id,
+                          region=cache.region, node_groups=groups, quota_left_before=quota["left"])
