@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +25,9 @@ from infra.local.ai_gateway import (
 )
 from infra.local.layout import HOST
 from infra.local.toxiproxy_client import ToxiproxyClient
+from tests.support import free_port
+from tests.support import stop_process as stop
+from tests.support import wait_http as wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,32 +38,7 @@ TIMEOUT_S, THRESHOLD, COOL_DOWN_S = 0.5, 3, 1.0
 SLO_P95_S = 1.5
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
-
-def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            httpx.get(url, timeout=0.5)
-            return
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{url} did not answer: {log.read_text()}")
-        time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process we started (by PID), SIGKILL it after 5 s."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @contextlib.contextmanager

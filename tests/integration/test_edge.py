@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from infra.local.edge import IMMUTABLE, NO_STORE
 from infra.local.layout import HOST, PRIMARY_REGION, SECONDARY_REGION
 from infra.local.origin import build_site
 from infra.local.toxiproxy_client import ToxiproxyClient
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +28,6 @@ SITE = build_site("v1")
 ASSETS = sorted(SITE.assets)
 READY_TIMEOUT_S = 10.0
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class Child:

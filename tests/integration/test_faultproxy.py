@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -21,16 +20,13 @@ from aiohttp import web
 from gameday.errors import StackError
 from infra.local.layout import HOST
 from infra.local.toxiproxy_client import ToxiproxyClient
+from tests.support import free_port
+from tests.support import stop_process as stop_faultproxy
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class Upstreams:
@@ -108,15 +104,6 @@ def start_faultproxy(config: Path, log: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.05)
 
 
-def stop_faultproxy(proc: subprocess.Popen) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.returncode
 
 
 def write_config(directory: Path, upstream_port: int) -> Path:

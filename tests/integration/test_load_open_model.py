@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,36 +14,24 @@ from gameday.load import LoadSpec, run_load
 from reports.sample_files import read_samples
 from reports.samples import per_second
 from scenarios.profiles import Profile
+from tests.support import free_port, start_module, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RATE_PER_S, MAX_IN_FLIGHT, STALL_S = 50, 10, 2.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def echo_target():
     """A real aiohttp server in a child process; yields its base URL and stops it by PID."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.echo_target", "--port", str(port)],
-                            cwd=Path(__file__).resolve().parents[2])
     url = f"http://127.0.0.1:{port}"
+    proc = start_module("scenarios.echo_target", "--port", str(port), ready_url=f"{url}/health")
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 def test_a_stall_shows_in_the_latency_of_requests_scheduled_during_it_and_drops_are_counted(echo_target, tmp_path):

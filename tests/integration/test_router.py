@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from infra.local.layout import HOST, PRIMARY_REGION, SECONDARY_REGION
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 INTERVAL_S = 0.2
 SLACK_S = 1.5  # scheduling slack on a busy 2-core machine
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class FakeRegion:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from gameday.errors import GameDayError
 from infra.local import postgres as pg
 from probes.checks import canary_write, entry_point_healthy, single_writer, writer_region
 from reports.recovery import split_brain_events
+from tests.support import free_port, start_module, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -26,29 +26,17 @@ CANARY_TIMEOUT_S, SEQ_START = 0.5, 1000
 FAIL_S, STALL_S = 0.6, 1.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def entry_url():
     """The fake entry point in a child process; stopped by PID."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.integration.fake_entry_point", "--port", str(port)], cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
+    proc = start_module("tests.integration.fake_entry_point", "--port", str(port), ready_url=f"{url}/health")
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 def start_sampler(tmp_path: Path, entry_url: str, **extra) -> tuple[subprocess.Popen, Path]:
