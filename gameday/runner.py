@@ -8,6 +8,7 @@ Stop conditions and Ctrl-C/SIGTERM interrupt the experiment (its rollbacks run) 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from gameday.ledger import read_entries
 from gameday.live import LiveMonitor
 from gameday.models import ExperimentSpec, load_experiment
 from gameday.redact import redact_dir, secret_values
+from gameday.reporting import report_run
 from gameday.settings import Settings
 from gameday.validate import validate_files
 from infra.local import postgres
@@ -75,7 +77,7 @@ class Run:
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())
         lay = target.layout
         seq_start = int(time.time() * 1000)
-        env = {**__import__("os").environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
+        env = {**os.environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
                "GAMEDAY_ROUTER_PORT": str(lay.router_port), "GAMEDAY_TOXIPROXY_PORT": str(lay.toxiproxy_port),
                "GAMEDAY_BASE_PORT": str(lay.base_port), "GAMEDAY_STACK_ROOT": str(self.settings.stack_root)}
         started = time.time()
@@ -196,6 +198,4 @@ class Run:
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
 
     def _analyse(self, run_dir: Path) -> int:
-        from gameday.reporting import report_run
-
         return report_run(run_dir, self.echo)
