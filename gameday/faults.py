@@ -16,7 +16,7 @@ from infra.targets import driver_from
 from infra.targets.local import LocalTarget
 
 __all__ = ["fail_region", "restore_region", "cut_link", "restore_link", "add_latency", "remove_latency",
-           "kill_db_writer"]
+           "kill_db_writer", "flush_cache"]
 
 
 target_from = driver_from
@@ -132,4 +132,18 @@ def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:
     region = writers[0] if writers else "unknown"
     with _recorded(target, "db_writer_kill", region, {}, {"call": "restore_region", "args": {"region": region}}) as details:
         details.update(target.kill_db_writer())
+    return details
+
+
+def flush_cache(region: str, configuration: dict = None, secrets: dict = None) -> dict:
+    """Empty `region`'s Redis (a cold cache, like a replaced node); nothing to undo, the cache refills itself."""
+    target = target_from(configuration)
+    # Written ahead like every fault; there is nothing to undo, so the entry is closed as soon as it is made.
+    with _recorded(target, "cache_flush", f"cache-{region}", {}, {"call": "restore_link",
+                                                                   "args": {"link": f"cache-{region}"}}) as details:
+        details.update(target.flush_cache(region))
+    ledger = ledger_for(target)
+    for entry in ledger.open_entries():
+        if entry["kind"] == "cache_flush" and entry["target"] == f"cache-{region}":
+            ledger.recovered(entry["id"], {"nothing_to_undo": True, "at_s": time.time()})
     return details

@@ -38,6 +38,11 @@ class Metric(StrEnum):
     split_brain_events = "split_brain_events"  # samples with more than one writable region
     failback_ok = "failback_ok"          # 1 when failback restored the original writer, else 0
     dropped_requests = "dropped_requests"  # open-model requests never sent (too late or too many in flight)
+    cache_hit_rate = "cache_hit_rate"    # X-Cache hit / sent cached reads (GET /items/[id]) in the window, 0..1
+    cache_warmup_s = "cache_warmup_s"    # cache recovered -> per-second hit rate first >= 80 % of the baseline's
+    edge_hit_rate = "edge_hit_rate"      # X-Cache Hit / sent hashed-asset requests (GET /static/[asset]), 0..1
+    deploy_detect_s = "deploy_detect_s"  # bad version live -> the regression watcher's alarm
+    deploy_restore_s = "deploy_restore_s"  # bad version live -> rolled back by the experiment (not the safety net)
 
 
 def metric_unit(metric: Metric) -> str:
@@ -46,7 +51,8 @@ def metric_unit(metric: Metric) -> str:
         return "ms"
     if metric.value.endswith("_s"):
         return "s"
-    return "ratio" if metric in (Metric.error_rate, Metric.availability) else "count"
+    ratios = (Metric.error_rate, Metric.availability, Metric.cache_hit_rate, Metric.edge_hit_rate)
+    return "ratio" if metric in ratios else "count"
 
 
 class Window(StrEnum):

@@ -22,7 +22,7 @@ from reports.recovery import RtoResult
 MIN_REQUESTS = 20
 EXIT_PASS, EXIT_FAIL, EXIT_ABORTED = 0, 1, 3
 WINDOW_METRICS = {Metric.p50_ms, Metric.p95_ms, Metric.p99_ms, Metric.error_rate, Metric.availability,
-                  Metric.dropped_requests}
+                  Metric.dropped_requests, Metric.cache_hit_rate, Metric.edge_hit_rate}
 
 
 class Verdict(StrEnum):
@@ -127,7 +127,31 @@ def measure(f: Findings, c: Criterion) -> Measurement:
     if m is Metric.failback_ok:
         value = None if f.failback_ok is None else float(f.failback_ok)
         return Measurement(value, f.failback_evidence)
+    if m is Metric.cache_warmup_s:
+        return _warmup(f)
+    if m in (Metric.deploy_detect_s, Metric.deploy_restore_s):
+        return _deployment(f, m)
     return _window_metric(f, c)
+
+
+def _warmup(f: Findings) -> Measurement:
+    w = f.cache_warmup
+    if w is None or w.recovered_s is None or w.target_rate is None:
+        return Measurement(None, f"cache warm-up cannot be measured: {w.evidence if w else 'no findings'}")
+    if w.warmup_s is None:
+        return Measurement(None, w.evidence, lower_bound=w.observed_s)
+    return Measurement(w.warmup_s, w.evidence)
+
+
+def _deployment(f: Findings, m: Metric) -> Measurement:
+    d = f.deployment
+    if d is None:
+        return Measurement(None, "no deployment in the fault ledger")
+    value = d.detect_s if m is Metric.deploy_detect_s else d.restore_s
+    if value is None:
+        # Not detected / not rolled back while the experiment ran: at least as long as it watched.
+        return Measurement(None, d.evidence, lower_bound=d.observed_s)
+    return Measurement(value, d.evidence)
 
 
 def _window_metric(f: Findings, c: Criterion) -> Measurement:
@@ -143,6 +167,13 @@ def _window_metric(f: Findings, c: Criterion) -> Measurement:
             return Measurement(None, f"only {w.load_arrivals} load arrivals in {_span(w)} (< {MIN_REQUESTS})")
         return Measurement(float(w.dropped_requests), f"{w.dropped_requests:,} of {w.load_arrivals:,} open-model "
                                                       f"arrivals never sent in {_span(w)}")
+    if m in (Metric.cache_hit_rate, Metric.edge_hit_rate):
+        hits, total, what = ((w.cache_hits, w.cache_reads, "cached reads (GET /items/[id])")
+                             if m is Metric.cache_hit_rate else
+                             (w.edge_hits, w.edge_requests, "hashed-asset requests (GET /static/[asset])"))
+        if total < MIN_REQUESTS:
+            return Measurement(None, f"only {total} successful {what} in {_span(w)} (< {MIN_REQUESTS})")
+        return Measurement(hits / total, f"{hits:,} X-Cache hits in {total:,} successful {what} in {_span(w)}")
     if m in (Metric.error_rate, Metric.availability):
         if w.requests < MIN_REQUESTS:
             return Measurement(None, f"only {w.requests} requests in {_span(w)} (< {MIN_REQUESTS})")

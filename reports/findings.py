@@ -32,6 +32,8 @@ from gameday.models import GameDaySpec
 from reports.recovery import (RpoResult, RtoPhases, RtoResult, read_rto, rpo, rto_phases, split_brain_events,
                               write_rto)
 from reports.samples import nearest_rank
+from reports.scenario_metrics import (CACHED_READ, HASHED_ASSET, Deployment, Warmup, cache_recovered_s, cache_warmup,
+                                      deployment, hit_counts, share)
 
 WINDOWS = ("baseline", "fault", "recovery", "after", "overall")
 DISASTER_KINDS = ("region_outage", "db_writer_kill")
@@ -76,10 +78,22 @@ class WindowStats:
     p99_ms: float | None = None
     dropped_requests: int | None = None         # None without load samples
     load_arrivals: int = 0                      # sent + dropped
+    cache_reads: int = 0                        # sent, successful GET /items/[id] samples
+    cache_hits: int = 0                         # ... answered with X-Cache: hit
+    edge_requests: int = 0                      # sent, successful GET /static/[asset] samples
+    edge_hits: int = 0                          # ... answered with X-Cache: Hit (by the edge)
 
     @property
     def defined(self) -> bool:
         return self.start_s is not None and self.end_s is not None
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        return share(self.cache_hits, self.cache_reads)
+
+    @property
+    def edge_hit_rate(self) -> float | None:
+        return share(self.edge_hits, self.edge_requests)
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,8 @@ class Findings:
     health_interval_s: float = 0.1
     canary_rate_per_s: float = 20.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    cache_warmup: Warmup | None = None          # see reports.scenario_metrics
+    deployment: Deployment | None = None
 
 
 def iso_utc(t_s: float | None) -> str | None:
@@ -313,8 +329,10 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                            False),
               "after": (after_start, end_s if after_start is not None else None, True),
               "overall": (start_s, end_s, True)}
-    windows = {name: window_stats(name, a, b, closed, health, inputs.samples, name == "baseline")
+    windows = {name: _with_hits(window_stats(name, a, b, closed, health, inputs.samples, name == "baseline"),
+                                inputs.samples, closed)
                for name, (a, b, closed) in bounds.items()}
+    warmup = cache_warmup(inputs.samples, cache_recovered_s(faults), end_s, windows["baseline"].cache_hit_rate)
     ok, evidence = failback(inputs.journal, inputs.remediations, phases.pre_fault_region if phases else None,
                             inputs.writer_region)
     notes = () if t0 is not None else ("no fault was injected (no `injected` line in faults.jsonl)",)
@@ -324,7 +342,16 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                     writers_samples=len(writers), failback_ok=ok, failback_evidence=evidence,
                     journal=journal_facts(inputs.journal), writer_region=inputs.writer_region,
                     sustain_s=sustain_s, health_interval_s=health_interval_s,
-                    canary_rate_per_s=spec.probes.canary_rate_per_s, notes=notes)
+                    canary_rate_per_s=spec.probes.canary_rate_per_s, notes=notes, cache_warmup=warmup,
+                    deployment=deployment(faults, inputs.journal, experiment_end))
+
+
+def _with_hits(w: WindowStats, samples: pd.DataFrame | None, closed: bool) -> WindowStats:
+    """The window's cache and edge hit counts added (from the load samples)."""
+    cache_hits, cache_reads = hit_counts(samples, CACHED_READ, w.start_s, w.end_s, closed)
+    edge_hits, edge_requests = hit_counts(samples, HASHED_ASSET, w.start_s, w.end_s, closed)
+    return replace(w, cache_reads=cache_reads, cache_hits=cache_hits, edge_requests=edge_requests,
+                   edge_hits=edge_hits)
 
 
 def _first_lost(result: RpoResult) -> RpoResult:

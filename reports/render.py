@@ -34,7 +34,23 @@ def _window(w) -> dict:
             "load_requests": w.load_requests, "health_requests": w.health_requests,
             "latency_source": w.latency_source, "latency_samples": w.latency_samples,
             "p50_ms": _num(w.p50_ms), "p95_ms": _num(w.p95_ms), "p99_ms": _num(w.p99_ms),
-            "dropped_requests": w.dropped_requests}
+            "dropped_requests": w.dropped_requests,
+            "cache_reads": w.cache_reads, "cache_hit_rate": _num(w.cache_hit_rate, 6),
+            "edge_requests": w.edge_requests, "edge_hit_rate": _num(w.edge_hit_rate, 6)}
+
+
+def _scenario(findings: Findings) -> dict:
+    """Cache warm-up and deployment timings (null when the run had no cache fault / no deployment)."""
+    w, d = findings.cache_warmup, findings.deployment
+    warmup = None if w is None or w.recovered_s is None else {
+        "recovered": iso_utc(w.recovered_s), "baseline_hit_rate": _num(w.baseline_rate, 6),
+        "target_hit_rate": _num(w.target_rate, 6), "warmup_s": _num(w.warmup_s), "observed_s": _num(w.observed_s),
+        "resolution_s": 1.0, "evidence": w.evidence}
+    deploy = None if d is None else {
+        "live": iso_utc(d.live_s), "detected": iso_utc(d.detected_at_s), "restored": iso_utc(d.restored_at_s),
+        "detect_s": _num(d.detect_s), "restore_s": _num(d.restore_s), "observed_s": _num(d.observed_s),
+        "evidence": d.evidence}
+    return {"cache_warmup": warmup, "deployment": deploy}
 
 
 def _phases(findings: Findings) -> dict:
@@ -81,6 +97,7 @@ def summary(findings: Findings, certification: Certification, meta: dict) -> dic
                           for w in findings.fault_windows],
         "windows": {name: _window(findings.windows[name]) for name in WINDOWS if name in findings.windows},
         "split_brain_events": findings.split_brain_events, "failback_ok": findings.failback_ok,
+        **_scenario(findings),
         "writer_region": findings.writer_region,
         "journal": {**asdict(findings.journal), "failed_activities": list(findings.journal.failed_activities),
                     "failed_rollbacks": list(findings.journal.failed_rollbacks), "ok": findings.journal.ok},

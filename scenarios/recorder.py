@@ -3,7 +3,7 @@
 Chunk format (little-endian): uint64 row count n, then the columns one after another:
 t_s float64[n] (intended start, epoch s), latency_ms float32[n] (from the intended start),
 status uint16[n] (0 = no response), name uint8[n] (index into the names table), flags uint8[n].
-Flags: bit 0 ok, bit 1 dropped (open model: never sent), bits 2-3 X-Cache (0 none, 1 hit, 2 miss,
+Flags: bit 0 ok, bit 1 dropped (open model: never sent), bits 2-3 X-Cache, any case (0 none, 1 hit, 2 miss,
 3 other), bits 4-7 X-Region (0 none, else index+1 into the regions table).
 No locust import here: the locustfile wires `on_request` to `events.request`.
 """
@@ -31,7 +31,7 @@ CHUNK_ROWS = 8192
 
 def encode_flags(ok: bool, dropped: bool, cache: str | None, region_code: int) -> int:
     """Pure: the flags byte of one sample."""
-    cache_code = 0 if cache is None else CACHE_CODES.get(cache, 3)
+    cache_code = 0 if cache is None else CACHE_CODES.get(cache.lower(), 3)  # the edge says Hit/Miss, the API hit/miss
     return int(ok) | (DROPPED if dropped else 0) | (cache_code << CACHE_SHIFT) | (region_code << REGION_SHIFT)
 
 

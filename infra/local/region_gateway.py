@@ -32,6 +32,7 @@ DECIDE_EVERY_S = 0.5
 READY_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 5.0
 GATE_REQUESTS = 20
+HEALTH_PATH = "/health"
 
 
 def _log(message: str) -> None:
@@ -156,14 +157,16 @@ class Gateway:
                 asyncio.get_running_loop().create_task(self._stop(self.active, victim))
 
     # --- forwarding ------------------------------------------------------------------------------
-    def _pick(self) -> Instance | None:
-        candidates = [i for i in self.slots[self.active]
-                      if i.ready and not i.draining and i.in_flight < self.policy.concurrency_per_instance]
+    def _pick(self, limited: bool = True) -> Instance | None:
+        candidates = [i for i in self.slots[self.active] if i.ready and not i.draining and
+                      (not limited or i.in_flight < self.policy.concurrency_per_instance)]
         return min(candidates, key=lambda i: i.in_flight) if candidates else None
 
     async def forward(self, request: web.Request) -> web.Response:
         self.requests_total += 1
-        instance = self._pick()
+        # Health checks are never throttled: a region under load is busy, not down (the router must not
+        # fail it over for being popular).
+        instance = self._pick(limited=request.path != HEALTH_PATH)
         if instance is None:
             ready = any(i.ready for i in self.live(self.active))
             if ready:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import redis
 
 from gameday.errors import InvalidInput, StackError
 from gameday.settings import Settings
@@ -16,6 +17,7 @@ from infra.local.supervisor import LocalStack
 REGION_MODES = ("partition", "power_off")
 LATENCY_TOXIC = "gameday_latency"
 VERIFY_TIMEOUT_S = 30.0
+GATEWAY_TIMEOUT_S = 60.0  # a deploy starts instances and runs the health gate before it answers
 
 
 def _check_region(region: str) -> None:
@@ -139,6 +141,58 @@ class LocalTarget:
     def _is_writable(self, region: str) -> bool | None:
         recovery = postgres.in_recovery(self.layout.pg_port(region))
         return None if recovery is None else not recovery
+
+    # --- deployments and caches ------------------------------------------------------------------
+    def _gateway(self, region: str, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        _check_region(region)
+        url = f"http://127.0.0.1:{self.layout.app_port(region)}{path}"
+        try:
+            return httpx.request(method, url, json=body, timeout=GATEWAY_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            raise StackError(f"{method} {path} of region {region} on target local failed: {type(exc).__name__}: {exc}",
+                             hint="`gameday stack status` shows whether the region gateway runs") from exc
+
+    def deploy(self, region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
+               force: bool = False) -> tuple[int, dict]:
+        """Start `version` in `region`'s idle slot behind the health gate (`force` switches anyway):
+        (HTTP status, answer); 200 deployed, 422 refused by the gate."""
+        answer = self._gateway(region, "POST", "/_region/deploy", {"version": version, "error_rate": error_rate,
+                                                                   "added_latency_ms": added_latency_ms,
+                                                                   "force": force})
+        body = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+        if answer.status_code not in (200, 422):
+            raise StackError(f"deployment of {version} to region {region} on target local failed: "
+                             f"HTTP {answer.status_code}: {answer.text[:300]}")
+        return answer.status_code, body
+
+    def active_release(self, region: str) -> str | None:
+        answer = self._gateway(region, "GET", "/_region/status")
+        return answer.json().get("release") if answer.status_code == 200 else None
+
+    def rollback_deployment(self, region: str, version: str | None = None) -> dict:
+        """Switch `region` back to its previous slot while `version` (any when None) is live; idempotent."""
+        active = self.active_release(region)
+        if version is not None and (active is None or not active.endswith(f"/{version}")):
+            return {"region": region, "skipped": True, "active_release": active,
+                    "reason": f"{version} is no longer the active release", "at_s": time.time()}
+        answer = self._gateway(region, "POST", "/_region/rollback")
+        if answer.status_code != 200:
+            raise StackError(f"rollback of region {region} on target local failed: HTTP {answer.status_code}: "
+                             f"{answer.text[:300]}", hint="`gameday stack status` shows the region's slots")
+        return {"region": region, **answer.json(), "at_s": time.time()}
+
+    def flush_cache(self, region: str) -> dict:
+        """Empty `region`'s Redis (a cold cache, like a replaced node)."""
+        _check_region(region)
+        try:
+            with redis.Redis(host="127.0.0.1", port=self.layout.redis_port(region), socket_timeout=2,
+                             socket_connect_timeout=2) as client:
+                keys = client.dbsize()
+                client.flushdb()
+        except (redis.RedisError, OSError) as exc:
+            raise StackError(f"flush of the cache of {region} on target local failed: {exc}",
+                             hint="`gameday stack status` shows whether the region's Redis runs") from exc
+        return {"region": region, "keys_flushed": int(keys), "at_s": time.time()}
 
     def verify_write(self, region: str, timeout_s: float = VERIFY_TIMEOUT_S) -> float:
         """Postcondition: a write through the public entry point commits in `region`; returns its ack time."""

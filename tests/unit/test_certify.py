@@ -51,7 +51,7 @@ def test_a_good_failover_run_passes_every_criterion_with_evidence():
     assert "600 canary writes at 20/s" in evidence and "22:13:20Z" in evidence and "4.00 s after" in evidence
     assert got["rpo_s <= 60"].measured == pytest.approx(2.04, abs=1e-6)
     assert "± 0.05 s" in got["rpo_s <= 60"].evidence
-    assert "P95 of 500 load samples in the baseline window" in got["p95_ms < 200 in baseline"].evidence
+    assert "P95 of 499 load samples in the baseline window" in got["p95_ms < 200 in baseline"].evidence
 
 
 def test_an_erroring_fault_window_fails_an_absolute_threshold_whatever_the_baseline():

@@ -1,0 +1,101 @@
+"""Chaos Toolkit actions for deployments: force a (bad) version live, watch for a regression, roll back.
+
+A deployment is recorded in the fault ledger like a fault (kind `deployment`, recovery `rollback_deployment`),
+so `gameday recover` and the run's safety net roll back a release a crashed run left live. The recovery is
+idempotent: it rolls back only while the recorded version is still the region's active release.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import deque
+
+import httpx
+
+from gameday.faults import ledger_for, target_from
+
+__all__ = ["deploy_version", "rollback_deployment", "rollback_on_regression"]
+
+WATCH_INTERVAL_S = 0.05
+WATCH_REQUEST_TIMEOUT_S = 2.0
+MIN_WATCH_SAMPLES = 10
+
+
+def deploy_version(region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
+                   force: bool = False, configuration: dict = None, secrets: dict = None) -> dict:
+    """Deploy `version` to `region`'s idle slot through the region gateway (health gate; `force` skips it)."""
+    target = target_from(configuration)
+    ledger = ledger_for(target)
+    params = {"version": version, "error_rate": error_rate, "added_latency_ms": added_latency_ms, "force": force,
+              "run_id": os.environ.get("GAMEDAY_RUN_ID")}
+    entry = ledger.begin("deployment", region, params,
+                         {"call": "rollback_deployment", "args": {"region": region, "version": version}})
+    try:
+        status, result = target.deploy(region, version, error_rate, added_latency_ms, force)
+    except BaseException as exc:
+        ledger.failed(entry, exc)
+        raise
+    details = {**result, "region": region, "at_s": time.time()}
+    if status == 200 and result.get("deployed"):
+        ledger.injected(entry, details)
+    else:  # the health gate refused it: nothing went live, nothing to undo
+        ledger.recovered(entry, {**details, "gate_refused": True})
+    return details
+
+
+def rollback_deployment(region: str, configuration: dict = None, secrets: dict = None) -> dict:
+    """Roll back every deployment to `region` still open in the fault ledger (none open: nothing to do)."""
+    target = target_from(configuration)
+    ledger = ledger_for(target)
+    undone = []
+    for entry in ledger.open_entries():
+        if entry["kind"] == "deployment" and entry["target"] == region:
+            details = target.rollback_deployment(region, entry["params"].get("version"))
+            ledger.recovered(entry["id"], details)
+            undone.append(details)
+    return {"region": region, "rolled_back": len(undone), "details": undone, "at_s": time.time()}
+
+
+def _breached(window: deque, max_error_rate: float, max_p95_ms: float | None) -> tuple[bool, float, float]:
+    """Pure: whether the watched requests break either bound; also their error share and P95 (nearest rank)."""
+    errors = sum(1 for ok, _ in window if not ok)
+    latencies = sorted(ms for _, ms in window)
+    p95 = latencies[max(0, math.ceil(0.95 * len(latencies)) - 1)]
+    share = errors / len(window)
+    return share > max_error_rate or (max_p95_ms is not None and p95 > max_p95_ms), share, p95
+
+
+def rollback_on_regression(region: str, max_error_rate: float = 0.05, max_p95_ms: float | None = None,
+                           window_s: float = 1.0, timeout_s: float = 30.0, configuration: dict = None,
+                           secrets: dict = None) -> dict:
+    """Watch `region`'s reads (an alarm stand-in); on a breach roll back, else give up after `timeout_s`."""
+    target = target_from(configuration)
+    url = f"http://127.0.0.1:{target.layout.app_port(region)}"
+    size = max(MIN_WATCH_SAMPLES, round(window_s / WATCH_INTERVAL_S))
+    window: deque = deque(maxlen=size)
+    started = time.time()
+    deadline = time.monotonic() + timeout_s
+    n = 0
+    with httpx.Client(timeout=WATCH_REQUEST_TIMEOUT_S) as client:
+        while time.monotonic() < deadline:
+            n += 1
+            sent = time.perf_counter()
+            try:
+                ok = client.get(f"{url}/items/{n % 1000 + 1}").status_code < 500
+            except httpx.HTTPError:
+                ok = False
+            window.append((ok, (time.perf_counter() - sent) * 1000))
+            if len(window) >= MIN_WATCH_SAMPLES:
+                breached, share, p95 = _breached(window, max_error_rate, max_p95_ms)
+                if breached:
+                    detected = time.time()
+                    rolled = rollback_deployment(region, configuration)
+                    return {"region": region, "detected": True, "watch_started_s": started,
+                            "detected_at_s": detected, "rolled_back_at_s": rolled["at_s"],
+                            "error_rate": round(share, 4), "p95_ms": round(p95, 2), "watched": n,
+                            "rollback": rolled}
+            time.sleep(WATCH_INTERVAL_S)
+    return {"region": region, "detected": False, "watch_started_s": started, "watched": n,
+            "reason": f"no regression within {timeout_s:g} s", "at_s": time.time()}

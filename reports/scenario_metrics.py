@@ -1,0 +1,148 @@
+"""Pure scenario metrics from load samples, the fault ledger and the journal: cache/edge hit rates, cache
+warm-up, and the detect/restore times of a bad deployment.
+
+- hit rate of a window: samples of one request name that were sent and succeeded, share with X-Cache `hit`
+  (the recorder stores X-Cache lower-cased, so the edge's `Hit` counts too); cached reads are
+  `GET /items/[id]`, hashed assets `GET /static/[asset]`.
+- cache warm-up: from the cache's recovery (the latest end of a `link_cut` of a `cache-*` link or of a
+  `cache_flush`) until the first whole second whose hit rate reaches WARMUP_SHARE of the baseline's; seconds
+  with fewer than MIN_READS_PER_S reads are skipped; resolution 1 s.
+- deployment (ledger kind `deployment`): detect = the watcher's `detected_at_s` (journal output) minus the
+  time the bad version went live; restore = its ledger recovery minus that time, counted only when it came
+  before the experiment ended (a release the safety net rolled back was not restored by the experiment).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+CACHED_READ = "GET /items/[id]"
+HASHED_ASSET = "GET /static/[asset]"
+WARMUP_SHARE = 0.8
+MIN_READS_PER_S = 3
+CACHE_FAULTS = ("link_cut", "cache_flush")
+
+
+def hit_counts(samples: pd.DataFrame | None, name: str, start_s: float | None, end_s: float | None,
+               closed: bool = False) -> tuple[int, int]:
+    """(hits, requests): sent, successful `name` samples with intended start in the window, and their hits."""
+    if samples is None or not len(samples) or start_s is None or end_s is None:
+        return 0, 0
+    t = samples["t_s"].to_numpy()
+    member = (t >= start_s) & ((t <= end_s) if closed else (t < end_s))
+    chosen = samples[member & (samples["name"] == name).to_numpy() & (~samples["dropped"]).to_numpy()
+                     & samples["ok"].to_numpy()]
+    hits = int((chosen["cache"].astype(str).str.lower() == "hit").sum())
+    return hits, len(chosen)
+
+
+def share(hits: int, requests: int) -> float | None:
+    return hits / requests if requests else None
+
+
+def cache_recovered_s(fault_windows: tuple[dict, ...] | list[dict]) -> float | None:
+    """When the cache came back: the latest end of a cache link cut or flush; None if there was none."""
+    ends = [w["end_s"] for w in fault_windows if w["kind"] in CACHE_FAULTS and str(w["target"]).startswith("cache-")]
+    if not ends or None in ends:
+        return None
+    return max(ends)
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """How long the cache took to warm up again after it recovered."""
+
+    recovered_s: float | None       # when the cache came back (epoch s)
+    baseline_rate: float | None     # the baseline hit rate the warm-up is measured against
+    target_rate: float | None       # WARMUP_SHARE x baseline_rate
+    warmup_s: float | None          # None: not warm within the observed time (or not measurable)
+    observed_s: float = 0.0         # seconds of samples looked at after the recovery
+    seconds_counted: int = 0        # whole seconds with enough reads
+    evidence: str = ""
+
+
+def cache_warmup(samples: pd.DataFrame | None, recovered_s: float | None, end_s: float | None,
+                 baseline_rate: float | None, share_of_baseline: float = WARMUP_SHARE,
+                 min_reads: int = MIN_READS_PER_S) -> Warmup:
+    """Pure: seconds from the cache's recovery to the first second whose hit rate reaches the target."""
+    if recovered_s is None:
+        return Warmup(None, baseline_rate, None, None, evidence="no cache outage or flush recovered in the ledger")
+    if baseline_rate is None:
+        return Warmup(recovered_s, None, None, None, evidence="no cached reads in the baseline window")
+    target = share_of_baseline * baseline_rate
+    end = end_s if end_s is not None else recovered_s
+    observed = max(0.0, end - recovered_s)
+    counted = 0
+    for k in range(int(math.floor(observed))):
+        hits, reads = hit_counts(samples, CACHED_READ, recovered_s + k, recovered_s + k + 1)
+        if reads < min_reads:
+            continue
+        counted += 1
+        if hits / reads >= target:
+            return Warmup(recovered_s, baseline_rate, target, float(k), observed, counted,
+                          f"second {k} after the cache recovered had {hits}/{reads} hits "
+                          f"({hits / reads:.0%} >= {target:.0%} = {share_of_baseline:.0%} of the baseline "
+                          f"{baseline_rate:.0%}); resolution 1 s")
+    return Warmup(recovered_s, baseline_rate, target, None, observed, counted,
+                  f"no second of the {observed:.1f} s after the cache recovered ({counted} with >= {min_reads} "
+                  f"reads) reached {target:.0%} hits ({share_of_baseline:.0%} of the baseline {baseline_rate:.0%})")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """When a bad version went live, was detected and was rolled back."""
+
+    live_s: float | None
+    detected_at_s: float | None
+    restored_at_s: float | None     # rolled back by the experiment; None when only the safety net did it
+    observed_until_s: float | None  # the experiment's end: how long the run watched
+    evidence: str = ""
+
+    @property
+    def detect_s(self) -> float | None:
+        return None if None in (self.live_s, self.detected_at_s) else max(0.0, self.detected_at_s - self.live_s)
+
+    @property
+    def restore_s(self) -> float | None:
+        return None if None in (self.live_s, self.restored_at_s) else max(0.0, self.restored_at_s - self.live_s)
+
+    @property
+    def observed_s(self) -> float | None:
+        return None if None in (self.live_s, self.observed_until_s) else max(0.0, self.observed_until_s - self.live_s)
+
+
+def _detections(journal: dict | None) -> list[float]:
+    out = []
+    for record in (journal or {}).get("run") or []:
+        output = record.get("output")
+        if isinstance(output, dict) and output.get("detected") and isinstance(output.get("detected_at_s"), (int, float)):
+            out.append(float(output["detected_at_s"]))
+    return sorted(out)
+
+
+def deployment(fault_windows: tuple[dict, ...] | list[dict], journal: dict | None,
+               experiment_end_s: float | None) -> Deployment | None:
+    """Pure: the first deployment of the ledger and its detection/rollback; None when nothing was deployed."""
+    deployments = [w for w in fault_windows if w["kind"] == "deployment"]
+    if not deployments:
+        return None
+    live = deployments[0]
+    detected = [t for t in _detections(journal) if t >= live["start_s"]]
+    end = live["end_s"]
+    by_experiment = end is not None and (experiment_end_s is None or end <= experiment_end_s)
+    restored = end if by_experiment else None
+    parts = [f"{live['target']} went live at {live['start_s']:.3f}"]
+    parts.append(f"regression detected {detected[0] - live['start_s']:.2f} s later (journal: watcher output)"
+                 if detected else "no regression watcher reported a detection in the journal")
+    if restored is not None:
+        parts.append(f"rolled back {restored - live['start_s']:.2f} s after going live (fault ledger)")
+    elif end is not None:
+        parts.append("rolled back only by the safety net after the experiment ended")
+    else:
+        parts.append("never rolled back")
+    return Deployment(live["start_s"], detected[0] if detected else None, restored,
+                      experiment_end_s if experiment_end_s is not None else end, "; ".join(parts))
+

@@ -1,0 +1,157 @@
+"""Scenario metrics on hand-written samples, ledgers and journals: hit rates, cache warm-up, deploy timings."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gameday.models import Criterion, GameDaySpec, Metric, metric_unit
+from reports.certify import Verdict, certify
+from reports.findings import RunInputs, analyse
+from reports.render import markdown, summary
+from reports.scenario_metrics import (CACHED_READ, HASHED_ASSET, cache_recovered_s, cache_warmup, deployment,
+                                      hit_counts)
+from scenarios.recorder import encode_flags
+
+T0 = 1_700_000_000.0
+
+
+def samples(rows: list[tuple[float, str, str, bool]]) -> pd.DataFrame:
+    """(t_s, name, cache, ok) rows as the sample frame reports.sample_files builds."""
+    return pd.DataFrame({"t_s": [r[0] for r in rows], "latency_ms": [5.0] * len(rows),
+                         "status": [200 if r[3] else 500 for r in rows], "name": [r[1] for r in rows],
+                         "ok": [r[3] for r in rows], "dropped": [False] * len(rows), "cache": [r[2] for r in rows],
+                         "region": ["eu-central-1"] * len(rows), "source": ["w"] * len(rows)})
+
+
+def reads(start: float, seconds: int, per_s: int, hit_share_at) -> list[tuple]:
+    """`per_s` cached reads a second; in second k the first round(per_s * hit_share_at(k)) are hits."""
+    out = []
+    for k in range(seconds):
+        hits = round(per_s * hit_share_at(k))
+        out += [(start + k + i / per_s, CACHED_READ, "hit" if i < hits else "miss", True) for i in range(per_s)]
+    return out
+
+
+def window(kind: str, target: str, start: float, end: float | None) -> dict:
+    return {"id": f"{kind}-{start}", "kind": kind, "target": target, "begun_s": start - 0.01, "start_s": start,
+            "end_s": end}
+
+
+def test_the_new_metrics_have_units():
+    assert metric_unit(Metric.cache_hit_rate) == metric_unit(Metric.edge_hit_rate) == "ratio"
+    assert {metric_unit(m) for m in (Metric.cache_warmup_s, Metric.deploy_detect_s, Metric.deploy_restore_s)} == {"s"}
+    assert Criterion.model_validate("edge_hit_rate > 0.9 in fault").unit == "ratio"
+
+
+def test_the_edges_capitalised_x_cache_is_recorded_as_a_hit():
+    assert encode_flags(True, False, "Hit", 0) == encode_flags(True, False, "hit", 0)
+    assert encode_flags(True, False, "Miss", 0) == encode_flags(True, False, "miss", 0)
+    assert encode_flags(True, False, "bypass", 0) >> 2 & 3 == 3
+
+
+def test_hit_counts_count_only_sent_successful_requests_of_the_name_in_the_window():
+    frame = samples([(T0, CACHED_READ, "hit", True), (T0 + 1, CACHED_READ, "miss", True),
+                     (T0 + 2, CACHED_READ, "", False), (T0 + 3, HASHED_ASSET, "hit", True),
+                     (T0 + 10, CACHED_READ, "hit", True)])
+    assert hit_counts(frame, CACHED_READ, T0, T0 + 10) == (1, 2)
+    assert hit_counts(frame, CACHED_READ, T0, T0 + 10, closed=True) == (2, 3)
+    assert hit_counts(frame, HASHED_ASSET, T0, T0 + 10) == (1, 1)
+    assert hit_counts(None, CACHED_READ, T0, T0 + 10) == (0, 0)
+
+
+def test_cache_recovery_is_the_latest_end_of_a_cache_cut_or_flush():
+    faults = [window("link_cut", "cache-eu-central-1", T0, T0 + 5), window("cache_flush", "cache-eu-central-1",
+                                                                           T0 + 6, T0 + 6),
+              window("link_cut", "origin-eu-central-1", T0, T0 + 9)]
+    assert cache_recovered_s(faults) == T0 + 6
+    assert cache_recovered_s([window("link_cut", "cache-eu-central-1", T0, None)]) is None
+    assert cache_recovered_s([]) is None
+
+
+def test_warmup_is_the_first_second_reaching_80_percent_of_the_baseline():
+    recovered = T0 + 10
+    frame = samples(reads(recovered, 10, 10, lambda k: min(1.0, 0.1 * k)))
+    w = cache_warmup(frame, recovered, recovered + 10, baseline_rate=0.5)
+    assert w.target_rate == pytest.approx(0.4)
+    assert w.warmup_s == 4.0 and "4/10 hits" in w.evidence
+
+
+def test_a_cache_that_never_warms_has_no_warmup_and_says_how_long_it_looked():
+    frame = samples(reads(T0, 6, 10, lambda k: 0.0))
+    w = cache_warmup(frame, T0, T0 + 6, baseline_rate=0.5)
+    assert w.warmup_s is None and w.observed_s == 6 and w.seconds_counted == 6
+
+
+def test_warmup_is_not_measurable_without_a_cache_fault_or_a_baseline():
+    assert cache_warmup(None, None, T0, 0.5).warmup_s is None
+    assert cache_warmup(None, T0, T0 + 5, None).target_rate is None
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=8), st.floats(0.01, 1))
+def test_warmup_is_never_negative_and_monotonic_in_the_baseline(shares, baseline):
+    frame = samples(reads(T0, len(shares), 10, lambda k: shares[k]))
+    low = cache_warmup(frame, T0, T0 + len(shares), baseline / 2).warmup_s
+    high = cache_warmup(frame, T0, T0 + len(shares), baseline).warmup_s
+    assert low is None or low >= 0
+    if high is not None:
+        assert low is not None and low <= high
+
+
+def test_a_detected_and_rolled_back_deployment_times_both():
+    faults = [window("deployment", "eu-central-1", T0, T0 + 2.5)]
+    journal = {"run": [{"activity": {"name": "rollback-on-regression"},
+                        "output": {"detected": True, "detected_at_s": T0 + 1.25}}]}
+    d = deployment(faults, journal, experiment_end_s=T0 + 6)
+    assert d.detect_s == pytest.approx(1.25) and d.restore_s == pytest.approx(2.5)
+
+
+def test_a_deployment_only_the_safety_net_rolled_back_is_not_restored():
+    d = deployment([window("deployment", "eu-central-1", T0, T0 + 20)], {"run": []}, experiment_end_s=T0 + 8)
+    assert d.restore_s is None and d.detect_s is None and d.observed_s == pytest.approx(8)
+    assert "safety net" in d.evidence
+    assert deployment([], None, T0) is None
+
+
+def _run(ledger: list[dict], frame: pd.DataFrame, journal: dict, experiment_end_s: float, *criteria: str):
+    spec = GameDaySpec.model_validate({"criteria": list(criteria)})
+    inputs = RunInputs(run={"started_s": T0 - 10, "ended_s": T0 + 20, "experiment_ended_s": experiment_end_s},
+                       ledger=tuple(ledger), journal=journal, samples=frame)
+    findings = analyse(inputs, spec)
+    return findings, certify(findings, spec.criteria)
+
+
+def _ledger(kind: str, target: str, injected: float, recovered: float) -> list[dict]:
+    return [{"event": "begin", "id": "x", "at_s": injected - 0.01, "kind": kind, "target": target, "params": {},
+             "recovery": {}}, {"event": "injected", "id": "x", "at_s": injected},
+            {"event": "recovered", "id": "x", "at_s": recovered}]
+
+
+def test_certify_judges_hit_rates_warmup_and_renders_them():
+    rows = reads(T0 - 10, 10, 10, lambda k: 0.6)                      # baseline 60 % hits
+    rows += [(T0 + k + i / 10, CACHED_READ, "other", True) for k in range(5) for i in range(10)]  # cut off
+    rows += reads(T0 + 5, 15, 10, lambda k: 0.6)                      # back at once
+    rows += [(T0 - 10 + i / 10, HASHED_ASSET, "hit", True) for i in range(300)]
+    journal = {"status": "completed", "deviated": False, "run": [], "rollbacks": []}
+    findings, cert = _run(_ledger("link_cut", "cache-eu-central-1", T0, T0 + 5), samples(rows), journal, T0 + 5,
+                          "cache_hit_rate == 0 in fault", "cache_hit_rate > 0.5 in after", "cache_warmup_s <= 1",
+                          "edge_hit_rate > 0.9 in overall")
+    assert [c.verdict for c in cert.criteria] == [Verdict.PASS] * 4, cert.reasons
+    doc = summary(findings, cert, {"experiment": "cache-outage"})
+    assert doc["cache_warmup"]["warmup_s"] == 0 and doc["windows"]["fault"]["cache_hit_rate"] == 0
+    assert "## Cache warm-up" in markdown(doc) and "Edge hit rate" in markdown(doc)
+
+
+def test_an_unrestored_deployment_fails_a_restore_target_it_already_exceeds():
+    journal = {"status": "completed", "deviated": False, "run": [], "rollbacks": []}
+    rows = reads(T0 - 10, 30, 5, lambda k: 0.5)
+    findings, cert = _run(_ledger("deployment", "eu-central-1", T0, T0 + 15), samples(rows), journal, T0 + 8,
+                          "deploy_restore_s <= 5", "deploy_restore_s <= 30", "deploy_detect_s <= 5")
+    got = {c.name: c for c in cert.criteria}
+    assert got["deploy_restore_s <= 5"].verdict is Verdict.FAIL and "already breaks" in got[
+        "deploy_restore_s <= 5"].evidence
+    assert got["deploy_restore_s <= 30"].verdict is Verdict.INCONCLUSIVE
+    assert got["deploy_detect_s <= 5"].verdict is Verdict.FAIL
+    assert "## Deployment" in markdown(summary(findings, cert, {}))
