@@ -51,6 +51,14 @@ def _close(target: LocalTarget, recovery: dict, details: dict) -> int:
     return closed
 
 
+def _undo(configuration: dict | None, call: str, **args) -> dict:
+    """Run recovery `call` on the driver and close the ledger entries that named exactly this recovery."""
+    target = target_from(configuration)
+    details = getattr(target, call)(**args)
+    details["ledger_entries_closed"] = _close(target, {"call": call, "args": args}, details)
+    return details
+
+
 def recover_open(target: LocalTarget, log=lambda line: None) -> list[dict]:
     """Replay the recovery of every open ledger entry (newest first); returns what was done."""
     ledger = ledger_for(target)
@@ -79,10 +87,7 @@ def fail_region(region: str, mode: str = "partition", configuration: dict = None
 
 def restore_region(region: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Bring `region` back (links and processes; its database as a standby when another region writes)."""
-    target = target_from(configuration)
-    details = target.restore_region(region)
-    details["ledger_entries_closed"] = _close(target, {"call": "restore_region", "args": {"region": region}}, details)
-    return details
+    return _undo(configuration, "restore_region", region=region)
 
 
 def cut_link(link: str, duration_s: float = 0.0, configuration: dict = None, secrets: dict = None) -> dict:
@@ -101,10 +106,7 @@ def cut_link(link: str, duration_s: float = 0.0, configuration: dict = None, sec
 
 def restore_link(link: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Enable fault-proxy `link` again."""
-    target = target_from(configuration)
-    details = target.restore_link(link)
-    details["ledger_entries_closed"] = _close(target, {"call": "restore_link", "args": {"link": link}}, details)
-    return details
+    return _undo(configuration, "restore_link", link=link)
 
 
 def add_latency(link: str, ms: float, jitter_ms: float = 0.0, configuration: dict = None,
@@ -119,10 +121,7 @@ def add_latency(link: str, ms: float, jitter_ms: float = 0.0, configuration: dic
 
 def remove_latency(link: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Remove the latency added to `link`."""
-    target = target_from(configuration)
-    details = target.remove_latency(link)
-    details["ledger_entries_closed"] = _close(target, {"call": "remove_latency", "args": {"link": link}}, details)
-    return details
+    return _undo(configuration, "remove_latency", link=link)
 
 
 def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:
