@@ -16,7 +16,7 @@ from infra.targets import driver_from
 from infra.targets.local import LocalTarget
 
 __all__ = ["fail_region", "restore_region", "cut_link", "restore_link", "add_latency", "remove_latency",
-           "kill_db_writer", "flush_cache"]
+           "kill_db_writer", "flush_cache", "inject_http_error", "remove_http_error"]
 
 
 target_from = driver_from
@@ -122,6 +122,22 @@ def add_latency(link: str, ms: float, jitter_ms: float = 0.0, configuration: dic
 def remove_latency(link: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Remove the latency added to `link`."""
     return _undo(configuration, "remove_latency", link=link)
+
+
+def inject_http_error(link: str, status: int, probability: float = 1.0, configuration: dict = None,
+                      secrets: dict = None) -> dict:
+    """Answer requests crossing HTTP `link` with `status` (e.g. 429, 503) with `probability` (0..1)."""
+    target = target_from(configuration)
+    status, probability = int(status), float(probability)
+    with _recorded(target, "http_error", link, {"status": status, "probability": probability},
+                   {"call": "remove_http_error", "args": {"link": link}}) as details:
+        details.update(target.inject_http_error(link, status, probability))
+    return details
+
+
+def remove_http_error(link: str, configuration: dict = None, secrets: dict = None) -> dict:
+    """Remove the HTTP error injected on `link`."""
+    return _undo(configuration, "remove_http_error", link=link)
 
 
 def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:

@@ -43,6 +43,11 @@ class Metric(StrEnum):
     edge_hit_rate = "edge_hit_rate"      # X-Cache Hit / sent hashed-asset requests (GET /static/[asset]), 0..1
     deploy_detect_s = "deploy_detect_s"  # bad version live -> the regression watcher's alarm
     deploy_restore_s = "deploy_restore_s"  # bad version live -> rolled back by the experiment (not the safety net)
+    ai_p95_ms = "ai_p95_ms"              # exact P95 of the POST /ai journey's sent samples in the window
+    ai_error_rate = "ai_error_rate"      # failed / sent POST /ai requests in the window, 0..1
+    ai_fallback_share = "ai_fallback_share"  # successful AI answers not from the first-priority provider, 0..1
+    interval_p95_ms = "interval_p95_ms"  # the worst P95 of the window's 10 s intervals (non-AI load samples)
+    interval_error_rate = "interval_error_rate"  # the worst error rate of the window's 10 s intervals, 0..1
 
 
 def metric_unit(metric: Metric) -> str:
@@ -51,7 +56,8 @@ def metric_unit(metric: Metric) -> str:
         return "ms"
     if metric.value.endswith("_s"):
         return "s"
-    ratios = (Metric.error_rate, Metric.availability, Metric.cache_hit_rate, Metric.edge_hit_rate)
+    ratios = (Metric.error_rate, Metric.availability, Metric.cache_hit_rate, Metric.edge_hit_rate,
+              Metric.ai_error_rate, Metric.ai_fallback_share, Metric.interval_error_rate)
     return "ratio" if metric in ratios else "count"
 
 

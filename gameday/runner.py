@@ -36,6 +36,7 @@ EXIT_INVALID = 2
 EXIT_ABORTED = 3
 TARGETS = ("local", "aws")
 CHAOS_TIMEOUT_S = 3600.0
+WRITER_LOOKUP_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,11 @@ class Run:
             for entry in ledger_lines:
                 if entry["id"] in ours:
                     out.write(json.dumps(entry) + "\n")
+        deadline = time.monotonic() + WRITER_LOOKUP_S
         writers = target.writer_regions()
+        while len(writers) != 1 and time.monotonic() < deadline:  # a busy database may miss one answer
+            time.sleep(0.2)
+            writers = target.writer_regions()
         seqs: list[int] = []
         if len(writers) == 1:
             with psycopg.connect(postgres.dsn(target.layout.pg_port(writers[0])), autocommit=True) as conn:

@@ -18,11 +18,14 @@ from enum import StrEnum
 from gameday.models import Criterion, Metric
 from reports.findings import Findings, WindowStats, iso_utc
 from reports.recovery import RtoResult
+from reports.scenario_metrics import FIRST_PROVIDER
 
 MIN_REQUESTS = 20
 EXIT_PASS, EXIT_FAIL, EXIT_ABORTED = 0, 1, 3
 WINDOW_METRICS = {Metric.p50_ms, Metric.p95_ms, Metric.p99_ms, Metric.error_rate, Metric.availability,
-                  Metric.dropped_requests, Metric.cache_hit_rate, Metric.edge_hit_rate}
+                  Metric.dropped_requests, Metric.cache_hit_rate, Metric.edge_hit_rate, Metric.ai_p95_ms,
+                  Metric.ai_error_rate, Metric.ai_fallback_share, Metric.interval_p95_ms,
+                  Metric.interval_error_rate}
 
 
 class Verdict(StrEnum):
@@ -174,6 +177,10 @@ def _window_metric(f: Findings, c: Criterion) -> Measurement:
         if total < MIN_REQUESTS:
             return Measurement(None, f"only {total} successful {what} in {_span(w)} (< {MIN_REQUESTS})")
         return Measurement(hits / total, f"{hits:,} X-Cache hits in {total:,} successful {what} in {_span(w)}")
+    if m in (Metric.ai_p95_ms, Metric.ai_error_rate, Metric.ai_fallback_share):
+        return _ai(w, m)
+    if m in (Metric.interval_p95_ms, Metric.interval_error_rate):
+        return _interval(w, m)
     if m in (Metric.error_rate, Metric.availability):
         if w.requests < MIN_REQUESTS:
             return Measurement(None, f"only {w.requests} requests in {_span(w)} (< {MIN_REQUESTS})")
@@ -185,6 +192,37 @@ def _window_metric(f: Findings, c: Criterion) -> Measurement:
         return Measurement(None, f"only {w.latency_samples} latency samples in {_span(w)} (< {MIN_REQUESTS})")
     value = getattr(w, f"p{q}_ms")
     return Measurement(value, f"exact nearest-rank P{q} of {w.latency_samples:,} {w.latency_source} in {_span(w)}")
+
+
+def _ai(w: WindowStats, m: Metric) -> Measurement:
+    a = w.ai
+    if m is Metric.ai_fallback_share:
+        if a.answers < MIN_REQUESTS:
+            return Measurement(None, f"only {a.answers} successful AI answers (POST /ai) in {_span(w)} (< {MIN_REQUESTS})")
+        by = ", ".join(f"{name} {count:,}" for name, count in a.providers)
+        return Measurement(a.fallback_answers / a.answers,
+                           f"{a.fallback_answers:,} of {a.answers:,} successful AI answers in {_span(w)} not served "
+                           f"by the first-priority provider {FIRST_PROVIDER} (X-AI-Provider: {by})")
+    if a.requests < MIN_REQUESTS:
+        return Measurement(None, f"only {a.requests} AI requests (POST /ai) in {_span(w)} (< {MIN_REQUESTS})")
+    if m is Metric.ai_error_rate:
+        return Measurement(a.error_rate, f"{a.errors:,} errors in {a.requests:,} AI requests (POST /ai) in {_span(w)}")
+    return Measurement(a.p95_ms, f"exact nearest-rank P95 of {a.latency_samples:,} AI requests (POST /ai) in {_span(w)}")
+
+
+def _interval(w: WindowStats, m: Metric) -> Measurement:
+    i = w.intervals
+    size = f"{i.interval_s:g} s intervals"
+    if i.intervals == 0:
+        return Measurement(None, f"no {size} with >= {MIN_REQUESTS} load requests in {_span(w)}")
+    counted = f"{i.intervals} {size} of {_span(w)} ({i.skipped} with < {MIN_REQUESTS} requests skipped)"
+    if m is Metric.interval_error_rate:
+        return Measurement(i.worst_error_rate, f"worst of {counted}: {i.worst_errors:,} errors in "
+                                               f"{i.worst_requests:,} load requests from {_clock(i.worst_error_start_s)}")
+    if i.worst_p95_ms is None:
+        return Measurement(None, f"no interval with >= {MIN_REQUESTS} non-AI load samples in {counted}")
+    return Measurement(i.worst_p95_ms, f"worst exact nearest-rank P95 of the non-AI load samples of {counted}: "
+                                       f"the interval from {_clock(i.worst_p95_start_s)}")
 
 
 def judge(c: Criterion, measurement: Measurement) -> Verdict:

@@ -32,8 +32,8 @@ from gameday.models import GameDaySpec
 from reports.recovery import (RpoResult, RtoPhases, RtoResult, read_rto, rpo, rto_phases, split_brain_events,
                               write_rto)
 from reports.samples import nearest_rank
-from reports.scenario_metrics import (CACHED_READ, HASHED_ASSET, Deployment, Warmup, cache_recovered_s, cache_warmup,
-                                      deployment, hit_counts, share)
+from reports.scenario_metrics import (CACHED_READ, HASHED_ASSET, AiStats, Deployment, IntervalStats, Warmup,
+                                      ai_stats, cache_recovered_s, interval_stats, cache_warmup, deployment, hit_counts, share)
 
 WINDOWS = ("baseline", "fault", "recovery", "after", "overall")
 DISASTER_KINDS = ("region_outage", "db_writer_kill")
@@ -82,6 +82,8 @@ class WindowStats:
     cache_hits: int = 0                         # ... answered with X-Cache: hit
     edge_requests: int = 0                      # sent, successful GET /static/[asset] samples
     edge_hits: int = 0                          # ... answered with X-Cache: Hit (by the edge)
+    ai: AiStats = AiStats()                     # the POST /ai journey's samples only
+    intervals: IntervalStats = IntervalStats()  # the window's worst 10 s interval (soak criteria)
 
     @property
     def defined(self) -> bool:
@@ -351,7 +353,8 @@ def _with_hits(w: WindowStats, samples: pd.DataFrame | None, closed: bool) -> Wi
     cache_hits, cache_reads = hit_counts(samples, CACHED_READ, w.start_s, w.end_s, closed)
     edge_hits, edge_requests = hit_counts(samples, HASHED_ASSET, w.start_s, w.end_s, closed)
     return replace(w, cache_reads=cache_reads, cache_hits=cache_hits, edge_requests=edge_requests,
-                   edge_hits=edge_hits)
+                   edge_hits=edge_hits, ai=ai_stats(samples, w.start_s, w.end_s, closed),
+                   intervals=interval_stats(samples, w.start_s, w.end_s, closed))
 
 
 def _first_lost(result: RpoResult) -> RpoResult:

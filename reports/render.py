@@ -36,7 +36,13 @@ def _window(w) -> dict:
             "p50_ms": _num(w.p50_ms), "p95_ms": _num(w.p95_ms), "p99_ms": _num(w.p99_ms),
             "dropped_requests": w.dropped_requests,
             "cache_reads": w.cache_reads, "cache_hit_rate": _num(w.cache_hit_rate, 6),
-            "edge_requests": w.edge_requests, "edge_hit_rate": _num(w.edge_hit_rate, 6)}
+            "edge_requests": w.edge_requests, "edge_hit_rate": _num(w.edge_hit_rate, 6),
+            "ai_requests": w.ai.requests, "ai_errors": w.ai.errors, "ai_error_rate": _num(w.ai.error_rate, 6),
+            "ai_p95_ms": _num(w.ai.p95_ms), "ai_answers": w.ai.answers,
+            "ai_fallback_share": _num(w.ai.fallback_share, 6), "ai_providers": dict(w.ai.providers),
+            "interval_s": w.intervals.interval_s, "intervals": w.intervals.intervals,
+            "interval_p95_ms": _num(w.intervals.worst_p95_ms),
+            "interval_error_rate": _num(w.intervals.worst_error_rate, 6)}
 
 
 def _scenario(findings: Findings) -> dict:

@@ -7,6 +7,10 @@ warm-up, and the detect/restore times of a bad deployment.
 - cache warm-up: from the cache's recovery (the latest end of a `link_cut` of a `cache-*` link or of a
   `cache_flush`) until the first whole second whose hit rate reaches WARMUP_SHARE of the baseline's; seconds
   with fewer than MIN_READS_PER_S reads are skipped; resolution 1 s.
+- AI gateway: samples of the `POST /ai` journey only (named `POST /ai [<provider>]` by the recorder): their
+  error rate, exact P95, and the fallback share = successful answers not served by FIRST_PROVIDER / all
+  successful answers naming a provider.
+- soak: the worst INTERVAL_S interval of a window (P95 of non-AI samples, error rate of all samples).
 - deployment (ledger kind `deployment`): detect = the watcher's `detected_at_s` (journal output) minus the
   time the bad version went live; restore = its ledger recovery minus that time, counted only when it came
   before the experiment ended (a release the safety net rolled back was not restored by the experiment).
@@ -17,7 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from reports.samples import nearest_rank
 
 CACHED_READ = "GET /items/[id]"
 HASHED_ASSET = "GET /static/[asset]"
@@ -146,3 +153,131 @@ def deployment(fault_windows: tuple[dict, ...] | list[dict], journal: dict | Non
     return Deployment(live["start_s"], detected[0] if detected else None, restored,
                       experiment_end_s if experiment_end_s is not None else end, "; ".join(parts))
 
+
+
+# --- AI gateway ------------------------------------------------------------------------------------------
+# The recorder names an AI answer `POST /ai [<X-AI-Provider>]` (bedrock, google, meta or cache); a request
+# that got no answer naming a provider (an error, a timeout) stays `POST /ai`. Every one of them is an AI sample.
+
+AI_REQUEST = "POST /ai"
+FIRST_PROVIDER = "bedrock"   # the gateway's first-priority provider (infra/local/layout.py PROVIDERS[0])
+
+
+def ai_provider(name: str) -> str | None:
+    """Pure: the provider in an AI request name (`POST /ai [google]` -> `google`); None when none is named."""
+    prefix = AI_REQUEST + " ["
+    if name.startswith(prefix) and name.endswith("]"):
+        return name[len(prefix):-1] or None
+    return None
+
+
+def is_ai(name: str) -> bool:
+    return name == AI_REQUEST or ai_provider(name) is not None
+
+
+@dataclass(frozen=True)
+class AiStats:
+    """The AI journey's figures in one window (load samples of `POST /ai` only)."""
+
+    requests: int = 0                # sent AI requests
+    errors: int = 0                  # ... that failed
+    answers: int = 0                 # sent, successful AI requests naming their provider
+    fallback_answers: int = 0        # ... not served by the first-priority provider (another provider or cache)
+    latency_samples: int = 0
+    p95_ms: float | None = None
+    providers: tuple[tuple[str, int], ...] = ()   # (provider, successful answers), most first
+
+    @property
+    def error_rate(self) -> float | None:
+        return share(self.errors, self.requests)
+
+    @property
+    def fallback_share(self) -> float | None:
+        return share(self.fallback_answers, self.answers)
+
+
+def ai_stats(samples: pd.DataFrame | None, start_s: float | None, end_s: float | None, closed: bool = False,
+             first_provider: str = FIRST_PROVIDER) -> AiStats:
+    """Pure: error rate, exact nearest-rank P95 and fallback share of the AI samples whose intended start is
+    in the window."""
+    if samples is None or not len(samples) or start_s is None or end_s is None:
+        return AiStats()
+    t = samples["t_s"].to_numpy()
+    member = (t >= start_s) & ((t <= end_s) if closed else (t < end_s))
+    names = samples["name"].astype(str)
+    ai = member & names.map(is_ai).to_numpy(dtype=bool) & (~samples["dropped"]).to_numpy()
+    sent = samples[ai]
+    if not len(sent):
+        return AiStats()
+    ok = sent["ok"].to_numpy(dtype=bool)
+    providers = sent["name"].astype(str).map(ai_provider)[ok].dropna()
+    counts = providers.value_counts()
+    latencies = sent["latency_ms"].to_numpy(dtype=float)
+    return AiStats(requests=len(sent), errors=int((~ok).sum()), answers=int(counts.sum()),
+                   fallback_answers=int(counts.sum() - counts.get(first_provider, 0)),
+                   latency_samples=len(latencies), p95_ms=nearest_rank(latencies, 95),
+                   providers=tuple((str(k), int(v)) for k, v in counts.items()))
+
+
+# --- soak: per-interval figures ---------------------------------------------------------------------------
+# A soak is judged interval by interval (drift, leaks): the window is cut into consecutive INTERVAL_S
+# intervals from its start (a last partial interval counts when it has enough requests) and the worst
+# interval's P95 and error rate are the window's figures. P95 is over the sent non-AI samples (the AI journey
+# has its own SLO: ai_p95_ms); the error rate over every sent load sample. Intervals with fewer than
+# min_requests such samples are skipped.
+
+INTERVAL_S = 10.0
+
+
+@dataclass(frozen=True)
+class IntervalStats:
+    """The worst interval of a window."""
+
+    interval_s: float = INTERVAL_S
+    intervals: int = 0                    # intervals with enough requests
+    skipped: int = 0                      # intervals with too few
+    worst_p95_ms: float | None = None
+    worst_p95_start_s: float | None = None
+    worst_error_rate: float | None = None
+    worst_error_start_s: float | None = None
+    worst_errors: int = 0
+    worst_requests: int = 0
+
+
+def interval_stats(samples: pd.DataFrame | None, start_s: float | None, end_s: float | None, closed: bool = False,
+                   interval_s: float = INTERVAL_S, min_requests: int = 20) -> IntervalStats:
+    """Pure: the worst per-interval P95 (non-AI samples) and error rate (all samples) of the window."""
+    if samples is None or not len(samples) or start_s is None or end_s is None or end_s <= start_s:
+        return IntervalStats(interval_s)
+    t = samples["t_s"].to_numpy(dtype=float)
+    member = (t >= start_s) & ((t <= end_s) if closed else (t < end_s)) & (~samples["dropped"]).to_numpy()
+    sent = samples[member]
+    t = sent["t_s"].to_numpy(dtype=float)
+    ok = sent["ok"].to_numpy(dtype=bool)
+    latency = sent["latency_ms"].to_numpy(dtype=float)
+    not_ai = ~sent["name"].astype(str).map(is_ai).to_numpy(dtype=bool)
+    index = np.floor((t - start_s) / interval_s).astype(int)
+    order = np.argsort(index, kind="stable")      # one pass over the samples, however long the soak
+    index, ok, latency, not_ai = index[order], ok[order], latency[order], not_ai[order]
+    count = int(math.ceil((end_s - start_s) / interval_s))
+    bounds = np.searchsorted(index, np.arange(count + 1))
+    worst_p95 = worst_err = None
+    intervals = skipped = 0
+    for k in range(count):
+        inside = slice(bounds[k], bounds[k + 1])
+        n = bounds[k + 1] - bounds[k]
+        if n < min_requests:
+            skipped += 1
+            continue
+        intervals += 1
+        errors = int((~ok[inside]).sum())
+        if worst_err is None or errors / n > worst_err[0]:
+            worst_err = (errors / n, start_s + k * interval_s, errors, int(n))
+        lat = latency[inside][not_ai[inside]]
+        if len(lat) >= min_requests:
+            p95 = nearest_rank(lat, 95)
+            if worst_p95 is None or p95 > worst_p95[0]:
+                worst_p95 = (p95, start_s + k * interval_s)
+    p95_value, p95_at = worst_p95 if worst_p95 is not None else (None, None)
+    err_rate, err_at, err_n, req_n = worst_err if worst_err is not None else (None, None, 0, 0)
+    return IntervalStats(interval_s, intervals, skipped, p95_value, p95_at, err_rate, err_at, err_n, req_n)

@@ -5,6 +5,8 @@ t_s float64[n] (intended start, epoch s), latency_ms float32[n] (from the intend
 status uint16[n] (0 = no response), name uint8[n] (index into the names table), flags uint8[n].
 Flags: bit 0 ok, bit 1 dropped (open model: never sent), bits 2-3 X-Cache, any case (0 none, 1 hit, 2 miss,
 3 other), bits 4-7 X-Region (0 none, else index+1 into the regions table).
+AI answers are recorded under a per-provider request name, `POST /ai [<X-AI-Provider>]` (bedrock, google,
+meta or cache), so the provider lives in the names table and the sample stays 16 bytes.
 No locust import here: the locustfile wires `on_request` to `events.request`.
 """
 
@@ -27,6 +29,15 @@ CACHE_SHIFT, REGION_SHIFT = 2, 4
 CACHE_CODES = {"hit": 1, "miss": 2}
 MAX_REGIONS = 15
 CHUNK_ROWS = 8192
+AI_PROVIDER_HEADER = "x-ai-provider"
+MAX_PROVIDER_CHARS = 32
+
+
+def ai_request_name(name: str, provider: str | None) -> str:
+    """Pure: the request name of a sample, `<name> [<provider>]` when the answer names its AI provider."""
+    if not provider:
+        return name
+    return f"{name} [{provider.strip().lower()[:MAX_PROVIDER_CHARS]}]"
 
 
 def encode_flags(ok: bool, dropped: bool, cache: str | None, region_code: int) -> int:
@@ -115,6 +126,7 @@ class SampleRecorder:
         cache = region = None
         if headers:
             cache, region = headers.get("x-cache"), headers.get("x-region")
+            name = ai_request_name(name, headers.get(AI_PROVIDER_HEADER))
         status = getattr(response, "status_code", 0) or 0
         flags = encode_flags(exception is None, False, cache, self._region_code(region))
         self._add(intended if intended is not None else start, latency, status, self._name_id(name), flags)

@@ -60,3 +60,39 @@ def stop_process(proc: subprocess.Popen) -> int:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode
+
+
+@contextlib.contextmanager
+def running_stack(stack_root: Path, name: str):
+    """A local stack for `gameday run` tests, in its own directory under `stack_root`. Its router never
+    fails over by itself, so only an experiment's actions move traffic (and outages measure as injected)."""
+    from gameday.settings import Settings
+    from infra.targets.local import LocalTarget
+    from tests.conftest import free_base_port
+
+    root = stack_root / name
+    root.mkdir(mode=0o755)
+    settings = Settings(stack_root=root, router_interval_s=0.2, router_failure_threshold=1000).with_base_port(
+        free_base_port())
+    driver = LocalTarget(settings)
+    driver.stack.up()
+    try:
+        yield driver
+    finally:
+        driver.stack.down()
+
+
+def run_argv(target, experiment: Path, out: Path, *more: str) -> list[str]:
+    """`gameday run` of `experiment` against `target`'s stack, writing to `out`."""
+    return [sys.executable, "-m", "gameday.cli", "run", str(experiment), "--out", str(out),
+            "--base-port", str(target.layout.router_port), *more]
+
+
+def run_env(target, **extra: str) -> dict:
+    return {**os.environ, "GAMEDAY_STACK_ROOT": str(target.stack.settings.stack_root), **extra}
+
+
+def gameday_run(target, experiment: Path, out: Path, *more: str, timeout_s: float = 300, **env: str):
+    """Run `gameday run` to the end; the CompletedProcess."""
+    return subprocess.run(run_argv(target, experiment, out, *more), capture_output=True, text=True, cwd=ROOT,
+                          env=run_env(target, **env), timeout=timeout_s)

@@ -18,7 +18,7 @@ class ScalingPolicy:
     min_instances: int = 1
     max_instances: int = 4
     target_utilisation: float = 0.7
-    concurrency_per_instance: int = 8
+    concurrency_per_instance: int = 16
     scale_out_cooldown_s: float = 2.0
     scale_in_cooldown_s: float = 5.0
     window_s: float = 1.0

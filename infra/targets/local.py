@@ -16,6 +16,7 @@ from infra.local.supervisor import LocalStack
 
 REGION_MODES = ("partition", "power_off")
 LATENCY_TOXIC = "gameday_latency"
+HTTP_ERROR_TOXIC = "gameday_http_error"
 VERIFY_TIMEOUT_S = 30.0
 GATEWAY_TIMEOUT_S = 60.0  # a deploy starts instances and runs the health gate before it answers
 
@@ -82,6 +83,19 @@ class LocalTarget:
         if any(t["name"] == LATENCY_TOXIC for t in self.ops.toxiproxy.toxics(link)):
             self.ops.toxiproxy.remove_toxic(link, LATENCY_TOXIC)
         return {"link": link, "latency_ms": 0, "at_s": time.time()}
+
+    def inject_http_error(self, link: str, status: int, probability: float = 1.0) -> dict:
+        self._check_link(link)
+        self.remove_http_error(link)
+        self.ops.toxiproxy.add_toxic(link, "http_error", {"status": int(status)}, name=HTTP_ERROR_TOXIC,
+                                     stream="upstream", toxicity=float(probability))
+        return {"link": link, "status": int(status), "probability": float(probability), "at_s": time.time()}
+
+    def remove_http_error(self, link: str) -> dict:
+        self._check_link(link)
+        if any(t["name"] == HTTP_ERROR_TOXIC for t in self.ops.toxiproxy.toxics(link)):
+            self.ops.toxiproxy.remove_toxic(link, HTTP_ERROR_TOXIC)
+        return {"link": link, "http_error": None, "at_s": time.time()}
 
     def kill_db_writer(self) -> dict:
         writers = self.ops.writer_regions()

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from gameday.ledger import open_from, read_entries
-from gameday.settings import Settings
 from infra.local.layout import PRIMARY_REGION, router_link
 from infra.local.processes import children_of
 from infra.local.toxiproxy_client import ToxiproxyClient
 from infra.targets.local import LocalTarget
-from tests.conftest import free_base_port
+from tests.support import gameday_run, run_argv, run_env, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,29 +29,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def target(stack_root: Path):
-    root = stack_root / "runs"
-    root.mkdir(mode=0o755)
-    # A router that never fails over by itself: the entry point's outage is exactly the link cut.
-    settings = Settings(stack_root=root, router_interval_s=0.2, router_failure_threshold=1000).with_base_port(
-        free_base_port())
-    driver = LocalTarget(settings)
-    driver.stack.up()
-    yield driver
-    driver.stack.down()
+    with running_stack(stack_root, "runs") as driver:
+        yield driver
 
 
-def _env(target: LocalTarget, **extra) -> dict:
-    return {**os.environ, "GAMEDAY_STACK_ROOT": str(target.stack.settings.stack_root), **extra}
-
-
-def _argv(target: LocalTarget, experiment: Path, out: Path, *more: str) -> list[str]:
-    return [sys.executable, "-m", "gameday.cli", "run", str(experiment), "--out", str(out),
-            "--base-port", str(target.layout.router_port), *more]
-
-
-def _run(target: LocalTarget, experiment: Path, out: Path, *more: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run(_argv(target, experiment, out, *more), capture_output=True, text=True, cwd=ROOT,
-                          env=_env(target, **env), timeout=300)
+def _why(run: Path, result: subprocess.CompletedProcess) -> str:
+    """What made a run fail: its reasons and failed criteria, then its output."""
+    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    failed = [c for c in summary.get("criteria", []) if c["verdict"] != "PASS"]
+    return f"reasons={summary.get('reasons')} failed={failed}\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
 
 
 def _ledger(target: LocalTarget) -> list[dict]:
@@ -77,7 +62,7 @@ def _wait_injected(target: LocalTarget, proc: subprocess.Popen, since: int) -> N
 
 def test_an_invalid_experiment_exits_2_and_touches_nothing(target, tmp_path):
     before = len(_ledger(target))
-    result = _run(target, DATA / "typo-gameday-field.yaml", tmp_path / "run")
+    result = gameday_run(target, DATA / "typo-gameday-field.yaml", tmp_path / "run")
     assert result.returncode == 2, result.stderr
     assert "typo-gameday-field.yaml" in result.stderr
     assert not (tmp_path / "run").exists()
@@ -85,8 +70,8 @@ def test_an_invalid_experiment_exits_2_and_touches_nothing(target, tmp_path):
 
 
 def test_an_entry_point_outage_of_known_length_measures_as_the_rto(target, tmp_path):
-    result = _run(target, EXPERIMENTS / "entry-outage.yaml", tmp_path / "run")
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = gameday_run(target, EXPERIMENTS / "entry-outage.yaml", tmp_path / "run")
+    assert result.returncode == 0, _why(tmp_path / "run", result)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert abs(summary["rto"]["read_s"] - 2.0) <= 0.25, summary["rto"]
     assert abs(summary["rto"]["write_s"] - 2.0) <= 0.25, summary["rto"]
@@ -96,8 +81,8 @@ def test_an_entry_point_outage_of_known_length_measures_as_the_rto(target, tmp_p
 def test_a_replication_cut_before_a_power_off_measures_as_the_rpo_and_loses_exactly_the_unreplicated_writes(
         target, tmp_path):
     run = tmp_path / "run"
-    result = _run(target, EXPERIMENTS / "rpo-window.yaml", run)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = gameday_run(target, EXPERIMENTS / "rpo-window.yaml", run)
+    assert result.returncode == 0, _why(run, result)
     summary = json.loads((run / "summary.json").read_text())
     injected = {e["id"]: e for e in read_entries(run / "faults.jsonl") if e["event"] == "injected"}
     begun = {e["id"]: e for e in read_entries(run / "faults.jsonl") if e["event"] == "begin"}
@@ -116,8 +101,8 @@ def test_a_replication_cut_before_a_power_off_measures_as_the_rpo_and_loses_exac
 
 def test_the_region_failover_gameday_passes_on_the_local_stack(target, tmp_path):
     run = tmp_path / "run"
-    result = _run(target, ROOT / "experiments" / "region-failover.yaml", run, "--quick")
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = gameday_run(target, ROOT / "experiments" / "region-failover.yaml", run, "--quick")
+    assert result.returncode == 0, _why(run, result)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["verdict"] == "PASS"
     assert {"name", "target", "measured", "unit", "verdict", "evidence"} <= summary["criteria"][0].keys()
@@ -132,8 +117,8 @@ def test_the_region_failover_gameday_passes_on_the_local_stack(target, tmp_path)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_mid_fault_aborts_with_3_and_leaves_the_region_restored(target, tmp_path, signum):
     since = len(_ledger(target))
-    proc = subprocess.Popen(_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
-                            env=_env(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
+                            env=run_env(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _wait_injected(target, proc, since)
     proc.send_signal(signum)
     output, _ = proc.communicate(timeout=120)
@@ -144,8 +129,8 @@ def test_a_signal_mid_fault_aborts_with_3_and_leaves_the_region_restored(target,
 
 def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp_path):
     since = len(_ledger(target))
-    proc = subprocess.Popen(_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
-                            env=_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
+                            env=run_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_injected(target, proc, since)
     family = [proc.pid] + children_of(proc.pid)     # a crash takes the run and its children down together
     for pid in family:
@@ -154,7 +139,7 @@ def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp
     assert ToxiproxyClient(target.layout.toxiproxy_url).proxy(router_link(PRIMARY_REGION))["enabled"] is False
     recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
                               str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
-                             env=_env(target), timeout=120)
+                             env=run_env(target), timeout=120)
     assert recover.returncode == 0, recover.stderr
     assert "recovered 1 open fault" in recover.stdout
     _assert_restored(target)
@@ -162,7 +147,7 @@ def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp
 
 def test_a_breached_stop_condition_aborts_within_seconds_and_rolls_back(target, tmp_path):
     started = time.monotonic()
-    result = _run(target, EXPERIMENTS / "stop-condition.yaml", tmp_path / "run")
+    result = gameday_run(target, EXPERIMENTS / "stop-condition.yaml", tmp_path / "run")
     assert result.returncode == 3, result.stdout + result.stderr
     assert time.monotonic() - started < 40, "the 60 s hold must have been cut short"
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -172,7 +157,7 @@ def test_a_breached_stop_condition_aborts_within_seconds_and_rolls_back(target, 
 
 def test_a_secret_never_reaches_the_run_directory(target, tmp_path):
     secret = "s3cr3t-token-4f9a1c"
-    result = _run(target, EXPERIMENTS / "secret-echo.yaml", tmp_path / "run", GAMEDAY_TEST_TOKEN=secret)
+    result = gameday_run(target, EXPERIMENTS / "secret-echo.yaml", tmp_path / "run", GAMEDAY_TEST_TOKEN=secret)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
     assert files

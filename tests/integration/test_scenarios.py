@@ -4,9 +4,7 @@ and every deliberately misconfigured variant fails (exit 1) on the criterion its
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +12,9 @@ import redis
 
 from gameday import faults
 from gameday.ledger import open_from, read_entries
-from gameday.settings import Settings
 from infra.local.layout import PRIMARY_REGION
 from infra.targets.local import LocalTarget
-from tests.conftest import free_base_port
+from tests.support import gameday_run, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -28,22 +25,12 @@ NEGATIVE = ROOT / "tests" / "data" / "experiments"
 
 @pytest.fixture(scope="module")
 def target(stack_root: Path):
-    root = stack_root / "scenarios"
-    root.mkdir(mode=0o755)
-    # As in test_run: the router never fails over by itself, so only the experiment's actions move traffic.
-    settings = Settings(stack_root=root, router_interval_s=0.2, router_failure_threshold=1000).with_base_port(
-        free_base_port())
-    driver = LocalTarget(settings)
-    driver.stack.up()
-    yield driver
-    driver.stack.down()
+    with running_stack(stack_root, "scenarios") as driver:
+        yield driver
 
 
 def _run(target: LocalTarget, experiment: Path, out: Path, *more: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [sys.executable, "-m", "gameday.cli", "run", str(experiment), "--out", str(out), "--base-port",
-            str(target.layout.router_port), *more]
-    env = {**os.environ, "GAMEDAY_STACK_ROOT": str(target.stack.settings.stack_root)}
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=240)
+    result = gameday_run(target, experiment, out, *more, timeout_s=240)
     summary_path = out / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     return result, summary
@@ -129,3 +116,39 @@ def test_bad_deploy_rollback_passes(target, tmp_path):
 def test_bad_deploy_without_rollback_fails_the_restore_time_and_the_safety_net_rolls_back(target, tmp_path):
     got = _fails_on(target, "bad-deploy-no-rollback", "deploy_restore_s <= 5", tmp_path)
     assert "safety net" in got["evidence"]
+
+
+def test_ai_provider_outage_passes(target, tmp_path):
+    summary = _passes(target, "ai-provider-outage", tmp_path)
+    fault, after = summary["windows"]["fault"], summary["windows"]["after"]
+    assert fault["ai_fallback_share"] >= 0.9 and "cache" not in fault["ai_providers"], fault
+    assert after["ai_providers"].get("bedrock", 0) > 0, after
+
+
+def test_ai_with_every_provider_cut_answers_from_cache_and_fails_the_fallback_share(target, tmp_path):
+    got = _fails_on(target, "ai-all-providers-cut", "ai_fallback_share <= 0.5 in fault", tmp_path)
+    assert got["measured"] > 0.9 and "cache" in got["evidence"], got
+
+
+def test_ai_provider_throttle_passes(target, tmp_path):
+    summary = _passes(target, "ai-provider-throttle", tmp_path)
+    fault = summary["windows"]["fault"]
+    assert fault["ai_fallback_share"] >= 0.9 and "cache" not in fault["ai_providers"], fault
+    entries = [e for e in read_entries(target.stack.dir / "faults.jsonl") if e.get("kind") == "http_error"]
+    assert entries and all(e["target"] == "provider-bedrock" for e in entries)
+
+
+def test_ai_with_every_provider_throttled_fails_the_fallback_share(target, tmp_path):
+    got = _fails_on(target, "ai-all-providers-throttled", "ai_fallback_share <= 0.5 in fault", tmp_path)
+    assert got["measured"] > 0.9 and "cache" in got["evidence"], got
+
+
+def test_soak_smoke_passes(target, tmp_path):
+    summary = _passes(target, "soak-smoke", tmp_path)
+    overall = summary["windows"]["overall"]
+    assert overall["intervals"] >= 3 and overall["ai_requests"] > 0 and overall["edge_requests"] > 0, overall
+
+
+def test_soak_with_a_latency_regression_fails_the_per_interval_p95(target, tmp_path):
+    got = _fails_on(target, "soak-latency-regression", "interval_p95_ms < 200", tmp_path)
+    assert got["measured"] >= 200 and "intervals" in got["evidence"], got

@@ -11,9 +11,9 @@ from gameday.models import Criterion, GameDaySpec, Metric, metric_unit
 from reports.certify import Verdict, certify
 from reports.findings import RunInputs, analyse
 from reports.render import markdown, summary
-from reports.scenario_metrics import (CACHED_READ, HASHED_ASSET, cache_recovered_s, cache_warmup, deployment,
-                                      hit_counts)
-from scenarios.recorder import encode_flags
+from reports.scenario_metrics import (AI_REQUEST, CACHED_READ, HASHED_ASSET, ai_provider, ai_stats, cache_recovered_s,
+                                      cache_warmup, deployment, hit_counts, interval_stats, is_ai)
+from scenarios.recorder import SampleRecorder, ai_request_name, encode_flags
 
 T0 = 1_700_000_000.0
 
@@ -155,3 +155,116 @@ def test_an_unrestored_deployment_fails_a_restore_target_it_already_exceeds():
     assert got["deploy_restore_s <= 30"].verdict is Verdict.INCONCLUSIVE
     assert got["deploy_detect_s <= 5"].verdict is Verdict.FAIL
     assert "## Deployment" in markdown(summary(findings, cert, {}))
+
+
+# --- AI gateway -------------------------------------------------------------------------------------------
+
+def ai_rows(start: float, n: int, provider: str | None, ok: bool = True, latency_ms: float = 400.0) -> pd.DataFrame:
+    frame = samples([(start + i / 10, ai_request_name(AI_REQUEST, provider), "", ok) for i in range(n)])
+    frame["latency_ms"] = latency_ms
+    return frame
+
+
+def test_ai_request_names_carry_the_provider_and_parse_back():
+    assert ai_request_name(AI_REQUEST, "Google ") == "POST /ai [google]"
+    assert ai_request_name(AI_REQUEST, None) == ai_request_name(AI_REQUEST, "") == AI_REQUEST
+    assert ai_provider("POST /ai [cache]") == "cache" and ai_provider(AI_REQUEST) is None
+    assert ai_provider("GET /items/[id]") is None and ai_provider("POST /ai []") is None
+    assert is_ai(AI_REQUEST) and is_ai("POST /ai [meta]") and not is_ai("GET /health")
+    assert metric_unit(Metric.ai_fallback_share) == metric_unit(Metric.ai_error_rate) == "ratio"
+    assert metric_unit(Metric.ai_p95_ms) == "ms"
+
+
+class _Answer:
+    status_code = 200
+    headers = {"x-ai-provider": "google", "x-region": "eu-central-1"}
+
+
+def test_the_recorder_names_ai_samples_by_provider_and_keeps_16_byte_samples():
+    recorder = SampleRecorder(capacity=4)
+    recorder.on_request("POST", AI_REQUEST, 12.0, response=_Answer(), start_time=T0)
+    recorder.on_request("GET", "GET /health", 3.0, response=None, start_time=T0)
+    assert recorder.meta()["names"] == ["POST /ai [google]", "GET /health"]
+    chunk = recorder.take()[0]
+    assert len(chunk) == 8 + 2 * 16
+
+
+def test_ai_stats_count_only_ai_samples_of_the_window():
+    frame = pd.concat([ai_rows(T0, 30, "bedrock"), ai_rows(T0 + 3, 60, "google", latency_ms=900.0),
+                       ai_rows(T0 + 9, 10, "cache"), ai_rows(T0 + 10, 2, None, ok=False, latency_ms=1000.0),
+                       samples([(T0 + 1, CACHED_READ, "hit", False)] * 50)], ignore_index=True)
+    got = ai_stats(frame, T0, T0 + 100)
+    assert (got.requests, got.errors, got.answers, got.fallback_answers) == (102, 2, 100, 70)
+    assert got.fallback_share == 0.7 and got.error_rate == 2 / 102 and got.p95_ms == 900.0
+    assert dict(got.providers) == {"google": 60, "bedrock": 30, "cache": 10}
+    only_bedrock = ai_stats(frame, T0, T0 + 3)
+    assert only_bedrock.fallback_share == 0 and only_bedrock.p95_ms == 400.0
+    assert ai_stats(None, T0, T0 + 1).error_rate is None and ai_stats(frame, None, T0).fallback_share is None
+
+
+@given(st.lists(st.sampled_from(["bedrock", "google", "meta", "cache"]), min_size=1, max_size=60))
+def test_the_fallback_share_is_a_ratio_of_answers_not_from_the_first_provider(providers):
+    frame = samples([(T0 + i, ai_request_name(AI_REQUEST, p), "", True) for i, p in enumerate(providers)])
+    got = ai_stats(frame, T0, T0 + len(providers))
+    assert got.fallback_share == sum(p != "bedrock" for p in providers) / len(providers)
+
+
+def test_certify_judges_the_ai_metrics_and_renders_them():
+    frame = pd.concat([ai_rows(T0 - 10, 100, "bedrock"), ai_rows(T0, 50, "google", latency_ms=800.0),
+                       ai_rows(T0 + 5, 100, "bedrock")], ignore_index=True)
+    journal = {"status": "completed", "deviated": False, "run": [], "rollbacks": []}
+    findings, cert = _run(_ledger("link_cut", "provider-bedrock", T0, T0 + 5), frame, journal, T0 + 5,
+                          "ai_fallback_share >= 0.9 in fault", "ai_p95_ms <= 1500 in fault",
+                          "ai_error_rate < 0.01 in fault", "ai_fallback_share <= 0.5 in after",
+                          "ai_fallback_share <= 0.5 in fault")
+    got = {c.name: c for c in cert.criteria}
+    assert [c.verdict for c in cert.criteria] == [Verdict.PASS] * 4 + [Verdict.FAIL], cert.reasons
+    assert got["ai_fallback_share >= 0.9 in fault"].measured == 1.0
+    assert "google 50" in got["ai_fallback_share <= 0.5 in fault"].evidence
+    assert got["ai_p95_ms <= 1500 in fault"].measured == 800.0
+    doc = summary(findings, cert, {"experiment": "ai-provider-outage"})
+    assert doc["windows"]["fault"]["ai_providers"] == {"google": 50}
+    assert "Fallback share" in markdown(doc)
+
+
+def test_ai_metrics_without_ai_samples_are_inconclusive():
+    journal = {"status": "completed", "deviated": False, "run": [], "rollbacks": []}
+    rows = reads(T0 - 10, 30, 5, lambda k: 0.5)
+    _, cert = _run(_ledger("link_cut", "provider-bedrock", T0, T0 + 5), samples(rows), journal, T0 + 5,
+                   "ai_fallback_share >= 0.9 in fault", "ai_error_rate < 0.01 in fault", "ai_p95_ms <= 1500 in fault")
+    assert {c.verdict for c in cert.criteria} == {Verdict.INCONCLUSIVE}
+
+
+# --- soak intervals -----------------------------------------------------------------------------------------
+
+def test_interval_stats_find_the_worst_interval_and_leave_ai_out_of_the_p95():
+    fast = samples([(T0 + i / 10, CACHED_READ, "hit", True) for i in range(300)])          # 30 s at 5 ms
+    slow = samples([(T0 + 10 + i / 10, "GET /health", "", True) for i in range(100)])     # 10..20 s at 300 ms
+    slow["latency_ms"] = 300.0
+    errors = samples([(T0 + 20 + i / 10, "POST /writes", "", False) for i in range(5)])   # 20..30 s: 5 errors
+    ai = ai_rows(T0, 300, "bedrock", latency_ms=1200.0)                                   # never in the P95
+    got = interval_stats(pd.concat([fast, slow, errors, ai], ignore_index=True), T0, T0 + 30)
+    assert (got.intervals, got.skipped) == (3, 0)
+    assert got.worst_p95_ms == 300.0 and got.worst_p95_start_s == T0 + 10
+    assert got.worst_error_rate == 5 / 205 and got.worst_error_start_s == T0 + 20  # AI requests count here
+    assert (got.worst_errors, got.worst_requests) == (5, 205)
+
+
+def test_interval_stats_skip_thin_intervals_and_need_samples():
+    rows = samples([(T0 + i / 10, CACHED_READ, "hit", True) for i in range(100)] + [(T0 + 15, CACHED_READ, "", False)])
+    got = interval_stats(rows, T0, T0 + 20)
+    assert (got.intervals, got.skipped, got.worst_error_rate, got.worst_p95_ms) == (1, 1, 0.0, 5.0)
+    assert interval_stats(None, T0, T0 + 20).intervals == 0
+    assert interval_stats(rows, T0, None).worst_p95_ms is None
+
+
+def test_certify_judges_interval_criteria_and_renders_them():
+    rows = samples([(T0 - 10 + i / 10, CACHED_READ, "hit", True) for i in range(300)])
+    rows.loc[rows["t_s"] >= T0 + 10, "latency_ms"] = 250.0
+    journal = {"status": "completed", "deviated": False, "run": [], "rollbacks": []}
+    findings, cert = _run([], rows, journal, T0 + 20, "interval_p95_ms < 200 in overall",
+                          "interval_error_rate < 0.01 in overall", "interval_p95_ms < 300 in overall")
+    assert [c.verdict for c in cert.criteria] == [Verdict.FAIL, Verdict.PASS, Verdict.PASS], cert.reasons
+    assert cert.criteria[0].measured == 250.0 and "10 s intervals" in cert.criteria[0].evidence
+    assert metric_unit(Metric.interval_p95_ms) == "ms" and metric_unit(Metric.interval_error_rate) == "ratio"
+    assert "Worst interval P95" in markdown(summary(findings, cert, {}))
