@@ -19,7 +19,6 @@ __all__ = ["fail_region", "restore_region", "cut_link", "restore_link", "add_lat
            "kill_db_writer", "flush_cache", "inject_http_error", "remove_http_error"]
 
 
-target_from = driver_from
 
 
 def ledger_for(target: LocalTarget) -> FaultLedger:
@@ -51,9 +50,18 @@ def _close(target: LocalTarget, recovery: dict, details: dict) -> int:
     return closed
 
 
+def _inject(configuration: dict | None, kind: str, subject: str, params: dict, call: str, args: dict,
+            act) -> dict:
+    """Record fault `kind` on `subject` (recovery: driver `call(**args)`), then make it with `act(target)`."""
+    target = driver_from(configuration)
+    with _recorded(target, kind, subject, params, {"call": call, "args": args}) as details:
+        details.update(act(target))
+    return details
+
+
 def _undo(configuration: dict | None, call: str, **args) -> dict:
     """Run recovery `call` on the driver and close the ledger entries that named exactly this recovery."""
-    target = target_from(configuration)
+    target = driver_from(configuration)
     details = getattr(target, call)(**args)
     details["ledger_entries_closed"] = _close(target, {"call": call, "args": args}, details)
     return details
@@ -78,11 +86,8 @@ def recover_open(target: LocalTarget, log=lambda line: None) -> list[dict]:
 
 def fail_region(region: str, mode: str = "partition", configuration: dict = None, secrets: dict = None) -> dict:
     """Cut `region` off (partition) or power it off (power_off); recorded in the fault ledger."""
-    target = target_from(configuration)
-    with _recorded(target, "region_outage", region, {"mode": mode},
-                   {"call": "restore_region", "args": {"region": region}}) as details:
-        details.update(target.fail_region(region, mode))
-    return details
+    return _inject(configuration, "region_outage", region, {"mode": mode}, "restore_region", {"region": region},
+                   lambda target: target.fail_region(region, mode))
 
 
 def restore_region(region: str, configuration: dict = None, secrets: dict = None) -> dict:
@@ -92,7 +97,7 @@ def restore_region(region: str, configuration: dict = None, secrets: dict = None
 
 def cut_link(link: str, duration_s: float = 0.0, configuration: dict = None, secrets: dict = None) -> dict:
     """Disable fault-proxy `link`; with duration_s > 0 restore it after that long (the call blocks)."""
-    target = target_from(configuration)
+    target = driver_from(configuration)
     recovery = {"call": "restore_link", "args": {"link": link}}
     with _recorded(target, "link_cut", link, {"duration_s": duration_s}, recovery) as details:
         details.update(target.cut_link(link))
@@ -112,11 +117,8 @@ def restore_link(link: str, configuration: dict = None, secrets: dict = None) ->
 def add_latency(link: str, ms: float, jitter_ms: float = 0.0, configuration: dict = None,
                 secrets: dict = None) -> dict:
     """Add `ms` ± `jitter_ms` of latency to every chunk crossing `link`."""
-    target = target_from(configuration)
-    with _recorded(target, "latency", link, {"ms": ms, "jitter_ms": jitter_ms},
-                   {"call": "remove_latency", "args": {"link": link}}) as details:
-        details.update(target.add_latency(link, ms, jitter_ms))
-    return details
+    return _inject(configuration, "latency", link, {"ms": ms, "jitter_ms": jitter_ms}, "remove_latency",
+                   {"link": link}, lambda target: target.add_latency(link, ms, jitter_ms))
 
 
 def remove_latency(link: str, configuration: dict = None, secrets: dict = None) -> dict:
@@ -127,12 +129,10 @@ def remove_latency(link: str, configuration: dict = None, secrets: dict = None) 
 def inject_http_error(link: str, status: int, probability: float = 1.0, configuration: dict = None,
                       secrets: dict = None) -> dict:
     """Answer requests crossing HTTP `link` with `status` (e.g. 429, 503) with `probability` (0..1)."""
-    target = target_from(configuration)
     status, probability = int(status), float(probability)
-    with _recorded(target, "http_error", link, {"status": status, "probability": probability},
-                   {"call": "remove_http_error", "args": {"link": link}}) as details:
-        details.update(target.inject_http_error(link, status, probability))
-    return details
+    return _inject(configuration, "http_error", link, {"status": status, "probability": probability},
+                   "remove_http_error", {"link": link},
+                   lambda target: target.inject_http_error(link, status, probability))
 
 
 def remove_http_error(link: str, configuration: dict = None, secrets: dict = None) -> dict:
@@ -142,7 +142,7 @@ def remove_http_error(link: str, configuration: dict = None, secrets: dict = Non
 
 def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:
     """SIGKILL the writable database (no region loss); its region is restored by `restore_region`."""
-    target = target_from(configuration)
+    target = driver_from(configuration)
     writers = target.writer_regions()
     region = writers[0] if writers else "unknown"
     with _recorded(target, "db_writer_kill", region, {}, {"call": "restore_region", "args": {"region": region}}) as details:
@@ -152,7 +152,7 @@ def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:
 
 def flush_cache(region: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Empty `region`'s Redis (a cold cache, like a replaced node); nothing to undo, the cache refills itself."""
-    target = target_from(configuration)
+    target = driver_from(configuration)
     # Written ahead like every fault; there is nothing to undo, so the entry is closed as soon as it is made.
     with _recorded(target, "cache_flush", f"cache-{region}", {}, {"call": "restore_link",
                                                                    "args": {"link": f"cache-{region}"}}) as details:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import signal
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from infra.local.layout import HOST
+from infra.local.serving import serve_until_signal
 
 REGION_HEADER = "X-Origin-Region"
 HASH_HEX_DIGITS = 8
@@ -146,19 +146,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     origin = Origin(args.region, build_site(args.version))
-    runner = web.AppRunner(build_app(origin), access_log=None, handle_signals=False)
-    await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await web.TCPSite(runner, args.host, args.port).start()
-        print(f"origin: {args.region} serving site {args.version} ({len(origin.site.assets)} assets) on "
-              f"http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signal(build_app(origin), args.host, args.port, on_listening=lambda: print(
+        f"origin: {args.region} serving site {args.version} ({len(origin.site.assets)} assets) on "
+        f"http://{args.host}:{args.port}", file=sys.stderr, flush=True))
 
 
 def main(argv: list[str] | None = None) -> int:

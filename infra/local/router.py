@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 import time
 
@@ -28,10 +27,23 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from infra.local.edge import (HIT, IMMUTABLE, MISS, NO_STORE, CachedObject, Edge, Next, PathKind, cache_control,
-                              is_cacheable, origin_path, path_kind)
+from infra.local.edge import (
+    HIT,
+    IMMUTABLE,
+    MISS,
+    NO_STORE,
+    CachedObject,
+    Edge,
+    Next,
+    PathKind,
+    cache_control,
+    is_cacheable,
+    origin_path,
+    path_kind,
+)
 from infra.local.layout import DEFAULT_ROUTER_PORT, HOST
 from infra.local.routing import RoutingTable, Switch, checks_as_dicts
+from infra.local.serving import serve_until_signal
 
 REGION_HEADER = "X-Router-Region"
 CONTROL_PREFIX = "/_router/"
@@ -407,22 +419,11 @@ async def serve(args: argparse.Namespace) -> None:
                     recovery_threshold=args.recovery_threshold, ttl_s=args.ttl_s,
                     check_timeout_s=args.check_timeout_s, upstream_timeout_s=args.upstream_timeout_s,
                     origins=args.origins, edge_max_bytes=args.edge_max_bytes, origin_timeout_s=args.origin_timeout_s)
-    runner = web.AppRunner(build_app(router), access_log=None, handle_signals=False)
-    await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await web.TCPSite(runner, args.host, args.port, backlog=1024).start()
-        _log(f"listening on http://{args.host}:{args.port}; regions: "
-             + ", ".join(f"{n}={u}" for n, u in router.upstreams.items()) + f"; primary {router.table.primary}"
-             + ("; edge origins: " + ", ".join(f"{o.region}={o.url}" for o in router.edge.origins)
-                if router.edge is not None else ""))
-        await stop.wait()
-        _log("stopping")
-    finally:
-        await runner.cleanup()
+    await serve_until_signal(build_app(router), args.host, args.port, backlog=1024, on_listening=lambda: _log(
+        f"listening on http://{args.host}:{args.port}; regions: "
+        + ", ".join(f"{n}={u}" for n, u in router.upstreams.items()) + f"; primary {router.table.primary}"
+        + ("; edge origins: " + ", ".join(f"{o.region}={o.url}" for o in router.edge.origins)
+           if router.edge is not None else "")))
 
 
 def main(argv: list[str] | None = None) -> int:
