@@ -4,15 +4,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: gameday test test-fast setup system-deps bench clean
+.PHONY: gameday test test-fast setup system-deps test-deps bench clean
 
-# The default GameDay: the region-failover experiment on the local reference stack, ending in its
-# certificate (runs/<time>-region-failover/report.md, summary.json, junit.xml). Exit code = its verdict.
+# The default GameDay: the disaster-recovery plan (region failover, then database writer failover, each
+# under load) on the local reference stack, ending in its certificate
+# (runs/<UTC time>-disaster-recovery/certificate.html, .md, .json). Exit code = the GameDay's verdict.
+PLAN ?= experiments/gamedays/disaster-recovery.yaml
+
 gameday: setup
 	$(BIN)/gameday stack up
-	$(BIN)/gameday run experiments/region-failover.yaml; status=$$?; $(BIN)/gameday stack down; exit $$status
+	$(BIN)/gameday day $(PLAN); status=$$?; $(BIN)/gameday stack down; exit $$status
 
-test: setup
+test: setup test-deps
 	$(BIN)/pytest -q
 
 test-fast: setup
@@ -25,6 +28,10 @@ setup: system-deps $(STAMP)
 
 system-deps:
 	@bash scripts/install-system-deps.sh
+
+# Chromium, for the browser check of report.html (tests/integration/test_report_browser.py).
+test-deps:
+	@bash scripts/install-system-deps.sh --test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is needed (found " + sys.version.split()[0] + ")")'

@@ -14,7 +14,7 @@ from pathlib import Path
 from gameday.errors import InvalidInput
 from gameday.load import LoadSpec, locust_command
 from gameday.models import GameDaySpec
-from scenarios.profiles import load_profile, scaled
+from scenarios.profiles import Profile, load_profile, scaled
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_CEILING_S = 6 * 3600  # the load runs until the run stops it; this only bounds a forgotten child
@@ -46,20 +46,28 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, grace_s: floa
     return proc.wait()
 
 
-def sampler_argv(run_dir: Path, gd: GameDaySpec, router_url: str, pg_ports: dict[str, int], seq_start: int) -> list[str]:
+def sampler_argv(run_dir: Path, gd: GameDaySpec, router_url: str, pg_ports: dict[str, int], seq_start: int,
+                 routing: bool = True, capacity_urls: dict[str, str] | None = None) -> list[str]:
+    """The samplers' child; `routing=False` when the entry point has no router status (the AWS target);
+    `capacity_urls` (region -> gateway URL) adds the capacity sampler."""
     config = {"out": str(run_dir / "probes.jsonl"), "entry_url": router_url,
-              "routing_url": f"{router_url}/_router/status",
+              "routing_url": f"{router_url}/_router/status" if routing else None,
               "pg_ports": pg_ports, "canary_seq_start": seq_start,
               "health_interval_s": gd.probes.health_interval_s, "canary_rate_per_s": gd.probes.canary_rate_per_s,
               "canary_timeout_s": gd.probes.canary_timeout_s, "routing_interval_s": gd.probes.routing_interval_s,
-              "replication_interval_s": gd.probes.replication_interval_s}
+              "replication_interval_s": gd.probes.replication_interval_s,
+              "capacity_urls": capacity_urls or {}, "capacity_interval_s": gd.probes.capacity_interval_s}
     path = run_dir / "sampler.json"
     path.write_text(json.dumps(config, indent=2))
     return [sys.executable, "-m", "probes.samplers", "--config", str(path)]
 
 
-def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str) -> list[str] | None:
-    """Locust for the experiment's load (None without one), run until stopped."""
+PROFILE_FILE = "profile.json"  # in the load directory: the profile as applied (its stage timing places a spike)
+
+
+def run_profile(gd: GameDaySpec, quick: bool = False) -> Profile | None:
+    """The experiment's load profile as a run applies it: the rate/users overrides, and in quick mode scaled to
+    `quick.load_duration_s`; None without load."""
     if gd.load is None:
         return None
     ref = gd.load.profile
@@ -72,9 +80,30 @@ def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str) -> list[str] | No
         if gd.load.users and getattr(stage, "users", None):
             change["users"] = gd.load.users
         updates.append(stage.model_copy(update=change))
-    profile = scaled(profile.model_copy(update={"stages": updates}), LOAD_CEILING_S)
-    spec = LoadSpec(profile=profile, target=router_url, out_dir=run_dir / "load")
+    profile = profile.model_copy(update={"stages": updates})
+    if quick and gd.quick.load_duration_s:
+        profile = scaled(profile, gd.quick.load_duration_s)
+    return profile
+
+
+def until_stopped(profile: Profile) -> Profile:
+    """The profile with its stages at their own times and the last one held up to LOAD_CEILING_S (the run stops
+    the load; a single-stage profile just runs on)."""
+    stages = list(profile.stages)
+    rest = LOAD_CEILING_S - sum(stage.duration_s for stage in stages[:-1])
+    stages[-1] = stages[-1].model_copy(update={"duration_s": max(stages[-1].duration_s, rest)})
+    return profile.model_copy(update={"stages": stages})
+
+
+def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str, quick: bool = False) -> list[str] | None:
+    """Locust for the experiment's load (None without one), run until stopped; writes the applied profile to
+    load/profile.json (the analysis places a load spike by its stages)."""
+    profile = run_profile(gd, quick)
+    if profile is None:
+        return None
+    spec = LoadSpec(profile=until_stopped(profile), target=router_url, out_dir=run_dir / "load")
     spec.out_dir.mkdir(parents=True, exist_ok=True)
+    (spec.out_dir / PROFILE_FILE).write_text(profile.model_dump_json(indent=2))
     return locust_command(spec)
 
 

@@ -112,89 +112,106 @@ def _print_status(status: dict, as_json: bool) -> None:
         click.echo(f"{c['name']:<24}{c['region'] or '-':<14}{c['role']:<12}{c['pid']:>8}  {c['address']:<17}{health}")
 
 
-def _not_yet(command: str) -> None:
-    click.echo(f"error: `gameday {command}` is not available in this version yet; "
-               "the local stack is (`gameday stack --help`)", err=True)
-    sys.exit(EXIT_INVALID)
+target_option = click.option("--target", type=click.Choice(["local", "aws"]), default="local", show_default=True,
+                             help="local: the reference stack; aws: the resources of --profile.")
+profile_option = click.option("--profile", "profile", type=click.Path(path_type=Path), default=None,
+                              help="Target profile (YAML) of --target aws, e.g. examples/targets/staging.yaml.")
+confirm_option = click.option("--confirm-account", default=None, metavar="ACCOUNT_ID",
+                              help="Needed for a prod profile: its account id, to confirm acting on production.")
 
 
 @cli.command("run")
 @click.argument("experiment", type=click.Path(path_type=Path))
-@click.option("--target", type=click.Choice(["local", "aws"]), default="local", show_default=True)
+@target_option
+@profile_option
+@confirm_option
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default runs/<UTC time>-<experiment>/, or under GAMEDAY_RUNS_DIR).")
-@click.option("--dry-run", is_flag=True, help="Print every call it would make and make none.")
+@click.option("--dry-run", is_flag=True, help="Print every call it would make and make none "
+                                              "(aws: every AWS call, reads sent, changes not).")
 @click.option("--quick", is_flag=True, help="The experiment's short CI variant (its `quick` block).")
 @base_port_option
-def run(experiment: Path, target: str, out: Path | None, dry_run: bool, quick: bool, base_port: int | None) -> None:
+def run(experiment: Path, target: str, profile: Path | None, confirm_account: str | None, out: Path | None,
+        dry_run: bool, quick: bool, base_port: int | None) -> None:
     """Run one experiment with load and measurements; exit 0 pass, 1 fail, 2 invalid, 3 aborted."""
     from gameday.runner import Run, RunOptions
 
+    options = RunOptions(experiment, target, out, dry_run, quick, profile=profile, confirm_account=confirm_account)
     try:
-        code = Run(RunOptions(experiment, target, out, dry_run, quick), _settings(base_port), click.echo).execute()
+        code = Run(options, _settings(base_port), click.echo).execute()
     except GameDayError as exc:
         _fail(exc)
     sys.exit(code)
 
 
 @cli.command("day")
-@click.argument("plan", type=click.Path())
-def day(plan: str) -> None:
-    """Run a GameDay plan (an ordered list of experiments) and issue its certificate."""
-    _not_yet("day")
+@click.argument("plan", type=click.Path(path_type=Path))
+@target_option
+@profile_option
+@confirm_option
+@click.option("--quick", is_flag=True, help="Run every experiment's short CI variant.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="GameDay directory (default runs/<UTC time>-<plan>/, or under GAMEDAY_RUNS_DIR).")
+@base_port_option
+def day(plan: Path, target: str, profile: Path | None, confirm_account: str | None, quick: bool, out: Path | None,
+        base_port: int | None) -> None:
+    """Run a GameDay plan (an ordered list of experiments) and issue its certificate; exit 0 certified."""
+    from gameday.day import DayOptions, GameDay
+    from gameday.plans import load_plan
+    from infra.targets.profile import load_profile
+
+    try:
+        if target == "aws" and profile is None:
+            raise InvalidInput("GameDay on target aws refused: no target profile given",
+                               hint=f"gameday day {plan} --target aws --profile examples/targets/staging.yaml")
+        loaded = load_plan(plan, force_quick=quick, target=target,
+                           profile=load_profile(profile) if target == "aws" else None)
+        options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account)
+        code = GameDay(loaded, _settings(base_port), options, click.echo).execute()
+    except GameDayError as exc:
+        _fail(exc)
+    sys.exit(code)
 
 
 @cli.command("report")
-@click.argument("run_dir", type=click.Path())
-def report(run_dir: str) -> None:
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report(run_dir: Path) -> None:
     """Analyse a run directory again, offline, and rewrite its reports."""
-    from pathlib import Path
-
-    from gameday.models import load_experiment
-    from reports.certify import certify, exit_code
-    from reports.findings import analyse
-    from reports.render import in_unit, target_in_unit, write_reports
-    from reports.run_files import EXPERIMENT_FILE, read_run
+    from gameday.reporting import report_run
 
     try:
-        inputs = read_run(run_dir)
-        spec = load_experiment(Path(run_dir) / EXPERIMENT_FILE).gameday
+        code = report_run(run_dir, click.echo)
     except GameDayError as exc:
         _fail(exc)
-    if inputs.run.get("quick"):
-        spec = spec.quickened()
-    findings = analyse(inputs, spec)
-    certification = certify(findings, spec.criteria)
-    try:
-        paths = write_reports(run_dir, findings, certification, inputs.run)
     except OSError as exc:
         click.echo(f"error: writing of reports into {run_dir} failed: {exc}", err=True)
         sys.exit(EXIT_FAILED)
-    aborted = inputs.run.get("aborted")
-    click.echo(f"verdict: {certification.verdict.value}" + (f" (aborted: {aborted.get('reason')})"
-                                                              if isinstance(aborted, dict) else ""))
-    click.echo(f"{'criterion':<32}{'target':>16}{'measured':>14}  {'verdict':<13}")
-    for c in certification.criteria:
-        click.echo(f"{c.name[:31]:<32}{c.op + ' ' + target_in_unit(c.target, c.unit):>16}"
-                   f"{in_unit(c.measured, c.unit):>14}  {c.verdict.value:<13}")
-    for reason in certification.reasons:
-        if not reason.startswith("criterion "):
-            click.echo(f"run: {reason}")
-    click.echo(f"reports: {', '.join(str(p) for p in paths.values())}")
-    sys.exit(exit_code(certification, aborted))
+    sys.exit(code)
 
 
 @cli.command("validate")
 @click.argument("files", nargs=-1, type=click.Path())
-def validate(files: tuple[str, ...]) -> None:
-    """Check experiment files without touching anything; every problem with its location."""
+@target_option
+@profile_option
+def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
+    """Check experiment files without touching anything; every problem with its location (with --target aws:
+    whether each activity has an AWS meaning and the profile's resources)."""
     from gameday.validate import validate_files
+    from infra.targets.profile import load_profile
 
     if not files:
         click.echo("error: validation of experiments failed: no file given\n"
                    "hint: gameday validate experiments/*.yaml", err=True)
         sys.exit(EXIT_INVALID)
-    problems = validate_files(files)
+    if target == "aws" and profile is None:
+        click.echo("error: validation for target aws failed: no target profile given\n"
+                   "hint: gameday validate FILE --target aws --profile examples/targets/staging.yaml", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        loaded = load_profile(profile) if target == "aws" else None
+    except GameDayError as exc:
+        _fail(exc)
+    problems = validate_files(files, target, loaded)
     for problem in problems:
         click.echo(f"{problem.file}: {problem.location}: {problem.message}")
     failed = {problem.file for problem in problems}
@@ -206,14 +223,27 @@ def validate(files: tuple[str, ...]) -> None:
 
 
 @cli.command("recover")
+@target_option
+@profile_option
+@confirm_option
 @base_port_option
-def recover(base_port: int | None) -> None:
-    """Recover faults left open by a crashed run (from the stack's fault ledger)."""
+def recover(target: str, profile: Path | None, confirm_account: str | None, base_port: int | None) -> None:
+    """Recover faults left open by a crashed run (from the stack's, or the AWS profile's, fault ledger)."""
     from gameday.faults import recover_open
+    from infra.targets import aws_driver
     from infra.targets.local import LocalTarget
 
     try:
-        done = recover_open(LocalTarget(_settings(base_port)), log=lambda line: click.echo(f"recover: {line}"))
+        if target == "aws":
+            if profile is None:
+                raise InvalidInput("recovery on target aws refused: no target profile given",
+                                   hint="gameday recover --target aws --profile examples/targets/staging.yaml")
+            driver = aws_driver(_settings(base_port), {"gameday_target_profile": str(profile),
+                                                       "gameday_confirm_account": confirm_account})
+            click.echo(f"recover: ledger {driver.ledger_path}")
+        else:
+            driver = LocalTarget(_settings(base_port))
+        done = recover_open(driver, log=lambda line: click.echo(f"recover: {line}"))
     except GameDayError as exc:
         _fail(exc)
     click.echo(f"recovered {len(done)} open fault(s)" if done else "no open fault in the ledger")

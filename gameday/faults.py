@@ -1,164 +1,197 @@
 """Chaos Toolkit actions that inject faults, each written to the fault ledger before it is made.
 
 Every fault names its recovery (a driver call with arguments); rollbacks, `gameday recover` and the start
-of every `gameday run` replay the recoveries of entries left open. The driver and the ledger come from the
-`gameday_*` configuration keys or the GAMEDAY_* environment (the run engine sets both for its child).
+of every `gameday run` replay the recoveries of entries left open. The driver comes from the `gameday_*`
+configuration keys or the GAMEDAY_* environment (the run engine sets both for its child); its ledger from
+`infra.targets.ledger_for` (a stable path per local stack, or per AWS profile and account).
+
+Write-ahead: a local fault's recovery is known before it is made. The AWS driver knows the exact recovery (the
+previous values) only after its guard and its reads, so the entry is begun from its `write_ahead` callback, just
+before the first change; the answer's `recovery` (e.g. the FIS experiment id) is recorded with `injected`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from contextlib import contextmanager
 
-from gameday.ledger import FaultLedger
-from infra.targets import driver_from
-from infra.targets.local import LocalTarget
+from infra.targets import driver_from, ledger_for
 
 __all__ = ["fail_region", "restore_region", "cut_link", "restore_link", "add_latency", "remove_latency",
            "kill_db_writer", "flush_cache", "inject_http_error", "remove_http_error"]
 
+#: The recovery of a change that undoes itself or cannot be undone: the entry is closed once it is made.
+NOTHING = {"call": "nothing", "args": {}}
+#: Which recorded faults a rollback call undoes (matched with the fault's subject: region or link).
+UNDOES = {"restore_region": ("region_outage", "db_writer_kill"), "restore_link": ("link_cut",),
+          "remove_latency": ("latency",), "remove_http_error": ("http_error",)}
 
 
-
-def ledger_for(target: LocalTarget) -> FaultLedger:
-    """The stack-level ledger: it outlives any run, so a crashed run's faults can still be recovered."""
-    return FaultLedger(target.stack.dir / "faults.jsonl")
-
-
-@contextmanager
-def _recorded(target: LocalTarget, kind: str, subject: str, params: dict, recovery: dict):
+def _inject(target, kind: str, subject: str, params: dict, recovery: dict | None, act) -> dict:
+    """Record fault `kind` on `subject` (fsync), make it with `act(target)`, record that it was made."""
     ledger = ledger_for(target)
-    entry = ledger.begin(kind, subject, {**params, "run_id": os.environ.get("GAMEDAY_RUN_ID")}, recovery)
+    params = {**params, "run_id": os.environ.get("GAMEDAY_RUN_ID")}
+    entry: str | None = None
+
+    def begin(exact: dict | None) -> None:
+        nonlocal entry
+        if entry is None:
+            entry = ledger.begin(kind, subject, params, exact or NOTHING)
+
+    write_ahead = getattr(target, "write_ahead", None)
     try:
-        details: dict = {}
-        yield details
+        if write_ahead is None:
+            begin(recovery)
+            details = act(target)
+        else:
+            with write_ahead(begin):
+                details = act(target)
     except BaseException as exc:
-        ledger.failed(entry, exc)
+        if entry is not None:
+            ledger.failed(entry, exc)
         raise
+    if entry is None:  # the driver changed nothing (e.g. a promotion to the region that already writes)
+        return details
     ledger.injected(entry, details)
-
-
-def _close(target: LocalTarget, recovery: dict, details: dict) -> int:
-    """Mark every open entry whose recovery is `recovery` as recovered; returns how many."""
-    ledger = ledger_for(target)
-    closed = 0
-    for entry in ledger.open_entries():
-        if entry["recovery"] == recovery:
-            ledger.recovered(entry["id"], details)
-            closed += 1
-    return closed
-
-
-def _inject(configuration: dict | None, kind: str, subject: str, params: dict, call: str, args: dict,
-            act) -> dict:
-    """Record fault `kind` on `subject` (recovery: driver `call(**args)`), then make it with `act(target)`."""
-    target = driver_from(configuration)
-    with _recorded(target, kind, subject, params, {"call": call, "args": args}) as details:
-        details.update(act(target))
+    if _recovery_of(ledger.entries(), entry) == NOTHING:
+        ledger.recovered(entry, {"nothing_to_undo": True, "at_s": time.time()})
     return details
 
 
-def _undo(configuration: dict | None, call: str, **args) -> dict:
-    """Run recovery `call` on the driver and close the ledger entries that named exactly this recovery."""
-    target = driver_from(configuration)
-    details = getattr(target, call)(**args)
-    details["ledger_entries_closed"] = _close(target, {"call": call, "args": args}, details)
-    return details
+def _recovery_of(entries: list[dict], entry_id: str) -> dict:
+    """Pure: the entry's recovery: the one its injection answered with (exact ids), else the written-ahead one."""
+    recovery = NOTHING
+    for line in entries:
+        if line["id"] != entry_id:
+            continue
+        if line["event"] == "begin":
+            recovery = line["recovery"]
+        elif line["event"] == "injected" and isinstance((line.get("details") or {}).get("recovery"), dict):
+            recovery = line["details"]["recovery"]
+    return recovery
 
 
-def recover_open(target: LocalTarget, log=lambda line: None) -> list[dict]:
-    """Replay the recovery of every open ledger entry (newest first); returns what was done."""
-    ledger = ledger_for(target)
+def _replay(target, ledger, entries: list[dict], log=lambda line: None) -> list[dict]:
+    """Run each distinct recovery of `entries` once (in the order given) and close the entries; returns them."""
+    lines = ledger.entries()
     done = []
-    for entry in reversed(ledger.open_entries()):
-        call, args = entry["recovery"]["call"], entry["recovery"].get("args", {})
-        log(f"recovering {entry['kind']} of {entry['target']} (begun {entry['at']}): {call}({args})")
+    closed: set[str] = set()
+    for entry in entries:
+        if entry["id"] in closed:
+            continue
+        recovery = _recovery_of(lines, entry["id"])
+        same = [e for e in entries if e["id"] not in closed and _recovery_of(lines, e["id"]) == recovery]
+        call, args = recovery["call"], recovery.get("args", {})
+        log(f"recovering {entry['kind']} of {entry['target']} (begun {entry['at']}): {call}({json.dumps(args)})")
         try:
-            details = getattr(target, call)(**args)
+            details = {"nothing_to_undo": True, "at_s": time.time()} if call == NOTHING["call"] \
+                else getattr(target, call)(**args)
         except Exception as exc:
-            ledger.failed(entry["id"], f"recovery {call} failed: {exc}")
+            for e in same:
+                ledger.failed(e["id"], f"recovery {call} failed: {exc}")
             raise
-        _close(target, entry["recovery"], details)
-        done.append({"id": entry["id"], "kind": entry["kind"], "target": entry["target"], "recovery": call})
+        for e in same:
+            ledger.recovered(e["id"], details)
+            closed.add(e["id"])
+            done.append({"id": e["id"], "kind": e["kind"], "target": e["target"], "recovery": call,
+                         "details": details})
     return done
 
 
+def recover_open(target, log=lambda line: None) -> list[dict]:
+    """Replay the recovery of every open ledger entry of `target` (newest first); returns what was done."""
+    ledger = ledger_for(target)
+    return _replay(target, ledger, list(reversed(ledger.open_entries())), log)
+
+
+def _undo(configuration: dict | None, call: str, subject: str, **args) -> dict:
+    """Undo the open faults on `subject` that `call` undoes, with their recorded recoveries. With none open, the
+    local driver runs `call(**args)` anyway (idempotent); the AWS driver does nothing, since only the ledger
+    knows the previous values."""
+    target = driver_from(configuration)
+    ledger = ledger_for(target)
+    matching = [e for e in reversed(ledger.open_entries()) if e["kind"] in UNDOES[call] and e["target"] == subject]
+    if matching:
+        done = _replay(target, ledger, matching)
+        return {**done[-1]["details"], "ledger_entries_closed": len(done)}
+    if target.name == "aws":
+        return {"skipped": True, "reason": f"no open fault on {subject} in the ledger", "ledger_entries_closed": 0,
+                "at_s": time.time()}
+    return {**getattr(target, call)(**args), "ledger_entries_closed": 0}
+
+
 def fail_region(region: str, mode: str = "partition", configuration: dict = None, secrets: dict = None) -> dict:
-    """Cut `region` off (partition) or power it off (power_off); recorded in the fault ledger."""
-    return _inject(configuration, "region_outage", region, {"mode": mode}, "restore_region", {"region": region},
-                   lambda target: target.fail_region(region, mode))
+    """Cut `region` off (partition) or power it off (power_off); on aws: health_check, dns_record, fis (local modes
+    map to fis); recorded in the fault ledger."""
+    target = driver_from(configuration)
+    return _inject(target, "region_outage", region, {"mode": mode},
+                   {"call": "restore_region", "args": {"region": region}}, lambda t: t.fail_region(region, mode))
 
 
 def restore_region(region: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Bring `region` back (links and processes; its database as a standby when another region writes)."""
-    return _undo(configuration, "restore_region", region=region)
+    return _undo(configuration, "restore_region", region, region=region)
 
 
 def cut_link(link: str, duration_s: float = 0.0, configuration: dict = None, secrets: dict = None) -> dict:
-    """Disable fault-proxy `link`; with duration_s > 0 restore it after that long (the call blocks)."""
+    """Disable fault-proxy `link` (on aws: `provider-<name>` sets the AI provider's kill switch); with
+    duration_s > 0 restore it after that long (the call blocks; a dry run does not wait)."""
     target = driver_from(configuration)
-    recovery = {"call": "restore_link", "args": {"link": link}}
-    with _recorded(target, "link_cut", link, {"duration_s": duration_s}, recovery) as details:
-        details.update(target.cut_link(link))
+    details = _inject(target, "link_cut", link, {"duration_s": duration_s},
+                      {"call": "restore_link", "args": {"link": link}}, lambda t: t.cut_link(link))
     if duration_s > 0:
-        time.sleep(duration_s)
-        restored = target.restore_link(link)
-        _close(target, recovery, restored)
+        if not target.dry_run:
+            time.sleep(duration_s)
+        restored = _undo(configuration, "restore_link", link, link=link)
         details["restored_at_s"] = restored["at_s"]
     return details
 
 
 def restore_link(link: str, configuration: dict = None, secrets: dict = None) -> dict:
-    """Enable fault-proxy `link` again."""
-    return _undo(configuration, "restore_link", link=link)
+    """Enable fault-proxy `link` again (on aws: the kill switch's previous values)."""
+    return _undo(configuration, "restore_link", link, link=link)
 
 
 def add_latency(link: str, ms: float, jitter_ms: float = 0.0, configuration: dict = None,
                 secrets: dict = None) -> dict:
     """Add `ms` ± `jitter_ms` of latency to every chunk crossing `link`."""
-    return _inject(configuration, "latency", link, {"ms": ms, "jitter_ms": jitter_ms}, "remove_latency",
-                   {"link": link}, lambda target: target.add_latency(link, ms, jitter_ms))
+    target = driver_from(configuration)
+    return _inject(target, "latency", link, {"ms": ms, "jitter_ms": jitter_ms},
+                   {"call": "remove_latency", "args": {"link": link}}, lambda t: t.add_latency(link, ms, jitter_ms))
 
 
 def remove_latency(link: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Remove the latency added to `link`."""
-    return _undo(configuration, "remove_latency", link=link)
+    return _undo(configuration, "remove_latency", link, link=link)
 
 
 def inject_http_error(link: str, status: int, probability: float = 1.0, configuration: dict = None,
                       secrets: dict = None) -> dict:
     """Answer requests crossing HTTP `link` with `status` (e.g. 429, 503) with `probability` (0..1)."""
     status, probability = int(status), float(probability)
-    return _inject(configuration, "http_error", link, {"status": status, "probability": probability},
-                   "remove_http_error", {"link": link},
-                   lambda target: target.inject_http_error(link, status, probability))
+    target = driver_from(configuration)
+    return _inject(target, "http_error", link, {"status": status, "probability": probability},
+                   {"call": "remove_http_error", "args": {"link": link}},
+                   lambda t: t.inject_http_error(link, status, probability))
 
 
 def remove_http_error(link: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Remove the HTTP error injected on `link`."""
-    return _undo(configuration, "remove_http_error", link=link)
+    return _undo(configuration, "remove_http_error", link, link=link)
 
 
 def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:
-    """SIGKILL the writable database (no region loss); its region is restored by `restore_region`."""
+    """Take the writer database away (local: SIGKILL; aws: cluster failover); undone by `restore_region`."""
     target = driver_from(configuration)
     writers = target.writer_regions()
     region = writers[0] if writers else "unknown"
-    with _recorded(target, "db_writer_kill", region, {}, {"call": "restore_region", "args": {"region": region}}) as details:
-        details.update(target.kill_db_writer())
-    return details
+    return _inject(target, "db_writer_kill", region, {}, {"call": "restore_region", "args": {"region": region}},
+                   lambda t: t.kill_db_writer())
 
 
 def flush_cache(region: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Empty `region`'s Redis (a cold cache, like a replaced node); nothing to undo, the cache refills itself."""
     target = driver_from(configuration)
     # Written ahead like every fault; there is nothing to undo, so the entry is closed as soon as it is made.
-    with _recorded(target, "cache_flush", f"cache-{region}", {}, {"call": "restore_link",
-                                                                   "args": {"link": f"cache-{region}"}}) as details:
-        details.update(target.flush_cache(region))
-    ledger = ledger_for(target)
-    for entry in ledger.open_entries():
-        if entry["kind"] == "cache_flush" and entry["target"] == f"cache-{region}":
-            ledger.recovered(entry["id"], {"nothing_to_undo": True, "at_s": time.time()})
-    return details
+    return _inject(target, "cache_flush", f"cache-{region}", {}, None, lambda t: t.flush_cache(region))

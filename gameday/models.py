@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +49,15 @@ class Metric(StrEnum):
     ai_fallback_share = "ai_fallback_share"  # successful AI answers not from the first-priority provider, 0..1
     interval_p95_ms = "interval_p95_ms"  # the worst P95 of the window's 10 s intervals (non-AI load samples)
     interval_error_rate = "interval_error_rate"  # the worst error rate of the window's 10 s intervals, 0..1
+    latency_shift_ms = "latency_shift_ms"  # Hodges-Lehmann shift of the window's latencies vs the baseline's
+    error_rate_increase = "error_rate_increase"  # the window's error rate minus the baseline's, -1..1
+    sliding_p95_ms = "sliding_p95_ms"    # the worst exact P95 of the window's 30 s windows sliding by 1 s
+    sliding_error_rate = "sliding_error_rate"  # the worst error rate of the window's 30 s sliding windows, 0..1
+    scale_out_lag_s = "scale_out_lag_s"  # load step -> the capacity the spike held is ready (reports.scaling)
+    scale_in_lag_s = "scale_in_lag_s"    # load drop -> instances back at the count of the load step
+    capacity_max_ratio = "capacity_max_ratio"  # the window's most instances / the cap (max_instances)
+    throttled_requests = "throttled_requests"  # requests the region gateways answered 429 in the window
+    throttle_rate = "throttle_rate"      # throttled / requests the region gateways counted in the window, 0..1
 
 
 def metric_unit(metric: Metric) -> str:
@@ -56,8 +66,11 @@ def metric_unit(metric: Metric) -> str:
         return "ms"
     if metric.value.endswith("_s"):
         return "s"
+    if metric.value.endswith(("_ratio", "_rate")):
+        return "ratio"
     ratios = (Metric.error_rate, Metric.availability, Metric.cache_hit_rate, Metric.edge_hit_rate,
-              Metric.ai_error_rate, Metric.ai_fallback_share, Metric.interval_error_rate)
+              Metric.ai_error_rate, Metric.ai_fallback_share, Metric.interval_error_rate,
+              Metric.error_rate_increase, Metric.sliding_error_rate)
     return "ratio" if metric in ratios else "count"
 
 
@@ -69,6 +82,7 @@ class Window(StrEnum):
     recovery = "recovery"
     after = "after"
     overall = "overall"
+    spike = "spike"          # the load profile's peak stage after `windows.warmup_s` (reports.scaling)
 
 
 Op = Literal["<", "<=", ">", ">=", "=="]
@@ -102,6 +116,7 @@ class ProbeCadences(Frozen):
     canary_timeout_s: PositiveFloat = 1.0
     routing_interval_s: PositiveFloat = 0.2
     replication_interval_s: PositiveFloat = 0.5
+    capacity_interval_s: PositiveFloat = 1.0
 
 
 class Windows(Frozen):
@@ -110,6 +125,7 @@ class Windows(Frozen):
     baseline_s: NonNegativeFloat = 30.0
     after_s: NonNegativeFloat = 30.0
     sustain_s: PositiveFloat = 10.0
+    warmup_s: NonNegativeFloat = Field(0.0, description="the spike window starts this long after the load step")
 
 
 class Criterion(Frozen):
@@ -352,3 +368,13 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     if problems:
         raise ExperimentInvalid(path, problems)
     return spec
+
+
+def experiment_activities(raw: dict) -> Iterator[tuple[str, Any]]:
+    """Pure: every activity of a Chaos Toolkit experiment with its location (`method.2`), in run order."""
+    ssh = raw.get("steady-state-hypothesis")
+    blocks = [("steady-state-hypothesis.probes", ssh.get("probes") if isinstance(ssh, dict) else None),
+              ("method", raw.get("method")), ("rollbacks", raw.get("rollbacks"))]
+    for where, activities in blocks:
+        for i, activity in enumerate(activities if isinstance(activities, list) else []):
+            yield f"{where}.{i}", activity

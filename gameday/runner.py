@@ -3,6 +3,11 @@
 stack up -> recover leftovers -> samplers + load -> baseline -> Chaos Toolkit child (rollbacks always)
 -> after window -> recover anything still open -> stop children -> evidence files -> analysis -> exit code.
 Stop conditions and Ctrl-C/SIGTERM interrupt the experiment (its rollbacks run) and end with exit code 3.
+
+`--target aws`: no local stack; the account check (preflight) replaces `stack up`, the samplers and the load aim
+at the profile's endpoints, the child acts through the AWS driver (GAMEDAY_TARGET*), the ledger is the profile's
+(`infra.targets.ledger_for`), and the RPO stays unmeasured (the harness cannot read the Aurora writer's rows).
+`--dry-run` on aws walks the experiment against a dry-run driver (gameday.dry_run) and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,16 +25,20 @@ import psycopg
 
 from gameday import children
 from gameday.errors import InvalidInput
-from gameday.faults import ledger_for, recover_open
+from gameday.faults import recover_open
+from gameday.history import history_file
 from gameday.ledger import read_entries
 from gameday.live import LiveMonitor
 from gameday.models import ExperimentSpec, load_experiment
+from gameday.provenance import provenance
 from gameday.redact import redact_dir, secret_values
 from gameday.reporting import report_run
 from gameday.settings import Settings
 from gameday.validate import validate_files
+from infra.targets.profile import load_profile
 from infra.local import postgres
-from infra.local.layout import REGIONS
+from infra.local.layout import HOST, REGIONS
+from infra.targets import aws_driver, ledger_for
 from infra.targets.local import LocalTarget
 
 EXIT_INVALID = 2
@@ -46,6 +55,10 @@ class RunOptions:
     out: Path | None = None
     dry_run: bool = False
     quick: bool = False
+    history: Path | None = None     # the history database; default: beside the run directory
+    gameday_id: str | None = None   # the GameDay this run belongs to, if any
+    profile: Path | None = None          # the target profile of an aws run
+    confirm_account: str | None = None   # an aws run on a prod profile needs it equal to the profile's account
 
 
 class Run:
@@ -63,38 +76,47 @@ class Run:
     def execute(self) -> int:
         spec = self._load()
         gd = spec.gameday.quickened() if self.options.quick else spec.gameday
+        variables = spec.gameday.quick.configuration if self.options.quick else {}
+        aws = self.options.target == "aws"
+        if self.options.dry_run and aws:
+            from gameday.dry_run import walk
+
+            walk(spec, lambda root: self._aws(dry_run=True, state_root=root, log=self.echo), self.echo, variables)
+            return 0
         if self.options.dry_run:
             self._print_plan(spec, gd)
             return 0
+        target = self._aws() if aws else LocalTarget(self.settings)
+        if aws:
+            self.echo(f"target aws: {json.dumps(target.preflight())}")  # wrong account: exit 2, nothing started
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{self.options.experiment.stem}"
         run_dir = self.options.out or self.settings.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         self.echo(f"run {run_id} -> {run_dir}")
-        target = LocalTarget(self.settings)
-        target.stack.progress = lambda line: self.echo(f"stack: {line}")
-        target.stack.up()
+        if not aws:
+            target.stack.progress = lambda line: self.echo(f"stack: {line}")
+            target.stack.up()
         for done in recover_open(target, log=lambda line: self.echo(f"recover: {line}")):
             self.echo(f"recover: closed {done['kind']} of {done['target']} left open by an earlier run")
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())
-        lay = target.layout
         seq_start = int(time.time() * 1000)
         env = {**os.environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
-               "GAMEDAY_ROUTER_PORT": str(lay.router_port), "GAMEDAY_TOXIPROXY_PORT": str(lay.toxiproxy_port),
-               "GAMEDAY_BASE_PORT": str(lay.base_port), "GAMEDAY_STACK_ROOT": str(self.settings.stack_root)}
+               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **self._target_env()}
+        pg_ports = {} if aws else {r: target.layout.pg_port(r) for r in REGIONS}
+        capacity_urls = {} if aws else {r: f"http://{HOST}:{target.layout.app_port(r)}" for r in REGIONS}
         started = time.time()
         sampler = load = chaos = None
         monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            sampler = children.start(children.sampler_argv(run_dir, gd, lay.router_url,
-                                                           {r: lay.pg_port(r) for r in REGIONS}, seq_start),
+            sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, pg_ports, seq_start,
+                                                           routing=not aws, capacity_urls=capacity_urls),
                                      run_dir / "sampler.log", env)
-            load_cmd = children.load_argv(run_dir, gd, lay.router_url)
+            load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick)
             load = children.start(load_cmd, run_dir / "load" / "locust.out", env) if load_cmd else None
             monitor.start()
             self._phase(monitor, "baseline", gd.windows.baseline_s)
             if not self._aborted(monitor):
-                variables = spec.gameday.quick.configuration if self.options.quick else {}
                 chaos = children.start(children.chaos_argv(run_dir, self.options.experiment.resolve(), variables),
                                        run_dir / "chaos.out", env)
                 monitor.phase = "experiment"
@@ -119,13 +141,33 @@ class Run:
     def _load(self) -> ExperimentSpec:
         if self.options.target not in TARGETS:
             raise InvalidInput(f"target {self.options.target!r} is unknown; valid targets: {', '.join(TARGETS)}")
-        if self.options.target != "local":
-            raise InvalidInput("target aws is not available in this version yet; valid now: local")
-        problems = validate_files([self.options.experiment])
+        profile = None
+        if self.options.target == "aws":
+            if self.options.profile is None:
+                raise InvalidInput("run on target aws refused: no target profile given",
+                                   hint="gameday run EXPERIMENT --target aws --profile examples/targets/staging.yaml")
+            profile = load_profile(self.options.profile)
+        problems = validate_files([self.options.experiment], self.options.target, profile)
         if problems:
-            raise InvalidInput("\n".join(str(p) for p in problems),
-                               hint=f"nothing was touched; `gameday validate {self.options.experiment}` re-checks")
+            again = f" --target aws --profile {self.options.profile}" if profile else ""
+            raise InvalidInput("\n".join(str(p) for p in problems), hint=f"nothing was touched; "
+                               f"`gameday validate {self.options.experiment}{again}` re-checks")
         return load_experiment(self.options.experiment)
+
+    def _aws(self, **kwargs):
+        """The AWS driver of this run (the prod confirmation is checked here, before anything is touched)."""
+        return aws_driver(self.settings, {"gameday_target_profile": str(self.options.profile.resolve()),
+                                          "gameday_confirm_account": self.options.confirm_account}, **kwargs)
+
+    def _target_env(self) -> dict[str, str]:
+        """What the children need to act on this run's target (driver_from reads it through Settings)."""
+        if self.options.target == "aws":
+            env = {"GAMEDAY_TARGET": "aws", "GAMEDAY_TARGET_PROFILE": str(self.options.profile.resolve())}
+            return env | ({"GAMEDAY_CONFIRM_ACCOUNT": self.options.confirm_account}
+                          if self.options.confirm_account else {})
+        lay = self.settings.layout()
+        return {"GAMEDAY_TARGET": "local", "GAMEDAY_ROUTER_PORT": str(lay.router_port),
+                "GAMEDAY_TOXIPROXY_PORT": str(lay.toxiproxy_port), "GAMEDAY_BASE_PORT": str(lay.base_port)}
 
     def _print_plan(self, spec: ExperimentSpec, gd) -> None:
         raw = spec.raw
@@ -175,7 +217,7 @@ class Run:
             time.sleep(0.05)
 
     # --- evidence and analysis ---------------------------------------------------------------------
-    def _write_evidence(self, run_dir: Path, run_id: str, spec: ExperimentSpec, target: LocalTarget, seq_start: int,
+    def _write_evidence(self, run_dir: Path, run_id: str, spec: ExperimentSpec, target, seq_start: int,
                         started: float, ended: float, chaos) -> None:
         ledger_lines = read_entries(ledger_for(target).path)
         ours = {e["id"] for e in ledger_lines if e["event"] == "begin" and e.get("params", {}).get("run_id") == run_id}
@@ -189,17 +231,22 @@ class Run:
             time.sleep(0.2)
             writers = target.writer_regions()
         seqs: list[int] = []
-        if len(writers) == 1:
+        if target.name == "aws":  # no direct database access: RPO stays unmeasured (no surviving_seqs.json)
+            writers = []
+        elif len(writers) == 1:
             with psycopg.connect(postgres.dsn(target.layout.pg_port(writers[0])), autocommit=True) as conn:
                 seqs = [row[0] for row in conn.execute("SELECT seq FROM canary_writes WHERE seq >= %s ORDER BY seq",
                                                        (seq_start,))]
-        (run_dir / "surviving_seqs.json").write_text(json.dumps({"seqs": seqs, "writer_region": writers[0]
-                                                                 if len(writers) == 1 else None}))
+        if target.name != "aws":
+            (run_dir / "surviving_seqs.json").write_text(json.dumps({"seqs": seqs, "writer_region": writers[0]
+                                                                     if len(writers) == 1 else None}))
         meta = {"run_id": run_id, "experiment": str(self.options.experiment), "title": spec.title,
                 "target": self.options.target, "started_s": started, "ended_s": ended, "quick": self.options.quick,
                 "aborted": {"reason": self.abort_reason, "at_s": self.aborted_at} if self.abort_reason else None,
                 "chaos_exit_code": chaos.returncode if chaos is not None else None,
-                "experiment_ended_s": self.experiment_ended_s}
+                "experiment_ended_s": self.experiment_ended_s, "gameday_id": self.options.gameday_id,
+                "history": str((self.options.history or history_file(run_dir.parent)).resolve()),
+                "provenance": provenance(self.options.experiment)}
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
 
     def _analyse(self, run_dir: Path) -> int:

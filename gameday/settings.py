@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     router_ttl_s: float = Field(0.0, ge=0)
     start_timeout_s: float = Field(60.0, gt=0)
 
+    # The target a run's child processes act on (the run engine sets GAMEDAY_TARGET* for them).
+    target: Literal["local", "aws"] = "local"
+    target_profile: Path | None = Field(None, description="the AWS target profile (YAML) of an aws run")
+    confirm_account: str | None = Field(None, description="--confirm-account: needed for a prod profile")
+    dry_run: bool = False
+
     def layout(self) -> StackLayout:
         return StackLayout(router_port=self.router_port, toxiproxy_port=self.toxiproxy_port,
                            base_port=self.base_port)

@@ -15,20 +15,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gameday.models import EXTENSION_NAME, Problem, pydantic_problems, check_document, read_document
+from gameday.models import (EXTENSION_NAME, Problem, check_document, experiment_activities, pydantic_problems,
+                            read_document)
 
 __all__ = ["Problem", "validate_files", "validate_file"]
 
 ENV_SECRET_HINT = "use {type: env, key: SOME_VARIABLE}"
 
 
-def validate_files(paths: Iterable[str | Path]) -> list[Problem]:
-    """Every problem in every file, in file order; an empty list means all are valid."""
-    return [problem for path in paths for problem in validate_file(path)]
+def validate_files(paths: Iterable[str | Path], target: str = "local", profile=None) -> list[Problem]:
+    """Every problem in every file, in file order; an empty list means all are valid on `target` (the AWS target
+    with its `profile`, a TargetProfile)."""
+    return [problem for path in paths for problem in validate_file(path, target, profile)]
 
 
-def validate_file(path: str | Path) -> list[Problem]:
-    """Every problem in one experiment file: readable, parseable, its gameday block, secrets, Chaos Toolkit."""
+def validate_file(path: str | Path, target: str = "local", profile=None) -> list[Problem]:
+    """Every problem in one experiment file: readable, parseable, its gameday block, secrets, Chaos Toolkit, and
+    whether `target` can carry out each activity (gameday.target_check)."""
+    from gameday.target_check import target_problems
+
     file = str(path)
     raw, problems = read_document(path)
     if raw is None:
@@ -38,6 +43,7 @@ def validate_file(path: str | Path) -> list[Problem]:
     problems += inline_secrets(file, raw)
     problems += missing_controls(file, raw)
     problems += chaostoolkit_problems(file, raw, problems)
+    problems += target_problems(file, raw, target, profile)
     return problems
 
 
@@ -117,20 +123,11 @@ def _controls(raw: dict) -> Iterator[tuple[str, Any]]:
     ssh = raw.get("steady-state-hypothesis")
     if isinstance(ssh, dict):
         holders.append(("steady-state-hypothesis.", ssh))
-    holders += [(f"{loc}.", activity) for loc, activity in _activities(raw)]
+    holders += [(f"{loc}.", activity) for loc, activity in experiment_activities(raw)]
     for prefix, holder in holders:
         controls = holder.get("controls") if isinstance(holder, dict) else None
         for i, control in enumerate(controls if isinstance(controls, list) else []):
             yield f"{prefix}controls.{i}", control
-
-
-def _activities(raw: dict) -> Iterator[tuple[str, Any]]:
-    ssh = raw.get("steady-state-hypothesis")
-    blocks = [("steady-state-hypothesis.probes", ssh.get("probes") if isinstance(ssh, dict) else None),
-              ("method", raw.get("method")), ("rollbacks", raw.get("rollbacks"))]
-    for where, activities in blocks:
-        for i, activity in enumerate(activities if isinstance(activities, list) else []):
-            yield f"{where}.{i}", activity
 
 
 def chaostoolkit_problems(file: str, raw: dict, known: list[Problem]) -> list[Problem]:
@@ -140,7 +137,7 @@ def chaostoolkit_problems(file: str, raw: dict, known: list[Problem]) -> list[Pr
     from chaoslib.loader import load_experiment as ctk_load_experiment
 
     problems = []
-    for loc, activity in _activities(raw):
+    for loc, activity in experiment_activities(raw):
         name = activity.get("name") if isinstance(activity, dict) else None
         try:
             ensure_activity_is_valid(activity)

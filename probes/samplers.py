@@ -1,4 +1,4 @@
-"""Continuous probe samplers: health, canary writes, routing, writers and replication lag into probes.jsonl.
+"""Continuous probe samplers: health, canary writes, routing, writers, replication lag and capacity into probes.jsonl.
 
     python -m probes.samplers --config sampler.json
 
@@ -7,6 +7,10 @@ flushes and exits 0. Health checks and canary writes follow an open model: each 
 at a fixed intended time whatever the replies do, so an outage cannot slow the probes down and hide
 itself. Routing and database samples are sequential polls (a slow answer delays the next poll).
 Record formats: `probes.entry_point` (health, canary, routing) and `probes.pg` (writers, replication).
+Capacity: each region gateway's own samples (`GET /_region/capacity?since=<newest seen>`, one every 0.5 s),
+passed through as `{"probe": "capacity", "at_s": <gateway sample time>, "region", "instances", "ready",
+"in_flight", "utilisation", "throttles_total", "requests_total", "max_instances", "min_instances", "slot"}`;
+the poll interval only sets how late they arrive, not their resolution. An unreachable gateway is skipped.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class SamplerConfig(BaseModel):
     routing_timeout_s: PositiveFloat = 0.5
     pg_ports: dict[str, int] = Field(default_factory=dict)
     replication_interval_s: PositiveFloat = 0.5
+    capacity_urls: dict[str, str] = Field(default_factory=dict)  # region -> its gateway's base URL
+    capacity_interval_s: PositiveFloat = 1.0
+    capacity_timeout_s: PositiveFloat = 1.0
     duration_s: PositiveFloat | None = None
     flush_interval_s: PositiveFloat = 0.2
 
@@ -91,6 +98,50 @@ async def every(interval_s: float, clock: Clock, stop: asyncio.Event,
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         tick += 1
+
+
+CAPACITY_FIELDS = ("instances", "ready", "in_flight", "utilisation", "throttles_total", "requests_total",
+                   "max_instances", "min_instances", "slot")
+
+
+def capacity_records(region: str, samples: list[dict], after_s: float) -> list[dict]:
+    """Pure: the gateway's capacity samples newer than `after_s` as probe records, oldest first."""
+    records = []
+    for sample in sorted(samples, key=lambda s: s.get("at_s", 0.0)):
+        if not isinstance(sample.get("at_s"), (int, float)) or sample["at_s"] <= after_s:
+            continue
+        record = {"probe": "capacity", "at_s": sample["at_s"], "region": region}
+        record.update({key: sample[key] for key in CAPACITY_FIELDS if key in sample})
+        records.append(record)
+    return records
+
+
+class CapacitySampler:
+    """Polls each region gateway's capacity samples since the newest one seen (none lost between polls)."""
+
+    def __init__(self, urls: dict[str, str], client: httpx.AsyncClient, since_s: float, timeout_s: float):
+        self.urls = {region: url.rstrip("/") for region, url in urls.items()}
+        self.client = client
+        self.timeout_s = timeout_s
+        self.newest = {region: since_s for region in urls}
+
+    async def poll(self, region: str) -> list[dict]:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                response = await self.client.get(f"{self.urls[region]}/_region/capacity",
+                                                  params={"since": repr(self.newest[region])})
+            response.raise_for_status()
+            samples = response.json().get("samples") or []
+        except (TimeoutError, httpx.HTTPError, ValueError, AttributeError):
+            return []  # a gateway that is down has no capacity to report; the next poll asks again
+        records = capacity_records(region, samples, self.newest[region])
+        if records:
+            self.newest[region] = records[-1]["at_s"]
+        return records
+
+    async def sample(self) -> list[dict]:
+        found = await asyncio.gather(*(self.poll(region) for region in self.urls))
+        return [record for records in found for record in records]
 
 
 class DbSampler:
@@ -145,8 +196,10 @@ async def run(config: SamplerConfig) -> int:
     health_client = _client(config.health_interval_s, config.health_timeout_s)
     canary_client = _client(1 / config.canary_rate_per_s, config.canary_timeout_s)
     routing_client = _client(config.routing_interval_s, config.routing_timeout_s)
+    capacity_client = _client(config.capacity_interval_s, config.capacity_timeout_s)
     db = DbSampler(config.pg_ports, timeout_s=min(2.0, config.replication_interval_s * 2 + 1))
     clock = Clock(loop)  # after the clients: building them (TLS contexts) takes ~0.1 s that is no latency
+    capacity = CapacitySampler(config.capacity_urls, capacity_client, clock.start_epoch_s, config.capacity_timeout_s)
     seq_start = config.canary_seq_start if config.canary_seq_start is not None else int(clock.start_epoch_s * 1000)
 
     async def health(tick: int, at_s: float) -> None:
@@ -162,6 +215,9 @@ async def run(config: SamplerConfig) -> int:
     async def databases(tick: int, at_s: float) -> None:
         writer.extend(await db.sample(at_s))
 
+    async def capacities(tick: int, at_s: float) -> None:
+        writer.extend(await capacity.sample())
+
     async def flush(tick: int, at_s: float) -> None:
         writer.flush()
 
@@ -172,15 +228,19 @@ async def run(config: SamplerConfig) -> int:
         loops.append(every(config.routing_interval_s, clock, stop, routing, None))
     if config.pg_ports:
         loops.append(every(config.replication_interval_s, clock, stop, databases, None))
+    if config.capacity_urls:
+        loops.append(every(config.capacity_interval_s, clock, stop, capacities, None))
     try:
         await asyncio.gather(*loops)
         if in_flight:  # each ends within its own timeout; the margin covers a slow loop
             await asyncio.wait(set(in_flight), timeout=max(config.health_timeout_s, config.canary_timeout_s) + 1)
         for task in list(in_flight):
             task.cancel()
+        if config.capacity_urls:  # the gateways' samples up to the stop, so the last seconds are not lost
+            writer.extend(await capacity.sample())
     finally:
         await db.close()
-        for client in (health_client, canary_client, routing_client):
+        for client in (health_client, canary_client, routing_client, capacity_client):
             await client.aclose()
         writer.close()
     return 0

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import httpx
 
+from infra.local.layout import HOST
 from infra.targets import driver_from
 
-__all__ = ["entry_point_healthy", "single_writer", "writer_region", "served_region"]
+__all__ = ["entry_point_healthy", "single_writer", "writer_region", "served_region", "region_capacity"]
 
 
 def entry_point_healthy(configuration: dict = None, secrets: dict = None) -> bool:
     """True when `GET /health` through the public entry point answers 200."""
     target = driver_from(configuration)
     try:
-        return httpx.get(f"{target.layout.router_url}/health", timeout=2).status_code == 200
+        return httpx.get(f"{target.entry_url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -33,3 +34,14 @@ def served_region(configuration: dict = None, secrets: dict = None) -> str:
     """The region the entry point's router sends traffic to now."""
     target = driver_from(configuration)
     return httpx.get(f"{target.layout.router_url}/_router/status", timeout=2).json()["served_region"]
+
+
+def region_capacity(region: str, configuration: dict = None, secrets: dict = None) -> dict:
+    """The region gateway's capacity now: instances, ready ones, in flight, its caps and throttles so far."""
+    target = driver_from(configuration)
+    status = httpx.get(f"http://{HOST}:{target.layout.app_port(region)}/_region/status", timeout=2).json()
+    policy = status.get("policy") or {}
+    return {"region": region, "instances": status.get("instances"), "ready": status.get("ready_instances"),
+            "in_flight": (status.get("capacity") or {}).get("in_flight"),
+            "min_instances": policy.get("min_instances"), "max_instances": policy.get("max_instances"),
+            "throttles_total": status.get("throttles_total"), "requests_total": status.get("requests_total")}

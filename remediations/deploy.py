@@ -14,8 +14,8 @@ from collections import deque
 
 import httpx
 
-from gameday.faults import ledger_for
 from infra.targets import driver_from as target_from
+from infra.targets import ledger_for
 
 __all__ = ["deploy_version", "rollback_deployment", "rollback_on_regression"]
 

@@ -16,16 +16,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from gameday.models import Criterion, Metric
+from reports.comparisons import figure as comparison_figure
 from reports.findings import Findings, WindowStats, iso_utc
 from reports.recovery import RtoResult
 from reports.scenario_metrics import FIRST_PROVIDER
 
 MIN_REQUESTS = 20
 EXIT_PASS, EXIT_FAIL, EXIT_ABORTED = 0, 1, 3
+COMPARISON_METRICS = {Metric.latency_shift_ms, Metric.error_rate_increase, Metric.sliding_p95_ms,
+                      Metric.sliding_error_rate}   # reports.comparisons: vs the baseline, sliding windows
 WINDOW_METRICS = {Metric.p50_ms, Metric.p95_ms, Metric.p99_ms, Metric.error_rate, Metric.availability,
                   Metric.dropped_requests, Metric.cache_hit_rate, Metric.edge_hit_rate, Metric.ai_p95_ms,
                   Metric.ai_error_rate, Metric.ai_fallback_share, Metric.interval_p95_ms,
                   Metric.interval_error_rate}
+WINDOW_METRICS |= {Metric.capacity_max_ratio, Metric.throttled_requests, Metric.throttle_rate}  # from capacity samples (reports.scaling)
 
 
 class Verdict(StrEnum):
@@ -69,6 +73,8 @@ class Measurement:
     value: float | None
     evidence: str
     lower_bound: float | None = None  # an RTO not reached yet: the true value is at least this
+    interval: tuple[float, float] | None = None  # a confidence interval of the value: judged by it (see judge)
+    ceiling: Verdict | None = None    # the best verdict a rule allows (the zero-error baseline)
 
 
 def _clock(t_s: float | None) -> str:
@@ -102,6 +108,8 @@ def _rto(result: RtoResult | None, f: Findings, what: str, samples: str, cadence
 def measure(f: Findings, c: Criterion) -> Measurement:
     """Pure: the value of `c.metric` in the run (None: cannot be measured) and where it comes from."""
     m = c.metric
+    if m in COMPARISON_METRICS:
+        return _comparison(f, c)
     if m is Metric.rto_write_s:
         return _rto(f.rto_write, f, "write", "canary writes", f"at {f.canary_rate_per_s:g}/s", "acked write")
     if m is Metric.rto_read_s:
@@ -134,6 +142,8 @@ def measure(f: Findings, c: Criterion) -> Measurement:
         return _warmup(f)
     if m in (Metric.deploy_detect_s, Metric.deploy_restore_s):
         return _deployment(f, m)
+    if m in (Metric.scale_out_lag_s, Metric.scale_in_lag_s):
+        return _lag(f, m)
     return _window_metric(f, c)
 
 
@@ -157,12 +167,52 @@ def _deployment(f: Findings, m: Metric) -> Measurement:
     return Measurement(value, d.evidence)
 
 
+def _lag(f: Findings, m: Metric) -> Measurement:
+    s = f.scaling
+    if s is None or s.spike is None:
+        return Measurement(None, f"scaling cannot be measured: {s.evidence if s else 'no load spike and no capacity samples'}")
+    lag = s.scale_out if m is Metric.scale_out_lag_s else s.scale_in
+    if not lag.evidence:
+        return Measurement(None, f"scaling cannot be measured: {s.evidence}")
+    return Measurement(lag.value_s, lag.evidence, lower_bound=lag.lower_bound_s)
+
+
+def _scaling_window_metric(w: WindowStats, m: Metric) -> Measurement:
+    if m is Metric.capacity_max_ratio:
+        if w.capacity_max is None:
+            return Measurement(None, f"no capacity samples in {_span(w)}")
+        ratio, at = w.capacity_max
+        return Measurement(ratio, f"at most {at['instances']} instance(s) of {at.get('region')} against its cap of "
+                                  f"{at['max_instances']} (capacity sample at {_clock(at['at_s'])}) in {_span(w)}")
+    t = w.throttled
+    if t is None or t.count is None:
+        return Measurement(None, f"no capacity samples and no load samples in {_span(w)}")
+    if m is Metric.throttle_rate:
+        if t.requests < MIN_REQUESTS:
+            return Measurement(None, f"only {t.requests} requests counted in {_span(w)} (< {MIN_REQUESTS})")
+        return Measurement(t.rate, f"{t.count:,} of {t.requests:,} requests throttled (429) in {_span(w)} "
+                                   f"({t.source}{'; ± 0.5 s' if t.source == 'gateway counters' else ''}); "
+                                   f"{t.load_throttled:,} of {t.load_requests:,} load requests got a 429")
+    if t.source == "load samples":
+        return Measurement(float(t.count), f"{t.count:,} of {t.load_requests:,} load requests answered 429 in "
+                                           f"{_span(w)} (no capacity samples: load samples only)")
+    regions = ", ".join(f"{region} {n:,}" for region, n in t.by_region)
+    return Measurement(float(t.count), f"{t.count:,} requests throttled (429) by the region gateways in {_span(w)} "
+                                       f"({regions}; their counters, ± 0.5 s); {t.load_throttled:,} of "
+                                       f"{t.load_requests:,} load requests got a 429")
+
+
 def _window_metric(f: Findings, c: Criterion) -> Measurement:
     w = f.windows.get(c.window.value)
+    if w is None and c.window.value == "spike":
+        why = f.scaling.evidence if f.scaling is not None and f.scaling.spike is None else "no load spike"
+        return Measurement(None, f"the spike window cannot be placed in this run: {why}")
     if w is None or not w.defined:
         return Measurement(None, f"the {c.window.value} window cannot be placed in this run "
                                  f"({'no fault' if f.t0_s is None else 'a fault or the service never recovered'})")
     m = c.metric
+    if m in (Metric.capacity_max_ratio, Metric.throttled_requests, Metric.throttle_rate):
+        return _scaling_window_metric(w, m)
     if m is Metric.dropped_requests:
         if w.dropped_requests is None:
             return Measurement(None, "no load samples in this run")
@@ -225,15 +275,42 @@ def _interval(w: WindowStats, m: Metric) -> Measurement:
                                        f"the interval from {_clock(i.worst_p95_start_s)}")
 
 
+def _comparison(f: Findings, c: Criterion) -> Measurement:
+    """A before-vs-after or sliding-window metric (reports.comparisons). The zero-error baseline rule (DESIGN.md):
+    when the baseline had no error and the window has some, the criterion never PASSes; it FAILs when the
+    increase is significant (one-sided p < 0.05) or the target tolerates no increase (<= 0), else INCONCLUSIVE."""
+    got = comparison_figure(f.comparisons, c.metric.value, c.window.value)
+    ceiling = None
+    if got.zero_baseline:
+        ceiling = Verdict.FAIL if got.significant or c.target <= 0 else Verdict.INCONCLUSIVE
+    return Measurement(got.value, got.evidence, interval=got.interval, ceiling=ceiling)
+
+
+def _by_interval(c: Criterion, low: float, high: float) -> Verdict:
+    """PASS when every value of the interval meets the criterion, FAIL when none does, else INCONCLUSIVE."""
+    if c.holds(low) and c.holds(high):
+        return Verdict.PASS
+    none_holds = not low <= c.target <= high if c.op == "==" else not (c.holds(low) or c.holds(high))
+    return Verdict.FAIL if none_holds else Verdict.INCONCLUSIVE
+
+
 def judge(c: Criterion, measurement: Measurement) -> Verdict:
-    """Pure: PASS/FAIL from a measured value; an unmeasured one is INCONCLUSIVE unless its lower bound fails."""
+    """Pure: PASS/FAIL from a measured value (by its confidence interval when it has one, capped by its ceiling);
+    an unmeasured one is INCONCLUSIVE unless its lower bound fails."""
     value = measurement.value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         bound = measurement.lower_bound
         if bound is not None and (c.op in ("<", "<=") and not c.holds(bound) or c.op == "==" and bound > c.target):
             return Verdict.FAIL
         return Verdict.INCONCLUSIVE
-    return Verdict.PASS if c.holds(value) else Verdict.FAIL
+    if measurement.interval is not None:
+        verdict = _by_interval(c, *measurement.interval)
+    else:
+        verdict = Verdict.PASS if c.holds(value) else Verdict.FAIL
+    order = (Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS)
+    if measurement.ceiling is not None and order.index(verdict) > order.index(measurement.ceiling):
+        return measurement.ceiling
+    return verdict
 
 
 def certify(findings: Findings, criteria: Sequence[Criterion]) -> Certification:

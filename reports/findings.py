@@ -10,6 +10,7 @@ and the experiment's end (run.json `experiment_ended_s`, rollbacks included); `l
     recovery  [service recovered, last recovery): running recovered while the fault is still in place;
               service recovered = the later of the read and write recovery points (t0 + RTO)
     after     [after start, run end]
+    spike     [load step + windows.warmup_s, load drop): only when the load profile has a spike (reports.scaling)
 
 Requests and errors of a window count every load request sent plus every health probe (availability =
 1 - error rate over both); latency percentiles are exact nearest-rank over the load samples when the run
@@ -29,13 +30,15 @@ import pandas as pd
 
 from gameday.ledger import fault_windows
 from gameday.models import GameDaySpec
+from reports.comparisons import Comparisons, compare
 from reports.recovery import (RpoResult, RtoPhases, RtoResult, read_rto, rpo, rto_phases, split_brain_events,
                               write_rto)
 from reports.samples import nearest_rank
+from reports.scaling import Scaling, Throttles, capacity_max, place_spike, scaling, throttles
 from reports.scenario_metrics import (CACHED_READ, HASHED_ASSET, AiStats, Deployment, IntervalStats, Warmup,
                                       ai_stats, cache_recovered_s, interval_stats, cache_warmup, deployment, hit_counts, share)
 
-WINDOWS = ("baseline", "fault", "recovery", "after", "overall")
+WINDOWS = ("baseline", "fault", "recovery", "after", "overall", "spike")
 DISASTER_KINDS = ("region_outage", "db_writer_kill")
 LOST_SEQS_SHOWN = 100
 FAILBACK = re.compile(r"fail[-_ ]?back", re.IGNORECASE)
@@ -54,6 +57,7 @@ class RunInputs:
     surviving_seqs: frozenset[int] | None = None  # canary seqs on the final writer; None: unknown
     writer_region: str | None = None            # the final writer region
     remediations: tuple[dict, ...] = ()         # remediations.jsonl events
+    load_profile: dict | None = None            # load/profile.json: the load profile as applied
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class WindowStats:
     edge_hits: int = 0                          # ... answered with X-Cache: Hit (by the edge)
     ai: AiStats = AiStats()                     # the POST /ai journey's samples only
     intervals: IntervalStats = IntervalStats()  # the window's worst 10 s interval (soak criteria)
+    throttled: Throttles | None = None          # requests answered 429 (reports.scaling)
+    capacity_max: tuple[float, dict] | None = None  # the most instances / cap in the window, and that sample
 
     @property
     def defined(self) -> bool:
@@ -160,6 +166,8 @@ class Findings:
     notes: tuple[str, ...] = field(default_factory=tuple)
     cache_warmup: Warmup | None = None          # see reports.scenario_metrics
     deployment: Deployment | None = None
+    comparisons: Comparisons = field(default_factory=Comparisons)  # before vs after, sliding SLO windows
+    scaling: Scaling | None = None              # the load spike's scale-out and scale-in (reports.scaling)
 
 
 def iso_utc(t_s: float | None) -> str | None:
@@ -331,8 +339,13 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                            False),
               "after": (after_start, end_s if after_start is not None else None, True),
               "overall": (start_s, end_s, True)}
-    windows = {name: _with_hits(window_stats(name, a, b, closed, health, inputs.samples, name == "baseline"),
-                                inputs.samples, closed)
+    capacity = _of(inputs.probes, "capacity")
+    spike = place_spike(inputs.load_profile, inputs.samples, spec.windows.warmup_s)
+    if spike is not None:
+        bounds["spike"] = (spike.window_start_s, spike.drop_s, False)
+    windows = {name: _with_capacity(_with_hits(window_stats(name, a, b, closed, health, inputs.samples,
+                                                            name == "baseline"), inputs.samples, closed),
+                                    capacity, inputs.samples)
                for name, (a, b, closed) in bounds.items()}
     warmup = cache_warmup(inputs.samples, cache_recovered_s(faults), end_s, windows["baseline"].cache_hit_rate)
     ok, evidence = failback(inputs.journal, inputs.remediations, phases.pre_fault_region if phases else None,
@@ -345,7 +358,9 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                     journal=journal_facts(inputs.journal), writer_region=inputs.writer_region,
                     sustain_s=sustain_s, health_interval_s=health_interval_s,
                     canary_rate_per_s=spec.probes.canary_rate_per_s, notes=notes, cache_warmup=warmup,
-                    deployment=deployment(faults, inputs.journal, experiment_end))
+                    deployment=deployment(faults, inputs.journal, experiment_end),
+                    comparisons=compare(bounds, health, inputs.samples, spec.criteria),
+                    scaling=scaling(spike, capacity) if spike is not None or capacity else None)
 
 
 def _with_hits(w: WindowStats, samples: pd.DataFrame | None, closed: bool) -> WindowStats:
@@ -355,6 +370,14 @@ def _with_hits(w: WindowStats, samples: pd.DataFrame | None, closed: bool) -> Wi
     return replace(w, cache_reads=cache_reads, cache_hits=cache_hits, edge_requests=edge_requests,
                    edge_hits=edge_hits, ai=ai_stats(samples, w.start_s, w.end_s, closed),
                    intervals=interval_stats(samples, w.start_s, w.end_s, closed))
+
+
+def _with_capacity(w: WindowStats, capacity: list[dict], samples: pd.DataFrame | None) -> WindowStats:
+    """The window's throttled requests and peak capacity added (from the gateways' capacity samples)."""
+    if not w.defined:
+        return w
+    return replace(w, throttled=throttles(capacity, samples, w.start_s, w.end_s),
+                   capacity_max=capacity_max(capacity, w.start_s, w.end_s))
 
 
 def _first_lost(result: RpoResult) -> RpoResult:

@@ -42,7 +42,49 @@ def _window(w) -> dict:
             "ai_fallback_share": _num(w.ai.fallback_share, 6), "ai_providers": dict(w.ai.providers),
             "interval_s": w.intervals.interval_s, "intervals": w.intervals.intervals,
             "interval_p95_ms": _num(w.intervals.worst_p95_ms),
-            "interval_error_rate": _num(w.intervals.worst_error_rate, 6)}
+            "interval_error_rate": _num(w.intervals.worst_error_rate, 6),
+            "throttled_requests": w.throttled.count if w.throttled else None,
+            "throttle_rate": _num(w.throttled.rate, 6) if w.throttled else None,
+            "capacity_max_ratio": _num(w.capacity_max[0], 6) if w.capacity_max else None}
+
+
+def _sig(value: float | None, digits: int = 4) -> float | None:
+    """JSON-safe significant digits (p-values: 1e-27 must not round to 0)."""
+    value = _num(value, 17)
+    return None if value is None else float(f"{value:.{digits}g}")
+
+
+def _comparisons(findings: Findings) -> dict:
+    """Before vs after (reports.comparisons): latency shift and error increase per window, sliding SLO windows."""
+    c = findings.comparisons
+    windows = {}
+    for name, w in c.windows.items():
+        s, e = w.latency, w.errors
+        windows[name] = {
+            "latency": {"n_baseline": s.n_baseline, "n_window": s.n_window,
+                        "median_baseline_ms": _num(s.median_baseline), "median_window_ms": _num(s.median_window), "shift_ms": _num(s.shift),
+                        "ci_low_ms": _num(s.ci_low), "ci_high_ms": _num(s.ci_high), "confidence": s.confidence,
+                        "u": _num(s.u, 1), "p_two_sided": _sig(s.p_two_sided), "p_slower": _sig(s.p_slower),
+                        "exact_p": s.exact, "subsampled": s.subsampled, "shift_n_baseline": s.shift_n_baseline,
+                        "shift_n_window": s.shift_n_window, "enough": s.enough},
+            "errors": {"baseline_errors": e.baseline_errors, "baseline_requests": e.baseline_requests,
+                       "baseline_rate": _num(e.baseline_rate, 6),
+                       "baseline_ci": [_num(v, 6) for v in e.baseline_ci] if e.baseline_ci else None,
+                       "window_errors": e.window_errors, "window_requests": e.window_requests,
+                       "window_rate": _num(e.window_rate, 6),
+                       "window_ci": [_num(v, 6) for v in e.window_ci] if e.window_ci else None,
+                       "increase": _num(e.diff, 6), "increase_lower": _num(e.diff_lower, 6),
+                       "increase_upper": _num(e.diff_upper, 6), "confidence": e.confidence,
+                       "p_higher": _sig(e.p_higher), "test": e.test, "zero_baseline": e.zero_baseline,
+                       "enough": e.enough}}
+    sliding = {name: {"window_s": s.window_s, "step_s": s.step_s, "windows": s.windows, "skipped": s.skipped,
+                      "worst_p95_ms": _num(s.worst_p95_ms), "worst_p95_start": iso_utc(s.worst_p95_start_s),
+                      "worst_error_rate": _num(s.worst_error_rate, 6),
+                      "worst_error_start": iso_utc(s.worst_error_start_s),
+                      "p95_max_ms": s.p95_max_ms, "error_rate_max": s.error_rate_max, "compliant": s.compliant,
+                      "compliant_share": _num(s.compliant_share, 6)}
+               for name, s in c.sliding.items()}
+    return {"source": c.source, "windows": windows, "sliding": sliding}
 
 
 def _scenario(findings: Findings) -> dict:
@@ -57,6 +99,25 @@ def _scenario(findings: Findings) -> dict:
         "detect_s": _num(d.detect_s), "restore_s": _num(d.restore_s), "observed_s": _num(d.observed_s),
         "evidence": d.evidence}
     return {"cache_warmup": warmup, "deployment": deploy}
+
+
+def _scaling(findings: Findings) -> dict | None:
+    """The load spike and the served region's scale-out/scale-in (null when the run had neither)."""
+    s = findings.scaling
+    if s is None:
+        return None
+    p = s.spike
+    return {"region": s.region, "capacity_samples": s.samples, "cap": s.cap, "min_instances": s.min_instances,
+            "load_start": iso_utc(p.load_start_s) if p else None, "step": iso_utc(p.step_s) if p else None,
+            "drop": iso_utc(p.drop_s) if p else None, "warmup_s": p.warmup_s if p else None,
+            "baseline_load": p.baseline_load if p else None, "spike_load": p.spike_load if p else None,
+            "load_unit": p.unit if p else None, "factor": _num(p.factor) if p else None,
+            "instances_at_step": s.instances_at_step, "ready_at_step": s.ready_at_step, "held_ready": s.held_ready,
+            "peak_instances": s.peak_instances, "first_added_s": _num(s.first_added_s),
+            "scale_out_lag_s": _num(s.scale_out.value_s), "scale_out_lower_bound_s": _num(s.scale_out.lower_bound_s),
+            "scale_in_lag_s": _num(s.scale_in.value_s), "scale_in_lower_bound_s": _num(s.scale_in.lower_bound_s),
+            "resolution_s": 0.5, "evidence": s.evidence, "scale_out_evidence": s.scale_out.evidence,
+            "scale_in_evidence": s.scale_in.evidence}
 
 
 def _phases(findings: Findings) -> dict:
@@ -102,8 +163,10 @@ def summary(findings: Findings, certification: Certification, meta: dict) -> dic
                            "duration_s": _num(w["end_s"] - w["start_s"]) if w["end_s"] is not None else None}
                           for w in findings.fault_windows],
         "windows": {name: _window(findings.windows[name]) for name in WINDOWS if name in findings.windows},
+        "comparisons": _comparisons(findings),
         "split_brain_events": findings.split_brain_events, "failback_ok": findings.failback_ok,
         **_scenario(findings),
+        "scaling": _scaling(findings),
         "writer_region": findings.writer_region,
         "journal": {**asdict(findings.journal), "failed_activities": list(findings.journal.failed_activities),
                     "failed_rollbacks": list(findings.journal.failed_rollbacks), "ok": findings.journal.ok},
@@ -192,12 +255,38 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_reports(run_dir: str | Path, findings: Findings, certification: Certification, meta: dict) -> dict[str, Path]:
-    """Write summary.json, report.md and junit.xml into `run_dir`; returns their paths by name."""
+def write_reports(run_dir: str | Path, findings: Findings, certification: Certification, meta: dict,
+                  inputs=None) -> dict[str, Path]:
+    """Write summary.json, report.md, junit.xml and report.html into `run_dir` (the charts from `inputs`, the
+    RunInputs already parsed, when given); returns their paths by name."""
+    # imported here: matplotlib is loaded only when a report is written
+    from reports.html import write_html
+
     run_dir = Path(run_dir)
     doc = summary(findings, certification, meta)
-    paths = {"summary": run_dir / "summary.json", "report": run_dir / "report.md", "junit": run_dir / "junit.xml"}
+    paths = {"summary": run_dir / "summary.json", "report": run_dir / "report.md", "junit": run_dir / "junit.xml",
+             "html": run_dir / "report.html"}
     _write(paths["summary"], json.dumps(doc, indent=2, allow_nan=False) + "\n")
     _write(paths["report"], markdown(doc))
     _write(paths["junit"], junit(doc))
+    _write(paths["html"], write_html(run_dir, doc, inputs))
+    if inputs is not None and inputs.samples is not None and len(inputs.samples):
+        paths["per_second"] = run_dir / "per_second.csv"
+        _write(paths["per_second"], per_second_csv(inputs.samples, findings.t0_s or findings.start_s or 0.0))
     return paths
+
+
+def per_second_csv(samples, origin_s: float) -> str:
+    """Pure: per_second.csv: every second of the load (from `origin_s`, t0 when there was a fault) with its
+    requests, errors, dropped arrivals, error rate and exact nearest-rank P50/P95/P99 of the sent requests."""
+    from reports.charts import per_bucket
+
+    r = per_bucket(samples["t_s"].to_numpy(), samples["latency_ms"].to_numpy(), samples["ok"].to_numpy(dtype=bool),
+                   samples["dropped"].to_numpy(dtype=bool), origin_s, "load samples", bucket_s=1.0)
+    lines = ["second_since_t0,requests,errors,dropped,error_rate,p50_ms,p95_ms,p99_ms"]
+    for i in range(len(r)):
+        n, e = int(r.requests[i]), int(r.errors[i])
+        rate = f"{e / n:.6f}" if n else ""
+        pcts = ",".join("" if math.isnan(v) else f"{v:.3f}" for v in (r.p50_ms[i], r.p95_ms[i], r.p99_ms[i]))
+        lines.append(f"{r.x[i]:g},{n},{e},{int(r.dropped[i])},{rate},{pcts}")
+    return "\n".join(lines) + "\n"

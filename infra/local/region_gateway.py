@@ -142,7 +142,8 @@ class Gateway:
             self.capacity.append({"at_s": now, "instances": current, "ready": ready, "in_flight": in_flight,
                                   "utilisation": round(self.scaler.utilisation(current), 4),
                                   "throttles_total": self.throttles_total, "requests_total": self.requests_total,
-                                  "max_instances": self.policy.max_instances, "slot": self.active})
+                                  "max_instances": self.policy.max_instances,
+                                  "min_instances": self.policy.min_instances, "slot": self.active})
             if self.deploying:
                 continue
             wanted = self.scaler.decide(now, current)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import boto3
 
@@ -21,12 +22,40 @@ from infra.targets import safety
 from infra.targets.aws_actions import ACTIONS
 from infra.targets.aws_metrics import MetricProbes
 from infra.targets.aws_services import ServiceFaults
-from infra.targets.profile import TargetProfile, load_profile
+from infra.targets.profile import TargetProfile
 
-__all__ = ["AwsTarget", "REGION_MODES", "session_for"]
+__all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", "link_provider", "region_mode",
+           "session_for"]
 
 REGION_MODES = ("health_check", "dns_record", "fis")
+#: The local stack's region failure modes and what they mean on AWS (infra/aws/README.md, "Mode mapping"): AWS
+#: cannot cut a region's links or power it off; the FIS template cuts all network traffic of the region's
+#: GameDay-tagged subnets, which clients and replication see as both.
+MODE_ALIASES = {"partition": "fis", "power_off": "fis"}
+#: Local fault-proxy links with an AWS meaning: `provider-<name>` is the AI provider's kill switch.
+PROVIDER_LINK_PREFIX = "provider-"
 FIS_RUNNING = ("pending", "initiating", "running")
+
+
+def region_mode(mode: str) -> str:
+    """Pure: the AWS region failure mode for `mode` (an AWS mode, or a local mode it maps to); InvalidInput else."""
+    if mode in REGION_MODES:
+        return mode
+    if mode in MODE_ALIASES:
+        return MODE_ALIASES[mode]
+    raise InvalidInput(f"region failure mode {mode!r} has no AWS meaning; valid on aws: {', '.join(REGION_MODES)} "
+                       f"(local modes map: {', '.join(f'{k} -> {v}' for k, v in MODE_ALIASES.items())})")
+
+
+def link_provider(link: str, profile: TargetProfile) -> str:
+    """Pure: the AI provider whose kill switch stands for local link `link`; InvalidInput for any other link."""
+    provider = link.removeprefix(PROVIDER_LINK_PREFIX) if link.startswith(PROVIDER_LINK_PREFIX) else None
+    switches = profile.resources.kill_switches
+    if provider not in switches:
+        valid = ", ".join(PROVIDER_LINK_PREFIX + p for p in sorted(switches)) or "none"
+        raise InvalidInput(f"link {link!r} has no AWS meaning in target profile {profile.name}; valid links on aws "
+                           f"(AI provider kill switches): {valid}")
+    return provider
 
 
 def session_for(profile: TargetProfile) -> boto3.Session:
@@ -50,7 +79,7 @@ class AwsTarget(ServiceFaults, MetricProbes):
 
     def __init__(self, profile: TargetProfile, *, session: boto3.Session | None = None, dry_run: bool = False,
                  confirm_account: str | None = None, log: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, state_root: Path | None = None):
         safety.check_confirmation(profile.environment, profile.account_id, confirm_account,
                                   action="GameDay", resource=f"account {profile.account_id}")
         self.profile = profile
@@ -62,6 +91,27 @@ class AwsTarget(ServiceFaults, MetricProbes):
         self._account: str | None = None
         self._clock = clock
         self._write_ahead: Callable[[dict | None], None] | None = None
+        self._state_root = state_root
+
+    @property
+    def ledger_path(self) -> Path:
+        """The fault ledger of this profile's account, `<stack root>/aws-<profile>-<account>/faults.jsonl`: stable
+        across runs, so `gameday recover --target aws` finds what a crashed run left open."""
+        if self._state_root is None:
+            from gameday.settings import Settings
+            self._state_root = Path(Settings().stack_root)
+        return self._state_root / f"aws-{self.profile.name}-{self.profile.account_id}" / "faults.jsonl"
+
+    @property
+    def entry_url(self) -> str:
+        """The public entry point the load, the canary and the health probe use (the profile's endpoints)."""
+        return self.profile.endpoints.entry_url
+
+    def preflight(self) -> dict:
+        """Before a run touches anything: the credentials belong to the profile's account (InvalidInput else)."""
+        p = self.profile
+        safety.check_account(self.caller_account(), p.account_id, action="GameDay", resource=f"account {p.account_id}")
+        return {"account": p.account_id, "environment": p.environment, "regions": list(p.regions.all())}
 
     @contextmanager
     def write_ahead(self, callback: Callable[[dict | None], None]):
@@ -72,18 +122,6 @@ class AwsTarget(ServiceFaults, MetricProbes):
             yield self
         finally:
             self._write_ahead = previous
-
-    @classmethod
-    def from_configuration(cls, configuration: dict | None = None, **kwargs) -> AwsTarget:
-        """From Chaos Toolkit configuration keys `gameday_target_profile` (path), `gameday_dry_run`,
-        `gameday_confirm_account`."""
-        configuration = configuration or {}
-        path = configuration.get("gameday_target_profile")
-        if not path:
-            raise InvalidInput("the aws target needs a target profile: configuration `gameday_target_profile` "
-                               "is missing", hint="gameday run --target aws --profile examples/targets/staging.yaml")
-        return cls(load_profile(path), dry_run=bool(configuration.get("gameday_dry_run", False)),
-                   confirm_account=configuration.get("gameday_confirm_account"), **kwargs)
 
     # --- plumbing --------------------------------------------------------------------------------
     def client(self, service: str, region: str):
@@ -126,9 +164,8 @@ class AwsTarget(ServiceFaults, MetricProbes):
     # --- region failure --------------------------------------------------------------------------
     def fail_region(self, region: str, mode: str = "health_check") -> dict:
         """Make Route 53 fail `region` over: invert its health check, delete its failover record, or start its
-        FIS experiment template."""
-        if mode not in REGION_MODES:
-            raise InvalidInput(f"region failure mode {mode!r} is unknown; valid modes: {', '.join(REGION_MODES)}")
+        FIS experiment template (local modes map: MODE_ALIASES)."""
+        mode = region_mode(mode)
         start = self._clock()
         if mode == "fis":
             template = self._need(self.profile.resources.fis_templates.get(region), f"an FIS template for {region}")
@@ -166,8 +203,7 @@ class AwsTarget(ServiceFaults, MetricProbes):
     def restore_region(self, region: str, mode: str = "health_check", previous: dict | None = None) -> dict:
         """Undo `fail_region`: the health check's previous inversion (default: not inverted), the deleted record
         set (needs `previous`), or stop the FIS experiment (needs `previous`). Idempotent."""
-        if mode not in REGION_MODES:
-            raise InvalidInput(f"region failure mode {mode!r} is unknown; valid modes: {', '.join(REGION_MODES)}")
+        mode = region_mode(mode)
         start = self._clock()
         previous = previous or {}
         if mode == "fis":
@@ -207,6 +243,11 @@ class AwsTarget(ServiceFaults, MetricProbes):
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
             "Comment": f"gameday: restore {region}", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]})
         return self._done("restore_region", start, None, region=region, mode=mode, record_set=record)
+
+    # --- fault-proxy links with an AWS meaning ----------------------------------------------------
+    def cut_link(self, link: str) -> dict:
+        """`provider-<name>`: declare the AI provider down (its kill switch on); previous values kept."""
+        return {**self.set_provider_kill_switch(link_provider(link, self.profile), True), "link": link}
 
     @staticmethod
     def _region_recovery(region: str, mode: str, previous: dict) -> dict:
@@ -253,6 +294,9 @@ class AwsTarget(ServiceFaults, MetricProbes):
         writer = next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
         readers = [m["DBInstanceIdentifier"] for m in members if not m.get("IsClusterWriter")]
         target = target_instance or (readers[0] if readers else None)
+        if target_instance is not None and target_instance == writer:  # idempotent as a recovery
+            return self._done("failover_cluster", start, None, region=region, cluster=ident, skipped=True,
+                              reason=f"{writer} is the writer already")
         if not target or target == writer:
             raise InvalidInput(f"failover of DB cluster {ident} ({region}) on target aws refused: no other instance "
                                f"to fail over to (writer {writer}, readers {readers or 'none'}); nothing was changed")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 
 class TargetDriver(Protocol):
     """Every method returns a JSON-able dict saying what it did, with epoch-second timestamps.
-    Recoveries are idempotent: safe to call in rollbacks and from `gameday recover`."""
+    Recoveries are idempotent: safe to call in rollbacks and from `gameday recover`. A fault a driver has no
+    meaning for raises InvalidInput (and `gameday validate --target` refuses it first: gameday.target_check).
+    The AWS driver also offers `write_ahead(callback)`: the fault ledger's entry is begun from it with the exact
+    recovery (previous values), after the guard and before the first change."""
 
     name: str
+    dry_run: bool
+    ledger_path: Path       # the fault ledger that outlives runs (infra.targets.ledger_for)
+    entry_url: str          # the public entry point the load, the canary and the health probe use
 
     def fail_region(self, region: str, mode: str) -> dict: ...
     def restore_region(self, region: str) -> dict: ...

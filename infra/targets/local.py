@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import redis
@@ -30,11 +31,22 @@ class LocalTarget:
     """Driver for one local stack (chosen by settings: ports and state directory)."""
 
     name = "local"
+    dry_run = False  # the local stack has no dry run: `gameday run --dry-run` prints the plan and starts nothing
 
     def __init__(self, settings: Settings | None = None):
         self.stack = LocalStack(settings or Settings())
         self.ops = LocalOperations(self.stack)
         self.layout: StackLayout = self.stack.layout
+
+    @property
+    def ledger_path(self) -> Path:
+        """The stack-level fault ledger: it outlives any run (infra.targets.ledger_for opens it)."""
+        return self.stack.dir / "faults.jsonl"
+
+    @property
+    def entry_url(self) -> str:
+        """The public entry point the load, the canary and the health probe use."""
+        return self.layout.router_url
 
     def _check_link(self, link: str) -> None:
         names = [lk.name for lk in self.layout.links()]

@@ -3,16 +3,19 @@ and every deliberately misconfigured variant fails (exit 1) on the criterion its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from gameday import faults
 from gameday.ledger import open_from, read_entries
-from infra.local.layout import PRIMARY_REGION
+from infra.local.layout import HOST, PRIMARY_REGION, SECONDARY_REGION
 from infra.targets.local import LocalTarget
 from tests.support import gameday_run, running_stack
 
@@ -156,3 +159,53 @@ def test_soak_smoke_passes(target, tmp_path):
 def test_soak_with_a_latency_regression_fails_the_per_interval_p95(target, tmp_path):
     got = _fails_on(target, "soak-latency-regression", "interval_p95_ms < 200", tmp_path)
     assert got["measured"] >= 200 and "intervals" in got["evidence"], got
+
+
+@contextlib.contextmanager
+def _scaling_pinned(target: LocalTarget):
+    """The primary region's autoscaling misconfigured: max_instances = min_instances (it cannot scale out);
+    the original policy is restored afterwards, and the test waits for the region to be back at its minimum."""
+    gateway = httpx.Client(base_url=f"http://{HOST}:{target.layout.app_port(PRIMARY_REGION)}", timeout=5)
+    original = gateway.get("/_region/status").json()["policy"]
+    gateway.post("/_region/policy", json={"max_instances": original["min_instances"]}).raise_for_status()
+    try:
+        _wait_for_minimum(gateway, original["min_instances"])
+        yield
+    finally:
+        gateway.post("/_region/policy", json=original).raise_for_status()
+        gateway.close()
+
+
+def _wait_for_minimum(gateway: httpx.Client, minimum: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while gateway.get("/_region/status").json()["instances"] > minimum and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_spike_10x_passes(target, tmp_path):
+    gateway = httpx.Client(base_url=f"http://{HOST}:{target.layout.app_port(PRIMARY_REGION)}", timeout=5)
+    _wait_for_minimum(gateway, gateway.get("/_region/status").json()["policy"]["min_instances"])
+    summary = _passes(target, "spike-10x", tmp_path)
+    scaling, spike = summary["scaling"], summary["windows"]["spike"]
+    assert scaling["region"] == PRIMARY_REGION and scaling["factor"] == 10
+    assert scaling["held_ready"] > scaling["ready_at_step"] and scaling["peak_instances"] <= scaling["cap"]
+    assert spike["throttle_rate"] < 0.01 and spike["load_requests"] > 1000, spike
+    records = [json.loads(line) for line in (tmp_path / "run" / "probes.jsonl").read_text().splitlines()]
+    capacity = [r for r in records if r["probe"] == "capacity"]
+    assert {r["region"] for r in capacity} == {PRIMARY_REGION, SECONDARY_REGION}
+    assert set(capacity[0]) == {"probe", "at_s", "region", "instances", "ready", "in_flight", "utilisation",
+                                "throttles_total", "requests_total", "max_instances", "min_instances", "slot"}
+
+
+def test_spike_10x_with_autoscaling_max_equal_to_min_fails_the_scale_out_lag(target, tmp_path):
+    with _scaling_pinned(target):
+        result, summary = _run(target, CATALOGUE / "spike-10x.yaml", tmp_path / "run", "--quick")
+    assert result.returncode == 1, (summary.get("reasons"), result.stdout[-3000:], result.stderr[-3000:])
+    criteria = _criteria(summary)
+    out = criteria["scale_out_lag_s <= 12"]
+    assert out["verdict"] == "FAIL" and out["measured"] is None and "never rose above" in out["evidence"], out
+    # One instance then runs near its concurrency limit: the spike's bursts are throttled (a few to hundreds).
+    assert criteria["throttle_rate < 0.01 in spike"]["evidence"]
+    assert criteria["capacity_max_ratio <= 1"]["verdict"] == "PASS"
+    assert summary["scaling"]["cap"] == summary["scaling"]["min_instances"]
+    _assert_clean(target)

@@ -31,10 +31,12 @@ def test_status_of_a_stack_that_is_not_running(tmp_path, monkeypatch):
     assert "not running" in result.output
 
 
-def test_commands_that_are_not_built_yet_say_so_and_exit_2():
-    result = CliRunner().invoke(cli, ["day", "experiments/gamedays/default.yaml"])
+def test_day_with_a_missing_plan_is_invalid_input_and_touches_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
+    result = CliRunner().invoke(cli, ["day", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2
-    assert "not available in this version yet" in result.output
+    assert "nope.yaml" in result.output and "no such file" in result.output
+    assert not (tmp_path / "runs").exists()
 
 
 def test_list_shows_every_experiment_with_its_title():

@@ -116,7 +116,7 @@ def test_a_unit_other_than_the_metrics_fails():
 
 
 def test_an_unknown_window_lists_the_valid_ones():
-    with pytest.raises(ValidationError, match="'baseline', 'fault', 'recovery', 'after' or 'overall'"):
+    with pytest.raises(ValidationError, match="'baseline', 'fault', 'recovery', 'after', 'overall' or 'spike'"):
         Criterion.model_validate("p95_ms < 300 in during")
 
 
@@ -144,7 +144,7 @@ def test_quick_configuration_overrides_must_be_declared(tmp_path):
 
 def test_quickened_applies_the_shorter_windows_only():
     spec = GameDaySpec(windows={"baseline_s": 60, "after_s": 60}, quick={"baseline_s": 2, "sustain_s": 1})
-    assert spec.quickened().windows.model_dump() == {"baseline_s": 2, "after_s": 60, "sustain_s": 1}
+    assert spec.quickened().windows.model_dump() == {"baseline_s": 2, "after_s": 60, "sustain_s": 1, "warmup_s": 0.0}
     assert spec.windows.baseline_s == 60
 
 

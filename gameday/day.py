@@ -1,0 +1,137 @@
+"""`gameday day PLAN`: run a GameDay plan's experiments in order and issue its certificate.
+
+    runs/<UTC time>-<plan>/            the GameDay directory (`--out` moves it)
+      01-<experiment>/ 02-.../         one run directory per experiment (see gameday.runner)
+      certificate.json|md|html         the certification document (reports.certificate)
+    runs/history.sqlite                every run and GameDay, for trends (beside the GameDay directories)
+
+Every experiment runs even when an earlier one failed (a GameDay collects all its evidence); a stop condition
+or a signal (exit code 3 of a run) ends the GameDay there, and the certificate lists the rest as not run.
+Exit code: 0 certified (PASS), 1 FAIL or INCONCLUSIVE, 2 invalid plan (nothing touched), 3 aborted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gameday.errors import GameDayError
+from gameday.history import history_file, record_gameday, runs_of
+from gameday.plans import LoadedPlan
+from gameday.provenance import git_sha, tool_versions
+from gameday.runner import EXIT_ABORTED, Run, RunOptions
+from gameday.settings import Settings
+from reports.certificate import GameDayFacts, RequirementSpec, StepResult, certificate, html, markdown
+from reports.trends import headline
+
+EXIT_PASS, EXIT_FAIL = 0, 1
+REPORT_FILES = ("report.html", "report.md", "summary.json")
+
+
+@dataclass(frozen=True)
+class DayOptions:
+    target: str = "local"
+    out: Path | None = None
+    profile: Path | None = None          # the target profile of an aws GameDay
+    confirm_account: str | None = None   # needed for a prod profile
+
+
+def _utc(t: datetime | None = None) -> str:
+    return (t or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class GameDay:
+    """One GameDay of one plan; `execute()` returns the exit code."""
+
+    def __init__(self, loaded: LoadedPlan, settings: Settings, options: DayOptions = DayOptions(),
+                 echo: Callable[[str], None] = print):
+        self.loaded = loaded
+        self.settings = settings
+        self.options = options
+        self.echo = echo
+
+    def execute(self) -> int:
+        started = datetime.now(timezone.utc)
+        gameday_id = f"{started:%Y%m%dT%H%M%SZ}-{self.loaded.name}"
+        day_dir = self.options.out or self.settings.runs_dir / gameday_id
+        day_dir.mkdir(parents=True, exist_ok=False)
+        history = history_file(day_dir.resolve().parent)
+        total = len(self.loaded.steps)
+        self.echo(f"GameDay {gameday_id}: {self.loaded.plan.title}: {total} experiment(s) -> {day_dir}")
+        steps: list[StepResult] = []
+        aborted = None
+        for index, (experiment, _, quick) in enumerate(self.loaded.steps, start=1):
+            if aborted is not None:
+                steps.append(StepResult(experiment.stem, quick))
+                continue
+            self.echo(f"[{index}/{total}] {experiment.stem}{' (quick)' if quick else ''}")
+            run_dir = day_dir / f"{index:02d}-{experiment.stem}"
+            options = RunOptions(experiment, self.options.target, run_dir, quick=quick, history=history,
+                                 gameday_id=gameday_id, profile=self.options.profile,
+                                 confirm_account=self.options.confirm_account)
+            try:
+                code = Run(options, self.settings, lambda line: self.echo(f"  {line}")).execute()
+            except KeyboardInterrupt:  # Ctrl-C outside a run's experiment (e.g. while the stack starts)
+                code = EXIT_ABORTED
+            except GameDayError as exc:  # this run could not be carried out; the next ones may still be
+                self.echo(f"  error: {exc}")
+                code = EXIT_FAIL
+            steps.append(self._step(experiment.stem, quick, day_dir, run_dir, code, history))
+            self.echo(f"[{index}/{total}] {experiment.stem}: {steps[-1].summary['verdict'] if steps[-1].summary else 'no summary'}"
+                      f" (exit {code})")
+            if code == EXIT_ABORTED:
+                meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+                reason = (meta.get("aborted") or {}).get("reason") or "aborted"
+                aborted = f"{experiment.stem}: {reason}; later experiments did not run"
+        doc = certificate(self._facts(gameday_id, started, aborted), self._requirements(), steps)
+        for name, text in (("certificate.json", json.dumps(doc, indent=2, allow_nan=False) + "\n"),
+                           ("certificate.md", markdown(doc)), ("certificate.html", html(doc))):
+            _write(day_dir / name, text)
+        record_gameday(history, gameday_id, self.loaded.name, self.options.target, doc["start"], doc["verdict"],
+                       (day_dir / "certificate.html").resolve())
+        self.echo(f"GameDay verdict: {doc['verdict']}" + (f" ({aborted})" if aborted else ""))
+        for r in doc["requirements"]:
+            self.echo(f"  {r['verdict']:<13} {r['name']}: {r['target']}, measured {r['measured_text']}")
+        for line in doc["regressions"]:
+            self.echo(f"  regression: {line}")
+        self.echo(f"certificate: {day_dir / 'certificate.html'} (and certificate.md, certificate.json)")
+        if aborted is not None:
+            return EXIT_ABORTED
+        return EXIT_PASS if doc["verdict"] == "PASS" else EXIT_FAIL
+
+    def _step(self, name: str, quick: bool, day_dir: Path, run_dir: Path, code: int, history: Path) -> StepResult:
+        summary_path = run_dir / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+        report = next((f"{run_dir.name}/{f}" for f in REPORT_FILES if (run_dir / f).is_file()), None)
+        current = headline(summary) if summary else None
+        past = tuple(runs_of(history, name, self.options.target, quick)) if summary else ()
+        return StepResult(name, quick, run_dir.name, report, code, summary, past, current)
+
+    def _facts(self, gameday_id: str, started: datetime, aborted: str | None) -> GameDayFacts:
+        plan = self.loaded.plan
+        tools = tool_versions()
+        environment = {"git_sha": git_sha() or "n/a", "plan_file": str(self.loaded.source),
+                       "tools": ", ".join(f"{k} {v}" for k, v in tools.items())}
+        return GameDayFacts(gameday_id=gameday_id, plan=self.loaded.name, title=plan.title,
+                            description=plan.description, certificate_name=plan.certificate.name,
+                            statement=plan.certificate.statement, sign_off=tuple(plan.certificate.sign_off),
+                            target=self.options.target, start=_utc(started), end=_utc(), environment=environment,
+                            aborted=aborted)
+
+    def _requirements(self) -> list[RequirementSpec]:
+        out = []
+        for req in self.loaded.plan.requirements:
+            c = self.loaded.criterion_for(req)
+            out.append(RequirementSpec(req.name, req.experiment, c.name, c.metric.value, c.op, c.target, c.unit,
+                                       c.window.value))
+        return out

@@ -1,0 +1,72 @@
+"""`gameday run --target aws --dry-run`: walk the experiment's activities in process against a dry-run AWS driver.
+
+Every activity of the steady-state hypothesis, the method and the rollbacks is called in order (pauses are not
+waited) with the driver handed over by `infra.targets.using`. The driver's call recorder prints each AWS call
+with its parameters: reads (STS, Describe*, List*, Get*) are sent, since the guard needs the account and the tags;
+every change is printed as `[dry-run] would call ...` and never sent. The fault ledger of a dry run is a
+temporary file, deleted at the end: the account's real ledger is not touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from gameday.errors import GameDayError
+from gameday.models import ExperimentSpec, experiment_activities
+from infra.targets import using
+
+__all__ = ["walk", "HTTP_PROBES"]
+
+#: Probes that only send HTTP to the entry point: printed, not sent (a dry run sends nothing but AWS reads).
+HTTP_PROBES = frozenset({"probes.stack.entry_point_healthy"})
+
+
+def walk(spec: ExperimentSpec, make_driver: Callable[[Path], object], echo: Callable[[str], None],
+         variables: dict | None = None) -> dict:
+    """Call every activity of `spec` on `make_driver(state_root)` (a dry-run AwsTarget whose ledger lives under
+    `state_root`); returns the recorder's counts. A guard refusal propagates (InvalidInput: the run would be
+    refused); any other failure is a GameDayError naming the activity."""
+    from chaoslib import substitute
+    from chaoslib.configuration import load_configuration
+
+    raw = spec.raw
+    configuration = {**load_configuration(raw.get("configuration") or {}), **(variables or {})}
+    with tempfile.TemporaryDirectory(prefix="gameday-dry-run-") as tmp:
+        driver = make_driver(Path(tmp))
+        echo(f"dry run of {spec.source} on target aws (profile {driver.profile.name}, account "
+             f"{driver.profile.account_id}, {driver.profile.environment}): no change is sent")
+        driver.preflight()
+        with using(driver):
+            for loc, activity in experiment_activities(raw):
+                provider = activity.get("provider") or {}
+                name = f"{provider.get('module')}.{provider.get('func')}"
+                if provider.get("type") != "python":
+                    echo(f"{loc} {activity.get('name')}: {provider.get('type')} activity, not run in a dry run")
+                    continue
+                args = substitute(provider.get("arguments") or {}, configuration, {})
+                echo(f"{loc} {activity.get('name')}: {name}({json.dumps(args, sort_keys=True)})")
+                if name in HTTP_PROBES:
+                    echo(f"  would GET {driver.entry_url}/health (HTTP, not sent in a dry run)")
+                    continue
+                func = getattr(importlib.import_module(provider["module"]), provider["func"])
+                try:
+                    result = func(**args, configuration=configuration, secrets={})
+                except GameDayError:
+                    raise
+                except Exception as exc:
+                    raise GameDayError(f"dry run of {loc} ({activity.get('name')}, {name}) on target aws failed: "
+                                       f"{type(exc).__name__}: {exc}",
+                                       hint="check the profile's resources; reads are sent even in a dry run") from exc
+                echo(f"  -> {json.dumps(result, default=str, sort_keys=True)[:400]}")
+                for key, seconds in (activity.get("pauses") or {}).items():
+                    echo(f"  pause {key}: {substitute(seconds, configuration, {})} s (not waited in a dry run)")
+    calls = driver.recorder.calls
+    withheld = [c for c in driver.recorder.mutations() if not c["sent"]]
+    counts = {"calls": len(calls), "reads_sent": len(calls) - len(withheld), "changes_not_sent": len(withheld)}
+    echo(f"dry run: {counts['calls']} AWS call(s): {counts['reads_sent']} read(s) sent, "
+         f"{counts['changes_not_sent']} change(s) printed and not sent")
+    return counts

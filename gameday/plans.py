@@ -1,0 +1,154 @@
+"""GameDay plans (`experiments/gamedays/*.yaml`): an ordered list of experiments and the certificate they issue.
+
+    title: Disaster recovery
+    description: The stack survives the loss of its primary region and of its database writer.
+    certificate:
+      name: Disaster Recovery
+      statement: The service recovers from a region loss within its RTO and RPO targets.
+      sign_off: [SRE lead, Service owner]
+    quick: false                       # default for every experiment below
+    experiments:
+      - experiment: ../region-failover.yaml     # relative to the plan file
+      - {experiment: ../db-writer-failover.yaml, quick: true}
+    requirements:                       # what the certificate states; each names one criterion of one experiment
+      - {name: Write RTO after a region loss, experiment: region-failover, metric: rto_write_s}
+      - {name: P95 after recovery, experiment: region-failover, metric: p95_ms, window: after}
+
+A requirement's target is the criterion's own (`rto_write_s <= 900` in the experiment), so a target is written
+once. Loading a plan checks every experiment file too (`gameday validate`), and that every requirement matches
+exactly one criterion; every problem is reported with the plan file and its field, before anything is touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gameday.errors import InvalidInput
+from gameday.models import Criterion, ExperimentSpec, Metric, Problem, Window, load_experiment, pydantic_problems
+from gameday.validate import validate_file
+
+__all__ = ["GameDayPlan", "PlanStep", "Requirement", "LoadedPlan", "load_plan", "PlanInvalid"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CertificateSpec(Frozen):
+    name: str = Field(min_length=1)
+    statement: str = Field(min_length=1, description="what the certificate says when every requirement holds")
+    sign_off: list[str] = Field(default_factory=lambda: ["SRE lead", "Service owner"])
+
+
+class PlanStep(Frozen):
+    experiment: Path = Field(description="experiment file, relative to the plan file")
+    quick: bool | None = Field(None, description="run its `quick` variant; default: the plan's `quick`")
+
+
+class Requirement(Frozen):
+    name: str = Field(min_length=1)
+    experiment: str = Field(min_length=1, description="the experiment's file name without extension")
+    metric: Metric
+    window: Window | None = Field(None, description="needed only when the experiment has the metric in two windows")
+
+
+class GameDayPlan(Frozen):
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    certificate: CertificateSpec
+    quick: bool = False
+    experiments: list[PlanStep] = Field(min_length=1)
+    requirements: list[Requirement] = Field(min_length=1)
+
+
+class PlanInvalid(InvalidInput):
+    """A plan that cannot be run; `problems` lists every problem with its location."""
+
+    def __init__(self, path: Path, problems: list[Problem]):
+        lines = "\n".join(f"  {p.file}: {p.location}: {p.message}" for p in problems)
+        super().__init__(f"validation of GameDay plan {path} failed: {len(problems)} problem(s)\n{lines}",
+                         hint="fix the fields named above; nothing was touched")
+        self.problems = problems
+
+
+class LoadedPlan(BaseModel):
+    """A checked plan: its model, the file, and each step's experiment (parsed) and quick flag."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    plan: GameDayPlan
+    source: Path
+    steps: list[tuple[Path, ExperimentSpec, bool]]
+
+    @property
+    def name(self) -> str:
+        return self.source.stem
+
+    def criterion_for(self, requirement: Requirement) -> Criterion:
+        """The one criterion a requirement names (checked at load time)."""
+        spec = next(spec for path, spec, _ in self.steps if path.stem == requirement.experiment)
+        return _matches(spec, requirement)[0]
+
+
+def _matches(spec: ExperimentSpec, req: Requirement) -> list[Criterion]:
+    return [c for c in spec.gameday.criteria if c.metric is req.metric and (req.window is None or c.window is req.window)]
+
+
+def load_plan(path: str | Path, force_quick: bool = False, target: str = "local", profile=None) -> LoadedPlan:
+    """Read and check a plan and every experiment it names (on `target`, with its TargetProfile for aws); raises
+    PlanInvalid with every problem found."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise PlanInvalid(path, [Problem(file, "file", "no such file" if not path.exists() else "not a file")])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanInvalid(path, [Problem(file, "file", f"reading failed: {exc}")]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
+        raise PlanInvalid(path, [Problem(file, where, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]) from exc
+    try:
+        plan = GameDayPlan.model_validate(raw)
+    except ValidationError as exc:
+        raise PlanInvalid(path, pydantic_problems(file, "", exc, GameDayPlan)) from exc
+    problems: list[Problem] = []
+    steps: list[tuple[Path, ExperimentSpec, bool]] = []
+    for index, step in enumerate(plan.experiments):
+        experiment = step.experiment if step.experiment.is_absolute() else path.parent / step.experiment
+        found = validate_file(experiment, target, profile)
+        if found:
+            problems.append(Problem(file, f"experiments.{index}.experiment",
+                                    f"{experiment} is not a valid experiment on target {target} "
+                                    f"({len(found)} problem(s), listed below)"))
+            problems += found
+            continue
+        quick = force_quick or (plan.quick if step.quick is None else step.quick)
+        steps.append((experiment, load_experiment(experiment), quick))
+    names = [p.stem for p, _, _ in steps]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(Problem(file, "experiments", f"experiment {dup!r} is listed twice; list each once"))
+    by_name = {p.stem: spec for p, spec, _ in steps}
+    for index, req in enumerate(plan.requirements):
+        where = f"requirements.{index}"
+        spec = by_name.get(req.experiment)
+        if spec is None:
+            if not problems:  # an invalid experiment was reported already
+                problems.append(Problem(file, f"{where}.experiment", f"{req.experiment!r} is not in the plan; "
+                                                                     f"valid: {', '.join(names)}"))
+            continue
+        found_criteria = _matches(spec, req)
+        if len(found_criteria) != 1:
+            have = ", ".join(f"'{c.name}'" for c in spec.gameday.criteria) or "none"
+            cause = "no criterion" if not found_criteria else f"{len(found_criteria)} criteria (name a `window`)"
+            problems.append(Problem(file, f"{where}.metric", f"{cause} of experiment {req.experiment!r} measures "
+                                                             f"{req.metric.value}"
+                                                             f"{' in ' + req.window.value if req.window else ''}; "
+                                                             f"its criteria: {have}"))
+    if problems:
+        raise PlanInvalid(path, problems)
+    return LoadedPlan(plan=plan, source=path, steps=steps)

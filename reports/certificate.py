@@ -1,0 +1,134 @@
+"""Pure: a GameDay's certification document from its plan, its runs' summaries and their history.
+
+For each requirement of the plan: the target (the experiment criterion's own), the measured value, the verdict
+and the evidence with a link to the run's report. A requirement whose run is missing (aborted before it, or the
+run produced no summary) is INCONCLUSIVE. The GameDay PASSes only when every experiment ran and passed and every
+requirement passed; it FAILs when any failed; else it is INCONCLUSIVE. Regressions against the previous passing
+run of each experiment are flagged beside the verdict; they do not change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from reports.render import in_unit, show, target_in_unit
+from reports.trends import FIGURES, LABELS, regressions, series
+
+SCHEMA = "gameday-certificate/1"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One experiment of the plan as it ran: its run directory (relative to the GameDay directory) and summary."""
+
+    experiment: str
+    quick: bool
+    run_dir: str | None = None
+    report: str | None = None            # its report, relative to the GameDay directory (html, else md)
+    exit_code: int | None = None
+    summary: dict | None = None          # None: not run, or no summary written
+    history: tuple[dict, ...] = ()       # its experiment's recorded runs (reports.trends.headline rows), oldest first
+    headline: dict | None = None         # this run's row in the history
+
+
+@dataclass(frozen=True)
+class RequirementSpec:
+    name: str
+    experiment: str
+    criterion: str                       # the experiment criterion's name
+    metric: str
+    op: str
+    target: float
+    unit: str
+    window: str = "overall"
+
+
+@dataclass(frozen=True)
+class GameDayFacts:
+    gameday_id: str
+    plan: str
+    title: str
+    description: str
+    certificate_name: str
+    statement: str
+    sign_off: tuple[str, ...]
+    target: str
+    start: str | None
+    end: str | None
+    environment: dict = field(default_factory=dict)
+    aborted: str | None = None
+
+
+def requirement_row(req: RequirementSpec, step: StepResult | None) -> dict:
+    """Pure: one requirement against its run's summary."""
+    target = f"{req.metric} {req.op} {target_in_unit(req.target, req.unit)}" + (
+        f" in {req.window}" if req.window != "overall" else "")
+    row = {"name": req.name, "experiment": req.experiment, "target": target, "measured": None, "measured_text": "n/a",
+           "verdict": "INCONCLUSIVE", "evidence": "the experiment did not run", "link": step.report if step else None}
+    if step is None or step.summary is None:
+        if step is not None and step.run_dir is not None:
+            row["evidence"] = f"the run wrote no summary (exit code {step.exit_code})"
+        return row
+    found = next((c for c in step.summary.get("criteria", []) if c["name"] == req.criterion), None)
+    if found is None:
+        row["evidence"] = f"the run's summary has no criterion '{req.criterion}'"
+        return row
+    return {**row, "measured": found["measured"], "measured_text": in_unit(found["measured"], found["unit"]),
+            "verdict": found["verdict"], "evidence": found["evidence"]}
+
+
+def _trend(step: StepResult) -> dict:
+    current = step.headline
+    flagged = regressions(current, step.history) if current else []
+    return {"experiment": step.experiment, "quick": step.quick,
+            "runs": [{**r, "figures": {f: r.get(f) for f in FIGURES}, "current": current is not None and
+                      r["run_id"] == current["run_id"]} for r in series(step.history)],
+            "regressions": [r.text() for r in flagged]}
+
+
+def certificate(facts: GameDayFacts, requirements: Sequence[RequirementSpec], steps: Sequence[StepResult]) -> dict:
+    """Pure: the certificate document (schema `gameday-certificate/1`)."""
+    by_name = {s.experiment: s for s in steps}
+    rows = [requirement_row(r, by_name.get(r.experiment)) for r in requirements]
+    experiments = [{"experiment": s.experiment, "quick": s.quick, "run_dir": s.run_dir, "exit_code": s.exit_code,
+                    "verdict": (s.summary or {}).get("verdict") or ("NOT RUN" if s.run_dir is None else "INCONCLUSIVE"),
+                    "duration_s": (s.summary or {}).get("duration_s"), "link": s.report,
+                    "reasons": (s.summary or {}).get("reasons", [])} for s in steps]
+    verdicts = [r["verdict"] for r in rows] + [e["verdict"] for e in experiments]
+    if "FAIL" in verdicts:
+        verdict = "FAIL"
+    elif all(v == "PASS" for v in verdicts) and facts.aborted is None:
+        verdict = "PASS"
+    else:
+        verdict = "INCONCLUSIVE"
+    trends = [_trend(s) for s in steps if s.headline is not None]
+    return {"schema": SCHEMA, "gameday_id": facts.gameday_id, "plan": facts.plan, "title": facts.title,
+            "description": facts.description, "certificate": facts.certificate_name, "statement": facts.statement,
+            "target": facts.target, "start": facts.start, "end": facts.end, "verdict": verdict,
+            "aborted": facts.aborted, "requirements": rows, "experiments": experiments, "trends": trends,
+            "regressions": [f"{t['experiment']}: {r}" for t in trends for r in t["regressions"]],
+            "environment": facts.environment, "sign_off": list(facts.sign_off),
+            "figures": {f: LABELS[f] for f in FIGURES}}
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
+                      lstrip_blocks=True, keep_trailing_newline=True,
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False))
+    env.filters.update(show=show, cell=lambda text: str(text).replace("|", "\\|").replace("\n", " "))
+    return env
+
+
+def markdown(doc: dict) -> str:
+    """Pure: certificate.md."""
+    return _env().get_template("certificate.md.j2").render(doc=doc)
+
+
+def html(doc: dict) -> str:
+    """Pure: certificate.html, self-contained."""
+    return _env().get_template("certificate.html.j2").render(doc=doc)

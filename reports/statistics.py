@@ -1,0 +1,372 @@
+"""Pure statistics for before-vs-after comparisons: latency rank test and shift, error-rate tests, sliding SLO windows.
+
+- Latency: Mann-Whitney U of window vs baseline (U counts window > baseline pairs, ties half), exact null
+  distribution when there are no ties and n*m <= EXACT_MAX_PAIRS, else the tie-corrected normal approximation
+  with continuity correction; the Hodges-Lehmann shift (median of the pairwise differences window - baseline)
+  with the distribution-free (Moses) confidence interval: the k-th smallest and k-th largest pairwise
+  differences, k from the U critical value. At most BAND_PAIRS pairwise differences are ever materialised:
+  beyond that the k-th one is first narrowed by bisection on its value, counting with np.searchsorted over
+  the sorted samples. Above MAX_SHIFT_SAMPLES samples a group is replaced, for the shift and its interval
+  only, by a seeded random subsample of that size (the interval is then honest for the subsample's size:
+  wider); U and p always use every sample.
+- Error rates: one-sided test that the window's error proportion is higher (Fisher's exact test when an
+  expected cell count is below 5, else the pooled two-proportion z test), Wilson intervals of each rate and
+  one-sided bounds of the difference (Newcombe's hybrid score method). A zero-error baseline followed by an
+  erroring window is flagged (`zero_baseline`): the certification never lets it pass.
+- Sliding SLO: windows of `window_s` sliding by `step_s` over per-request arrays, each with its exact
+  nearest-rank P95 (reports.samples.nearest_rank) and error rate; windows with fewer than MIN_SAMPLES
+  requests are skipped and counted.
+Fewer than MIN_SAMPLES samples in either group: `enough` is False and a verdict must be INCONCLUSIVE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from reports.samples import nearest_rank
+
+MIN_SAMPLES = 20                 # the same rule as reports.certify.MIN_REQUESTS
+CONFIDENCE = 0.95
+EXACT_MAX_PAIRS = 2_500          # exact U distribution up to this many pairs (and no ties)
+MAX_SHIFT_SAMPLES = 20_000       # per group, for the Hodges-Lehmann shift and its interval
+SUBSAMPLE_SEED = 20240607
+BAND_PAIRS = 100_000             # this few pairwise differences are materialised; more are bisected first
+
+
+@dataclass(frozen=True)
+class ShiftComparison:
+    """Latencies of a window against the baseline's: rank test and Hodges-Lehmann shift (window - baseline)."""
+
+    n_baseline: int
+    n_window: int
+    median_baseline: float | None
+    median_window: float | None
+    u: float | None                    # window > baseline pairs + half the ties
+    p_two_sided: float | None
+    p_slower: float | None             # one-sided: the window is slower than the baseline
+    shift: float | None                # Hodges-Lehmann estimate, same unit as the samples
+    ci_low: float | None               # Moses interval at `confidence` (two-sided); +-inf: too few samples
+    ci_high: float | None
+    confidence: float = CONFIDENCE
+    shift_n_baseline: int = 0          # samples the shift and interval rest on (< n when subsampled)
+    shift_n_window: int = 0
+    exact: bool = False                # p from the exact U distribution (else normal approximation)
+
+    @property
+    def enough(self) -> bool:
+        return min(self.n_baseline, self.n_window) >= MIN_SAMPLES
+
+    @property
+    def subsampled(self) -> bool:
+        return (self.shift_n_baseline, self.shift_n_window) != (self.n_baseline, self.n_window)
+
+
+@dataclass(frozen=True)
+class RateComparison:
+    """Error proportions of a window against the baseline's."""
+
+    baseline_errors: int
+    baseline_requests: int
+    window_errors: int
+    window_requests: int
+    p_higher: float | None             # one-sided: the window's error proportion is higher
+    test: str                          # "fisher" | "z" | "none"
+    baseline_ci: tuple[float, float] | None   # Wilson, two-sided at `confidence`
+    window_ci: tuple[float, float] | None
+    diff_lower: float | None           # one-sided lower bound of window - baseline rate at `confidence`
+    diff_upper: float | None           # one-sided upper bound
+    confidence: float = CONFIDENCE
+
+    @property
+    def baseline_rate(self) -> float | None:
+        return self.baseline_errors / self.baseline_requests if self.baseline_requests else None
+
+    @property
+    def window_rate(self) -> float | None:
+        return self.window_errors / self.window_requests if self.window_requests else None
+
+    @property
+    def diff(self) -> float | None:
+        if self.baseline_rate is None or self.window_rate is None:
+            return None
+        return self.window_rate - self.baseline_rate
+
+    @property
+    def zero_baseline(self) -> bool:
+        """The baseline had no error and the window has some: such a window never passes."""
+        return self.baseline_requests > 0 and self.baseline_errors == 0 and self.window_errors > 0
+
+    @property
+    def enough(self) -> bool:
+        return min(self.baseline_requests, self.window_requests) >= MIN_SAMPLES
+
+
+@dataclass(frozen=True)
+class SlidingSlo:
+    """The worst sliding windows of a span and the share of windows meeting the thresholds."""
+
+    window_s: float
+    step_s: float
+    windows: int = 0                   # windows with at least min_requests requests
+    skipped: int = 0                   # windows with fewer
+    worst_p95_ms: float | None = None
+    worst_p95_start_s: float | None = None
+    worst_error_rate: float | None = None
+    worst_error_start_s: float | None = None
+    worst_errors: int = 0
+    worst_requests: int = 0
+    p95_max_ms: float | None = None    # thresholds a compliant window meets (at most); None: not judged
+    error_rate_max: float | None = None
+    compliant: int | None = None       # windows meeting every given threshold; None without thresholds
+
+    @property
+    def compliant_share(self) -> float | None:
+        return None if self.compliant is None or not self.windows else self.compliant / self.windows
+
+
+# --- Mann-Whitney U -------------------------------------------------------------------------------------
+
+def u_null_distribution(n: int, m: int) -> np.ndarray:
+    """Pure: P(U = u) for u = 0..n*m under H0 without ties (counting subsets of ranks by their sum)."""
+    small, total = min(n, m), n + m
+    ways = np.zeros((small + 1, small * total + 1))
+    ways[0, 0] = 1.0
+    for rank in range(1, total + 1):         # ways[k, s]: k of the first ranks chosen, summing to s
+        ways[1:, rank:] += ways[:-1, :-rank].copy()
+    offset = small * (small + 1) // 2         # rank sum -> U of the smaller group
+    counts = ways[small, offset:offset + n * m + 1]
+    return counts / counts.sum()             # symmetric, so it is also U of the larger group
+
+
+def _tie_term(sorted_all: np.ndarray) -> float:
+    """Sum of t^3 - t over the runs of equal values (t >= 2) of a sorted array."""
+    repeats = np.flatnonzero(sorted_all[1:] == sorted_all[:-1])     # i: value i + 1 equals value i
+    if not len(repeats):
+        return 0.0
+    breaks = np.flatnonzero(np.diff(repeats) != 1)
+    runs = np.diff(np.concatenate(([-1], breaks, [len(repeats) - 1]))).astype(float) + 1
+    return float((runs ** 3 - runs).sum())
+
+
+def mann_whitney(baseline_sorted: np.ndarray, window_sorted: np.ndarray) -> tuple[float, float, float, bool]:
+    """Pure: (U of the window, two-sided p, one-sided p that the window is larger, exact?) of sorted samples."""
+    n, m = len(baseline_sorted), len(window_sorted)
+    both = np.concatenate((baseline_sorted, window_sorted))
+    both.sort(kind="stable")                 # two sorted runs: a merge
+    ties = _tie_term(both)
+    below = np.searchsorted(baseline_sorted, window_sorted, "left")
+    u = float(below.sum())
+    if ties:                                 # equal pairs count a half
+        u += 0.5 * float((np.searchsorted(baseline_sorted, window_sorted, "right") - below).sum())
+    if ties == 0 and n * m <= EXACT_MAX_PAIRS:
+        pmf = u_null_distribution(n, m)
+        k = int(round(u))
+        greater, less = float(pmf[k:].sum()), float(pmf[:k + 1].sum())
+        return u, min(1.0, 2 * min(greater, less)), min(1.0, greater), True
+    total = n + m
+    var = n * m / 12 * ((total + 1) - ties / (total * (total - 1)))
+    if var <= 0:
+        return u, 1.0, 1.0, False
+    sd, mean = math.sqrt(var), n * m / 2
+    p_greater = float(stats.norm.sf((u - mean - 0.5) / sd))
+    p_two = float(min(1.0, 2 * stats.norm.sf((max(u, n * m - u) - mean - 0.5) / sd)))
+    return u, p_two, p_greater, False
+
+
+# --- Hodges-Lehmann shift and the Moses interval ----------------------------------------------------------
+
+def _not_above(xs: np.ndarray, ys: np.ndarray, d: float) -> np.ndarray:
+    """Per window sample y: index of the first baseline x with y - x <= d (x >= y - d)."""
+    return np.searchsorted(xs, ys - d, "left")
+
+
+def kth_difference(xs: np.ndarray, ys: np.ndarray, k: int) -> float:
+    """Pure: the k-th smallest (1-based) of the pairwise differences y - x of sorted xs and ys, not materialised."""
+    n, m = len(xs), len(ys)
+    if not 1 <= k <= n * m:
+        raise ValueError(f"rank {k} outside 1..{n * m}")
+    smallest, largest = float(ys[0] - xs[-1]), float(ys[-1] - xs[0])
+    lo = smallest - 1.0 - abs(smallest)      # margins: no difference is <= lo and every one is <= hi,
+    hi = largest + 1.0 + abs(largest)        # whatever the rounding of y - d
+    below_lo, below_hi = 0, n * m
+    while below_hi - below_lo > BAND_PAIRS:
+        mid = lo + (hi - lo) / 2
+        if mid in (lo, hi):                  # float resolution: every difference in (lo, hi] equals hi
+            return hi
+        count = n * m - int(_not_above(xs, ys, mid).sum())
+        if count >= k:
+            hi, below_hi = mid, count
+        else:
+            lo, below_lo = mid, count
+    first, stop = _not_above(xs, ys, hi), _not_above(xs, ys, lo)   # the band lo < y - x <= hi, per row
+    per_row = stop - first
+    rows = np.repeat(np.arange(m), per_row)
+    starts = np.repeat(first - np.concatenate(([0], np.cumsum(per_row)[:-1])), per_row)
+    band = ys[rows] - xs[starts + np.arange(len(rows))]
+    rank = k - (n * m - int(stop.sum()))
+    return float(np.partition(band, rank - 1)[rank - 1])
+
+
+def kth_differences(xs: np.ndarray, ys: np.ndarray, ranks: Sequence[int]) -> list[float]:
+    """Pure: the pairwise differences y - x of the given 1-based ranks; few pairs are materialised once."""
+    if len(xs) * len(ys) > BAND_PAIRS:
+        return [kth_difference(xs, ys, k) for k in ranks]
+    if any(not 1 <= k <= len(xs) * len(ys) for k in ranks):
+        raise ValueError(f"ranks {list(ranks)} outside 1..{len(xs) * len(ys)}")
+    ordered = np.partition((ys[:, None] - xs[None, :]).ravel(), sorted({k - 1 for k in ranks}))
+    return [float(ordered[k - 1]) for k in ranks]
+
+
+def moses_rank(n: int, m: int, confidence: float = CONFIDENCE) -> int:
+    """Pure: k such that [k-th smallest, k-th largest] pairwise difference covers the shift at `confidence`;
+    0 when the samples are too few for any finite interval."""
+    alpha = 1 - confidence
+    if n * m <= EXACT_MAX_PAIRS:
+        cdf = np.cumsum(u_null_distribution(n, m))
+        return int(np.searchsorted(cdf, alpha / 2 * (1 + 1e-9), "right"))   # largest k: P(U <= k - 1) <= alpha/2
+    z = stats.norm.isf(alpha / 2)
+    return max(0, math.floor(n * m / 2 - z * math.sqrt(n * m * (n + m + 1) / 12) + 0.5))
+
+
+def hodges_lehmann(xs: np.ndarray, ys: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Pure: (shift, interval low, interval high) of sorted baseline xs and window ys (differences ys - xs)."""
+    pairs = len(xs) * len(ys)
+    k = moses_rank(len(xs), len(ys), confidence)
+    bounds = [k, pairs + 1 - k] if k >= 1 else []
+    middle = kth_differences(xs, ys, [(pairs + 1) // 2, pairs // 2 + 1] + bounds)
+    shift = middle[0] if pairs % 2 else (middle[0] + middle[1]) / 2
+    return (shift, middle[2], middle[3]) if bounds else (shift, -math.inf, math.inf)
+
+
+def _subsample(values: np.ndarray, size: int, seed: int) -> np.ndarray:
+    if len(values) <= size:
+        return values
+    return np.sort(np.random.default_rng(seed).choice(values, size, replace=False))
+
+
+def compare_latency(baseline: np.ndarray, window: np.ndarray, confidence: float = CONFIDENCE,
+                    max_shift_samples: int = MAX_SHIFT_SAMPLES, seed: int = SUBSAMPLE_SEED) -> ShiftComparison:
+    """Pure: rank test and Hodges-Lehmann shift of `window` against `baseline` (NaN samples are dropped)."""
+    xs, ys = _sorted(baseline), _sorted(window)
+    n, m = len(xs), len(ys)
+    if not n or not m:
+        return ShiftComparison(n, m, _median(xs), _median(ys), None, None, None, None, None, None, confidence)
+    u, p_two, p_slower, exact = mann_whitney(xs, ys)
+    xs_shift, ys_shift = _subsample(xs, max_shift_samples, seed), _subsample(ys, max_shift_samples, seed + 1)
+    shift, low, high = hodges_lehmann(xs_shift, ys_shift, confidence)
+    return ShiftComparison(n, m, _median(xs), _median(ys), u, p_two, p_slower, shift, low, high, confidence,
+                           len(xs_shift), len(ys_shift), exact)
+
+
+def _sorted(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        values = values.astype(float)
+    return np.sort(values[~np.isnan(values)]).astype(float, copy=False)   # sorting float32 is faster
+
+
+def _median(sorted_values: np.ndarray) -> float | None:
+    return float(np.median(sorted_values)) if len(sorted_values) else None
+
+
+# --- error rates --------------------------------------------------------------------------------------
+
+def wilson(errors: int, requests: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Pure: the two-sided Wilson score interval of errors / requests; None without requests."""
+    if requests <= 0:
+        return None
+    return _wilson(errors, requests, float(stats.norm.isf((1 - confidence) / 2)))
+
+
+def _wilson(errors: int, requests: int, z: float) -> tuple[float, float]:
+    p, n = errors / requests, requests
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def compare_error_rates(baseline_errors: int, baseline_requests: int, window_errors: int, window_requests: int,
+                        confidence: float = CONFIDENCE) -> RateComparison:
+    """Pure: one-sided test of a higher window error proportion, Wilson intervals and bounds of the difference."""
+    if baseline_requests <= 0 or window_requests <= 0:
+        return RateComparison(baseline_errors, baseline_requests, window_errors, window_requests, None, "none",
+                              wilson(baseline_errors, baseline_requests, confidence),
+                              wilson(window_errors, window_requests, confidence), None, None, confidence)
+    p_higher, test = _p_higher(baseline_errors, baseline_requests, window_errors, window_requests)
+    z = float(stats.norm.isf(1 - confidence))           # one-sided bounds
+    p0, p1 = baseline_errors / baseline_requests, window_errors / window_requests
+    l0, u0 = _wilson(baseline_errors, baseline_requests, z)
+    l1, u1 = _wilson(window_errors, window_requests, z)
+    lower = (p1 - p0) - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
+    upper = (p1 - p0) + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    return RateComparison(baseline_errors, baseline_requests, window_errors, window_requests, p_higher, test,
+                          wilson(baseline_errors, baseline_requests, confidence),
+                          wilson(window_errors, window_requests, confidence), lower, upper, confidence)
+
+
+def _p_higher(e0: int, n0: int, e1: int, n1: int) -> tuple[float, str]:
+    errors, total = e0 + e1, n0 + n1
+    expected = min(n0, n1) * min(errors, total - errors) / total
+    if expected < 5:
+        table = [[e1, n1 - e1], [e0, n0 - e0]]
+        return float(stats.fisher_exact(table, alternative="greater").pvalue), "fisher"
+    pooled = errors / total
+    z = (e1 / n1 - e0 / n0) / math.sqrt(pooled * (1 - pooled) * (1 / n0 + 1 / n1))
+    return float(stats.norm.sf(z)), "z"
+
+
+# --- sliding SLO windows ---------------------------------------------------------------------------------
+
+def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s: float, end_s: float,
+                window_s: float = 30.0, step_s: float = 1.0, p95_max_ms: float | None = None,
+                error_rate_max: float | None = None, min_requests: int = MIN_SAMPLES) -> SlidingSlo:
+    """Pure: every whole window [start_s + k*step_s, + window_s) inside [start_s, end_s]: worst exact P95, worst
+    error rate and how many windows meet both given thresholds (at most)."""
+    steps_per_window = window_s / step_s
+    if step_s <= 0 or steps_per_window < 1 or abs(steps_per_window - round(steps_per_window)) > 1e-9:
+        raise ValueError(f"window_s ({window_s:g}) must be a whole multiple of step_s ({step_s:g})")
+    empty = SlidingSlo(window_s, step_s, p95_max_ms=p95_max_ms, error_rate_max=error_rate_max)
+    w = int(round(steps_per_window))
+    steps = math.floor((end_s - start_s) / step_s + 1e-9)
+    if steps < w:
+        return empty
+    t = np.asarray(t_s, dtype=float)
+    latency, ok = np.asarray(latency_ms), np.asarray(ok, dtype=bool)
+    if len(t) > 1 and not (np.diff(t) >= 0).all():
+        order = np.argsort(t, kind="stable")
+        t, latency, ok = t[order], latency[order], ok[order]
+    bounds = np.searchsorted(t, start_s + np.arange(steps + 1) * step_s, "left")
+    errors_before = np.concatenate(([0], np.cumsum(~ok)))
+    first, stop = bounds[:steps - w + 1], bounds[w:]
+    requests, errors = stop - first, errors_before[stop] - errors_before[first]
+    counted = np.flatnonzero(requests >= min_requests)
+    if not len(counted):
+        return SlidingSlo(window_s, step_s, 0, len(requests), p95_max_ms=p95_max_ms, error_rate_max=error_rate_max)
+    measured = ~np.isnan(latency) if latency.dtype.kind == "f" else np.ones(len(latency), dtype=bool)
+    if measured.all():
+        p95 = np.array([nearest_rank(latency[first[k]:stop[k]], 95) for k in counted])
+    else:                                    # a failed probe may have no latency: P95 of the measured ones
+        p95 = np.array([nearest_rank(latency[first[k]:stop[k]][measured[first[k]:stop[k]]], 95) for k in counted])
+    rates = errors[counted] / requests[counted]
+    worst_err = int(np.argmax(rates))
+    worst_p95 = None if np.isnan(p95).all() else int(np.nanargmax(p95))
+    compliant = None
+    if p95_max_ms is not None or error_rate_max is not None:
+        meets = np.ones(len(counted), dtype=bool)
+        if p95_max_ms is not None:
+            meets &= p95 <= p95_max_ms       # NaN (no latency) never meets it
+        if error_rate_max is not None:
+            meets &= rates <= error_rate_max
+        compliant = int(meets.sum())
+    at = start_s + counted * step_s
+    return SlidingSlo(window_s, step_s, len(counted), len(requests) - len(counted),
+                      None if worst_p95 is None else float(p95[worst_p95]),
+                      None if worst_p95 is None else float(at[worst_p95]), float(rates[worst_err]),
+                      float(at[worst_err]),
+                      int(errors[counted][worst_err]), int(requests[counted][worst_err]), p95_max_ms,
+                      error_rate_max, compliant)

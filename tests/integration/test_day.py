@@ -1,0 +1,68 @@
+"""`gameday day`: a plan's experiments run in order on the local stack and the certificate states the evidence."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support import ROOT, run_env, running_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def target(stack_root: Path):
+    with running_stack(stack_root, "day") as driver:
+        yield driver
+
+
+def _plan(tmp_path: Path) -> Path:
+    doc = {"title": "Writer loss", "description": "The database writer is killed under load.",
+           "certificate": {"name": "Writer Loss", "statement": "A writer loss is survived.", "sign_off": ["DBA"]},
+           "quick": True,
+           "experiments": [{"experiment": str(ROOT / "experiments" / "db-writer-failover.yaml")}],
+           "requirements": [{"name": "Write RTO", "experiment": "db-writer-failover", "metric": "rto_write_s"},
+                            {"name": "No split brain", "experiment": "db-writer-failover",
+                             "metric": "split_brain_events"}]}
+    path = tmp_path / "writer-loss.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _day(target, plan: Path, out: Path) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "gameday.cli", "day", str(plan), "--out", str(out),
+            "--base-port", str(target.layout.router_port)]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=run_env(target), timeout=300)
+
+
+def test_a_gameday_certifies_from_its_runs_and_keeps_a_history_with_trends(target, tmp_path):
+    plan = _plan(tmp_path)
+    first = _day(target, plan, tmp_path / "days" / "first")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    cert = json.loads((tmp_path / "days" / "first" / "certificate.json").read_text())
+    assert cert["verdict"] == "PASS" and cert["plan"] == "writer-loss"
+    rto = cert["requirements"][0]
+    assert rto["verdict"] == "PASS" and 0 < rto["measured"] <= 60
+    report = tmp_path / "days" / "first" / rto["link"]
+    assert report.is_file(), rto["link"]  # the evidence link leads to the run's report
+    run_dir = report.parent
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["criteria"][0]["measured"] == rto["measured"]
+    assert json.loads((run_dir / "run.json").read_text())["provenance"]["experiment_sha256"]
+    assert "**Verdict: PASS" in (tmp_path / "days" / "first" / "certificate.md").read_text()
+    assert "certificate.html" in first.stdout
+
+    second = _day(target, plan, tmp_path / "days" / "second")
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    cert = json.loads((tmp_path / "days" / "second" / "certificate.json").read_text())
+    runs = cert["trends"][0]["runs"]
+    assert len(runs) == 2 and [r["current"] for r in runs] == [False, True]
+    with sqlite3.connect(tmp_path / "days" / "history.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM gamedays WHERE plan = 'writer-loss'").fetchone()[0] == 2
+        assert db.execute("SELECT count(DISTINCT gameday_id) FROM runs").fetchone()[0] == 2

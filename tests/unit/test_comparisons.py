@@ -1,0 +1,212 @@
+"""Before-vs-after comparisons of a run and the criteria judged on them (latency_shift_ms, error_rate_increase,
+sliding_p95_ms, sliding_error_rate)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gameday.models import Criterion, GameDaySpec, Metric, metric_unit
+from reports.certify import Measurement, Verdict, certify, judge, measure
+from reports.comparisons import compare, figure
+from reports.findings import RunInputs, analyse
+from tests.unit.test_findings import run_inputs
+
+START = 1_700_000_000.0
+BOUNDS = {"baseline": (START, START + 60, False), "fault": (START + 60, START + 90, False),
+          "recovery": (None, None, False), "after": (START + 90, START + 150, True),
+          "overall": (START, START + 150, True)}
+RANK = {Verdict.FAIL: 0, Verdict.INCONCLUSIVE: 1, Verdict.PASS: 2}
+
+
+def load(rate: float = 20, shift_ms: float = 30.0, errors: dict[str, int] | None = None, seed: int = 1) -> pd.DataFrame:
+    """Samples over BOUNDS every 50 ms: latency 10-30 ms (uniform), `shift_ms` slower after; the first n of a window
+    fail."""
+    rng = np.random.default_rng(seed)
+    t = START + np.arange(0, 150, 1 / rate)
+    latency = rng.uniform(10, 30, len(t)) + np.where(t >= START + 90, shift_ms, 0.0)
+    ok = np.ones(len(t), dtype=bool)
+    for name, n in (errors or {}).items():
+        start = BOUNDS[name][0]
+        ok[np.flatnonzero(t >= start)[:n]] = False
+    return pd.DataFrame({"t_s": t, "latency_ms": latency.astype(np.float32), "ok": ok,
+                         "dropped": np.zeros(len(t), dtype=bool)})
+
+
+def findings_with(samples: pd.DataFrame | None, health: list[dict] | None = None, criteria: tuple = ()):
+    """An empty run's findings with comparisons of the given requests (certify reads nothing else for them)."""
+    base = analyse(RunInputs(run={}), GameDaySpec())
+    return replace(base, comparisons=compare(BOUNDS, health or [], samples, criteria))
+
+
+def criteria(*texts: str) -> list[Criterion]:
+    return [Criterion.model_validate(t) for t in texts]
+
+
+def verdicts(f, *texts: str) -> dict[str, Verdict]:
+    return {c.name: c.verdict for c in certify(f, criteria(*texts)).criteria}
+
+
+def test_the_new_metrics_parse_with_their_units():
+    parsed = criteria("latency_shift_ms <= 20 in after", "error_rate_increase <= 0.005 in after",
+                      "sliding_p95_ms < 300", "sliding_error_rate < 0.01 in fault")
+    assert [c.metric for c in parsed] == [Metric.latency_shift_ms, Metric.error_rate_increase,
+                                          Metric.sliding_p95_ms, Metric.sliding_error_rate]
+    assert [c.unit for c in parsed] == ["ms", "ratio", "ms", "ratio"]
+    assert parsed[0].window.value == "after" and parsed[2].window.value == "overall"
+    assert metric_unit(Metric.error_rate_increase) == "ratio"
+
+
+def test_a_30_ms_slowdown_is_measured_with_its_interval():
+    c = findings_with(load()).comparisons
+    assert c.source == "load samples" and set(c.windows) == {"fault", "after"}   # recovery cannot be placed
+    after = c.windows["after"].latency
+    assert (after.n_baseline, after.n_window) == (1200, 1200)
+    assert after.shift == pytest.approx(30, abs=1.0) and after.ci_low < 30 < after.ci_high
+    assert after.p_slower < 1e-10
+    fault = c.windows["fault"].latency
+    assert abs(fault.shift) < 1.5 and fault.p_two_sided > 0.001
+
+
+def test_a_baseline_request_still_in_flight_at_the_fault_is_not_a_baseline_request():
+    samples = load()
+    samples.loc[samples["t_s"] == START + 59.95, "latency_ms"] = 100.0            # ends at +60.05: after the baseline
+    assert findings_with(samples).comparisons.windows["after"].latency.n_baseline == 1199
+
+
+def test_health_probes_are_compared_when_the_run_has_no_load():
+    health = [{"probe": "health", "at_s": START + i / 2, "ok": i % 50 != 0 or i < 120,
+               "latency_ms": 20.0 + (5.0 if i >= 180 else 0.0)} for i in range(300)]
+    c = findings_with(None, health).comparisons
+    assert c.source == "health probes"
+    errors = c.windows["after"].errors
+    assert (errors.baseline_errors, errors.baseline_requests) == (0, 120)
+    assert errors.window_errors == 2 and errors.zero_baseline
+    assert c.windows["after"].latency.shift == 5.0
+
+
+def test_latency_shift_verdicts_follow_the_interval():
+    f = findings_with(load())
+    got = verdicts(f, "latency_shift_ms <= 20 in after", "latency_shift_ms <= 40 in after",
+                   "latency_shift_ms <= 30 in after", "latency_shift_ms <= 5 in fault")
+    assert got == {"latency_shift_ms <= 20 in after": Verdict.FAIL, "latency_shift_ms <= 40 in after": Verdict.PASS,
+                   "latency_shift_ms <= 30 in after": Verdict.INCONCLUSIVE,
+                   "latency_shift_ms <= 5 in fault": Verdict.PASS}
+    evidence = certify(f, criteria("latency_shift_ms <= 20 in after")).criteria[0].evidence
+    assert "1,200 vs 1,200 load samples" in evidence and "95% interval" in evidence and "p = " in evidence
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-50, 80, allow_nan=False), st.floats(0, 40, allow_nan=False))
+def test_verdicts_are_monotonic_in_the_threshold(target, step):
+    f = findings_with(load())
+    low, high = (criteria(f"latency_shift_ms <= {v!r} in after")[0] for v in (target, target + step))
+    assert RANK[judge(low, measure(f, low))] <= RANK[judge(high, measure(f, high))]
+
+
+def test_interval_judgement_for_every_operator():
+    m = Measurement(3.0, "x", interval=(2.0, 4.0))
+    cases = {"x <= 5": Verdict.PASS, "x <= 3": Verdict.INCONCLUSIVE, "x <= 1": Verdict.FAIL,
+             "x >= 1": Verdict.PASS, "x > 3": Verdict.INCONCLUSIVE, "x >= 5": Verdict.FAIL,
+             "x == 3": Verdict.INCONCLUSIVE, "x == 7": Verdict.FAIL}
+    for text, expected in cases.items():
+        c = Criterion.model_validate(text.replace("x", "latency_shift_ms"))
+        assert judge(c, m) is expected, text
+    point = Measurement(3.0, "x", interval=(3.0, 3.0))
+    assert judge(Criterion.model_validate("latency_shift_ms == 3"), point) is Verdict.PASS
+    assert judge(Criterion.model_validate("latency_shift_ms <= 5"), replace(m, ceiling=Verdict.INCONCLUSIVE)) \
+        is Verdict.INCONCLUSIVE
+
+
+def test_error_rate_increase_verdicts():
+    f = findings_with(load(errors={"baseline": 12, "after": 60}))     # 1 % -> 5 %
+    got = verdicts(f, "error_rate_increase <= 0.005 in after", "error_rate_increase <= 0.2 in after",
+                   "error_rate_increase <= 0.04 in after", "error_rate_increase <= 0.005 in fault")
+    assert got == {"error_rate_increase <= 0.005 in after": Verdict.FAIL,
+                   "error_rate_increase <= 0.2 in after": Verdict.PASS,
+                   "error_rate_increase <= 0.04 in after": Verdict.INCONCLUSIVE,
+                   "error_rate_increase <= 0.005 in fault": Verdict.PASS}
+    measured = certify(f, criteria("error_rate_increase <= 0.005 in after")).criteria[0]
+    assert measured.measured == pytest.approx(60 / 1200 - 12 / 1200)
+    assert "60 errors in 1,200 load samples" in measured.evidence and "two-proportion z test" in measured.evidence
+
+
+@pytest.mark.parametrize("after_errors, target, expected", [
+    (1, 0.5, Verdict.INCONCLUSIVE),     # one error: not significant, but a zero-error baseline never passes
+    (1, 0.0, Verdict.FAIL),             # no increase tolerated
+    (40, 0.5, Verdict.FAIL),            # significant increase over a zero-error baseline
+    (0, 0.01, Verdict.PASS),
+    (0, 0.0, Verdict.INCONCLUSIVE),    # no error either side, yet an increase up to the bound is not excluded
+])
+def test_a_zero_error_baseline_never_lets_an_erroring_window_pass(after_errors, target, expected):
+    f = findings_with(load(errors={"after": after_errors}))
+    got = certify(f, criteria(f"error_rate_increase <= {target} in after")).criteria[0]
+    assert got.verdict is expected
+    assert ("zero-error baseline" in got.evidence) == (after_errors > 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 1200), st.floats(0, 1, allow_nan=False))
+def test_no_target_lets_errors_after_a_zero_error_baseline_pass(after_errors, target):
+    f = findings_with(load(errors={"after": after_errors}))
+    assert certify(f, criteria(f"error_rate_increase <= {target!r} in after")).criteria[0].verdict is not Verdict.PASS
+
+
+def test_too_few_samples_or_no_comparison_are_inconclusive():
+    few = load()
+    few = few[(few["t_s"] < START + 0.5) | (few["t_s"] >= START + 60)]             # 10 baseline samples
+    got = certify(findings_with(few), criteria("latency_shift_ms <= 100 in after",
+                                               "error_rate_increase <= 1 in after",
+                                               "latency_shift_ms <= 100 in baseline",
+                                               "error_rate_increase <= 1 in recovery"))
+    assert [c.verdict for c in got.criteria] == [Verdict.INCONCLUSIVE] * 4
+    assert "only 10 baseline" in got.criteria[0].evidence and "< 20" in got.criteria[0].evidence
+    assert "not baseline" in got.criteria[2].evidence
+    nothing = analyse(RunInputs(run={}), GameDaySpec())
+    assert certify(nothing, criteria("sliding_p95_ms < 100")).criteria[0].verdict is Verdict.INCONCLUSIVE
+
+
+def test_sliding_window_criteria():
+    samples = load(errors={"fault": 30})                     # 30 errors in the fault's first 1.5 s
+    f = findings_with(samples, criteria=tuple(criteria("sliding_p95_ms <= 100", "sliding_error_rate <= 0.01")))
+    overall = f.comparisons.sliding["overall"]
+    assert overall.windows == 121 and overall.compliant is not None
+    assert overall.worst_error_rate == pytest.approx(30 / 600)
+    got = verdicts(f, "sliding_p95_ms <= 100", "sliding_p95_ms <= 50 in after", "sliding_error_rate <= 0.01",
+                   "sliding_error_rate <= 0.06 in fault", "sliding_p95_ms <= 100 in recovery")
+    assert got == {"sliding_p95_ms <= 100": Verdict.PASS, "sliding_p95_ms <= 50 in after": Verdict.FAIL,
+                   "sliding_error_rate <= 0.01": Verdict.FAIL, "sliding_error_rate <= 0.06 in fault": Verdict.PASS,
+                   "sliding_p95_ms <= 100 in recovery": Verdict.INCONCLUSIVE}
+    text = figure(f.comparisons, "sliding_error_rate", "overall").evidence
+    assert "121 30 s windows sliding by 1 s" in text and "30 errors in 600 load samples" in text
+
+
+def test_an_analysed_run_carries_its_comparisons():
+    f = analyse(run_inputs(), GameDaySpec())
+    assert set(f.comparisons.windows) <= {"fault", "recovery", "after"} and f.comparisons.windows
+    assert f.comparisons.windows["fault"].errors.zero_baseline
+    assert "overall" in f.comparisons.sliding
+
+
+def test_summary_and_report_show_the_comparisons(tmp_path):
+    from reports.render import markdown, summary
+    from reports.run_files import read_run
+    from tests.unit.test_render import write_run
+
+    spec = GameDaySpec(criteria=criteria("latency_shift_ms <= 20 in after", "sliding_p95_ms <= 300"))
+    f = analyse(read_run(write_run(tmp_path / "run")), spec)
+    doc = json.loads(json.dumps(summary(f, certify(f, spec.criteria), {}), allow_nan=False))
+    fault = doc["comparisons"]["windows"]["fault"]
+    assert doc["comparisons"]["source"] == "load samples" and set(doc["comparisons"]["windows"]) >= {"fault", "after"}
+    assert fault["errors"]["zero_baseline"] is True and 0 < fault["errors"]["p_higher"] < 1e-6   # not rounded to 0
+    assert fault["latency"]["n_baseline"] >= 20 and fault["latency"]["shift_ms"] == 0.0
+    assert doc["comparisons"]["sliding"]["overall"]["p95_max_ms"] == 300
+    text = markdown(doc)
+    assert "## Before vs after" in text and "| fault | 300 / 200 |" in text and "zero-error baseline" in text
+    assert "Sliding SLO: 11 windows of 30 s sliding by 1 s over the overall window" in text

@@ -1,0 +1,120 @@
+"""GameDay plans: the shipped ones load; every problem in a plan is named with its file and field, exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from gameday.cli import cli
+from gameday.plans import PlanInvalid, load_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+PLANS = sorted((ROOT / "experiments" / "gamedays").glob("*.yaml"))
+EXPERIMENT = ROOT / "experiments" / "db-writer-failover.yaml"
+
+
+def _plan(tmp_path: Path, **changes) -> Path:
+    doc = {"title": "T", "description": "D", "certificate": {"name": "C", "statement": "S"},
+           "experiments": [{"experiment": str(EXPERIMENT)}],
+           "requirements": [{"name": "write RTO", "experiment": "db-writer-failover", "metric": "rto_write_s"}]}
+    doc.update(changes)
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _locations(path: Path) -> dict[str, str]:
+    with pytest.raises(PlanInvalid) as info:
+        load_plan(path)
+    return {p.location: p.message for p in info.value.problems}
+
+
+def test_the_shipped_plans_include_the_four_certificates():
+    assert {p.stem for p in PLANS} >= {"performance-excellence", "scalability-ai", "disaster-recovery", "ci-gate"}
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=lambda p: p.stem)
+def test_every_shipped_plan_loads_and_each_requirement_names_one_criterion(plan):
+    loaded = load_plan(plan)
+    for req in loaded.plan.requirements:
+        assert loaded.criterion_for(req).metric is req.metric
+
+
+def test_the_ci_gate_runs_quick_variants_only():
+    assert all(quick for _, _, quick in load_plan(ROOT / "experiments/gamedays/ci-gate.yaml").steps)
+
+
+def test_force_quick_overrides_the_plan(tmp_path):
+    assert all(quick for _, _, quick in load_plan(_plan(tmp_path), force_quick=True).steps)
+    assert not any(quick for _, _, quick in load_plan(_plan(tmp_path)).steps)
+
+
+def test_a_requirement_without_a_matching_criterion_is_located(tmp_path):
+    path = _plan(tmp_path, requirements=[{"name": "x", "experiment": "db-writer-failover", "metric": "edge_hit_rate"}])
+    problems = _locations(path)
+    assert "no criterion" in problems["requirements.0.metric"]
+    assert "rto_write_s <= 60" in problems["requirements.0.metric"]  # lists the experiment's criteria
+
+
+def test_a_requirement_naming_an_experiment_not_in_the_plan_lists_the_valid_ones(tmp_path):
+    path = _plan(tmp_path, requirements=[{"name": "x", "experiment": "region-failover", "metric": "rpo_s"}])
+    assert "valid: db-writer-failover" in _locations(path)["requirements.0.experiment"]
+
+
+def test_a_typo_in_a_step_lists_the_valid_fields(tmp_path):
+    path = _plan(tmp_path, experiments=[{"experiment": "missing.yaml", "quik": True}])
+    problems = _locations(path)
+    assert "unknown field" in problems["experiments.0.quik"] and "quick" in problems["experiments.0.quik"]
+
+
+def test_a_missing_experiment_file_is_named(tmp_path):
+    path = _plan(tmp_path, experiments=[{"experiment": "missing.yaml"}])
+    problems = _locations(path)
+    assert "missing.yaml" in problems["experiments.0.experiment"]
+
+
+def test_an_unknown_metric_lists_the_valid_choices(tmp_path):
+    path = _plan(tmp_path, requirements=[{"name": "x", "experiment": "db-writer-failover", "metric": "rto_minutes"}])
+    assert "rto_write_s" in _locations(path)["requirements.0.metric"]
+
+
+def test_yaml_syntax_errors_carry_their_line(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("title: [unclosed\n")
+    assert any(loc.startswith("line ") for loc in _locations(path))
+
+
+def test_cli_day_of_an_invalid_plan_exits_2_names_file_and_field_and_touches_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
+    path = _plan(tmp_path, requirements=[{"name": "x", "experiment": "db-writer-failover", "metric": "edge_hit_rate"}])
+    result = CliRunner().invoke(cli, ["day", str(path)])
+    assert result.exit_code == 2
+    assert str(path) in result.output and "requirements.0.metric" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_ci_workflows_run_shipped_plans_and_keep_their_evidence():
+    workflows = ROOT / ".github" / "workflows"
+    gate = yaml.safe_load((workflows / "pre-release-gate.yml").read_text())
+    steps = gate["jobs"]["gameday-gate"]["steps"]
+    commands = " ".join(s.get("run", "") for s in steps)
+    assert "gameday day experiments/gamedays/ci-gate.yaml" in commands and "GITHUB_STEP_SUMMARY" in commands
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") and s.get("if") == "always()" for s in steps)
+    weekly = yaml.safe_load((workflows / "weekly-gameday.yml").read_text())
+    assert "schedule" in weekly[True]  # YAML 1.1 reads the key `on` as True
+    for plan in weekly["jobs"]["gameday"]["strategy"]["matrix"]["plan"]:
+        load_plan(ROOT / "experiments" / "gamedays" / f"{plan}.yaml")
+
+
+def test_an_aws_gameday_needs_a_profile_and_refuses_plans_with_local_only_experiments(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
+    plan = str(ROOT / "experiments/gamedays/performance-excellence.yaml")
+    no_profile = CliRunner().invoke(cli, ["day", plan, "--target", "aws"])
+    assert no_profile.exit_code == 2 and "--profile" in no_profile.output
+    refused = CliRunner().invoke(cli, ["day", plan, "--target", "aws", "--profile",
+                                       str(ROOT / "examples/targets/staging.yaml")])
+    assert refused.exit_code == 2 and "cache-outage.yaml is not a valid experiment on target aws" in refused.output
+    assert not (tmp_path / "runs").exists()
