@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -17,15 +18,30 @@ from gameday.models import GameDaySpec
 from scenarios.profiles import Profile, load_profile, scaled
 
 ROOT = Path(__file__).resolve().parents[1]
+PR_SET_PDEATHSIG = 1
 LOAD_CEILING_S = 6 * 3600  # the load runs until the run stops it; this only bounds a forgotten child
 
 
-def start(argv: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
-    """A child in its own session (terminal signals reach the runner only; it decides what to forward)."""
+def _terminate_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the runner dies, even by SIGKILL (prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the child's own time bound still ends it
+        pass
+
+
+def start(argv: list[str], log: Path, env: dict | None = None, die_with_runner: bool = False) -> subprocess.Popen:
+    """A child in its own session (terminal signals reach the runner only; it decides what to forward).
+
+    `die_with_runner`: for load and samplers, which measure nothing useful once the runner is gone (a killed
+    run's Locust would otherwise load the stack for hours). Not for the Chaos Toolkit child: if the runner
+    dies it still runs its rollbacks."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=ROOT, env=env)
+                                start_new_session=True, cwd=ROOT, env=env,
+                                preexec_fn=_terminate_with_parent if die_with_runner and sys.platform == "linux"
+                                else None)
 
 
 def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, grace_s: float = 15.0) -> int | None:

@@ -21,8 +21,12 @@ from infra.targets import using
 
 __all__ = ["walk", "HTTP_PROBES"]
 
-#: Probes that only send HTTP to the entry point: printed, not sent (a dry run sends nothing but AWS reads).
-HTTP_PROBES = frozenset({"probes.stack.entry_point_healthy"})
+#: Activities that only send HTTP (to the entry point, or the release's watch url): printed, not sent (a dry run
+#: sends nothing but AWS reads), with what they would send.
+HTTP_PROBES = {"probes.stack.entry_point_healthy": "GET {entry}/health",
+               "remediations.cache.warm_cache": "GET {entry}/items/<id> for every item",
+               "remediations.deploy.rollback_on_regression": "GET <the release's watch url>/items/<id> until a "
+                                                             "regression or the timeout (then roll back)"}
 
 
 def walk(spec: ExperimentSpec, make_driver: Callable[[Path], object], echo: Callable[[str], None],
@@ -50,7 +54,7 @@ def walk(spec: ExperimentSpec, make_driver: Callable[[Path], object], echo: Call
                 args = substitute(provider.get("arguments") or {}, configuration, {})
                 echo(f"{loc} {activity.get('name')}: {name}({json.dumps(args, sort_keys=True)})")
                 if name in HTTP_PROBES:
-                    echo(f"  would GET {driver.entry_url}/health (HTTP, not sent in a dry run)")
+                    echo(f"  would {HTTP_PROBES[name].format(entry=driver.entry_url)} (HTTP, not sent in a dry run)")
                     continue
                 func = getattr(importlib.import_module(provider["module"]), provider["func"])
                 try:

@@ -16,13 +16,12 @@ import json
 import os
 import time
 
+from gameday.ledger import NOTHING, recovery_of
 from infra.targets import driver_from, ledger_for
 
 __all__ = ["fail_region", "restore_region", "cut_link", "restore_link", "add_latency", "remove_latency",
            "kill_db_writer", "flush_cache", "inject_http_error", "remove_http_error"]
 
-#: The recovery of a change that undoes itself or cannot be undone: the entry is closed once it is made.
-NOTHING = {"call": "nothing", "args": {}}
 #: Which recorded faults a rollback call undoes (matched with the fault's subject: region or link).
 UNDOES = {"restore_region": ("region_outage", "db_writer_kill"), "restore_link": ("link_cut",),
           "remove_latency": ("latency",), "remove_http_error": ("http_error",)}
@@ -54,22 +53,9 @@ def _inject(target, kind: str, subject: str, params: dict, recovery: dict | None
     if entry is None:  # the driver changed nothing (e.g. a promotion to the region that already writes)
         return details
     ledger.injected(entry, details)
-    if _recovery_of(ledger.entries(), entry) == NOTHING:
+    if recovery_of(ledger.entries(), entry) == NOTHING:
         ledger.recovered(entry, {"nothing_to_undo": True, "at_s": time.time()})
     return details
-
-
-def _recovery_of(entries: list[dict], entry_id: str) -> dict:
-    """Pure: the entry's recovery: the one its injection answered with (exact ids), else the written-ahead one."""
-    recovery = NOTHING
-    for line in entries:
-        if line["id"] != entry_id:
-            continue
-        if line["event"] == "begin":
-            recovery = line["recovery"]
-        elif line["event"] == "injected" and isinstance((line.get("details") or {}).get("recovery"), dict):
-            recovery = line["details"]["recovery"]
-    return recovery
 
 
 def _replay(target, ledger, entries: list[dict], log=lambda line: None) -> list[dict]:
@@ -80,8 +66,8 @@ def _replay(target, ledger, entries: list[dict], log=lambda line: None) -> list[
     for entry in entries:
         if entry["id"] in closed:
             continue
-        recovery = _recovery_of(lines, entry["id"])
-        same = [e for e in entries if e["id"] not in closed and _recovery_of(lines, e["id"]) == recovery]
+        recovery = recovery_of(lines, entry["id"])
+        same = [e for e in entries if e["id"] not in closed and recovery_of(lines, e["id"]) == recovery]
         call, args = recovery["call"], recovery.get("args", {})
         log(f"recovering {entry['kind']} of {entry['target']} (begun {entry['at']}): {call}({json.dumps(args)})")
         try:
@@ -135,8 +121,8 @@ def restore_region(region: str, configuration: dict = None, secrets: dict = None
 
 
 def cut_link(link: str, duration_s: float = 0.0, configuration: dict = None, secrets: dict = None) -> dict:
-    """Disable fault-proxy `link` (on aws: `provider-<name>` sets the AI provider's kill switch); with
-    duration_s > 0 restore it after that long (the call blocks; a dry run does not wait)."""
+    """Disable fault-proxy `link` (on aws: `provider-<name>` kill switch on, `cache-<region>` ElastiCache test
+    failover, `origin-<region>` S3 origin denies reads; infra/aws/README.md); with duration_s > 0 restore it after that long (the call blocks; a dry run does not wait)."""
     target = driver_from(configuration)
     details = _inject(target, "link_cut", link, {"duration_s": duration_s},
                       {"call": "restore_link", "args": {"link": link}}, lambda t: t.cut_link(link))
@@ -149,7 +135,7 @@ def cut_link(link: str, duration_s: float = 0.0, configuration: dict = None, sec
 
 
 def restore_link(link: str, configuration: dict = None, secrets: dict = None) -> dict:
-    """Enable fault-proxy `link` again (on aws: the kill switch's previous values)."""
+    """Enable fault-proxy `link` again (on aws: the recorded previous values; a cache failover has none)."""
     return _undo(configuration, "restore_link", link, link=link)
 
 
@@ -168,7 +154,8 @@ def remove_latency(link: str, configuration: dict = None, secrets: dict = None) 
 
 def inject_http_error(link: str, status: int, probability: float = 1.0, configuration: dict = None,
                       secrets: dict = None) -> dict:
-    """Answer requests crossing HTTP `link` with `status` (e.g. 429, 503) with `probability` (0..1)."""
+    """Answer requests crossing HTTP `link` with `status` (e.g. 429, 503) with `probability` (0..1); on aws only
+    429 on `provider-<name>` (its kill switch set to `throttle:<probability>`)."""
     status, probability = int(status), float(probability)
     target = driver_from(configuration)
     return _inject(target, "http_error", link, {"status": status, "probability": probability},
@@ -191,7 +178,8 @@ def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:
 
 
 def flush_cache(region: str, configuration: dict = None, secrets: dict = None) -> dict:
-    """Empty `region`'s Redis (a cold cache, like a replaced node); nothing to undo, the cache refills itself."""
+    """Empty `region`'s Redis (a cold cache, like a replaced node; on aws an ElastiCache test failover); nothing to
+    undo, the cache refills itself."""
     target = driver_from(configuration)
     # Written ahead like every fault; there is nothing to undo, so the entry is closed as soon as it is made.
     return _inject(target, "cache_flush", f"cache-{region}", {}, None, lambda t: t.flush_cache(region))

@@ -31,6 +31,9 @@ __all__ = ["FaultLedger", "LEDGER_VERSION", "fault_windows", "open_from", "read_
 LEDGER_VERSION = 1
 EVENTS = ("begin", "injected", "recovered", "failed")
 
+#: The recovery of a change that needs no undo (a cache flush, a failover that heals itself).
+NOTHING = {"call": "nothing", "args": {}}
+
 
 class FaultLedger:
     """Append-only record of faults of one run; safe to share between processes."""
@@ -66,6 +69,10 @@ class FaultLedger:
     def entries(self) -> list[dict]:
         """Every complete line, in file order."""
         return read_entries(self.path)
+
+    def recovery_of(self, entry_id: str) -> dict:
+        """The entry's recovery (see `recovery_of`)."""
+        return recovery_of(self.entries(), entry_id)
 
     def open_entries(self) -> list[dict]:
         """Faults begun and not recovered: their begin lines plus `state` (begin, injected or failed)."""
@@ -133,6 +140,20 @@ def read_entries(path: str | Path) -> list[dict]:
         if isinstance(entry, dict) and entry.get("event") in EVENTS and isinstance(entry.get("id"), str):
             entries.append(entry)
     return entries
+
+
+def recovery_of(entries: list[dict], entry_id: str) -> dict:
+    """Pure: the entry's recovery: the one its injection answered with (exact ids, previous values), else the one
+    written ahead; NOTHING when neither names one."""
+    recovery = NOTHING
+    for line in entries:
+        if line["id"] != entry_id:
+            continue
+        if line["event"] == "begin":
+            recovery = line["recovery"]
+        elif line["event"] == "injected" and isinstance((line.get("details") or {}).get("recovery"), dict):
+            recovery = line["details"]["recovery"]
+    return recovery
 
 
 def open_from(entries: list[dict]) -> list[dict]:

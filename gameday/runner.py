@@ -111,9 +111,10 @@ class Run:
         try:
             sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, pg_ports, seq_start,
                                                            routing=not aws, capacity_urls=capacity_urls),
-                                     run_dir / "sampler.log", env)
+                                     run_dir / "sampler.log", env, die_with_runner=True)
             load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick)
-            load = children.start(load_cmd, run_dir / "load" / "locust.out", env) if load_cmd else None
+            load = (children.start(load_cmd, run_dir / "load" / "locust.out", env, die_with_runner=True)
+                    if load_cmd else None)
             monitor.start()
             self._phase(monitor, "baseline", gd.windows.baseline_s)
             if not self._aborted(monitor):

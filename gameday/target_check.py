@@ -14,7 +14,7 @@ from typing import Any
 from gameday.errors import InvalidInput
 from gameday.models import Problem, experiment_activities
 from infra.local.layout import REGIONS
-from infra.targets.aws import MODE_ALIASES, link_provider, region_mode
+from infra.targets.aws import MODE_ALIASES, THROTTLE_STATUS, link_meaning, link_provider, region_mode
 from infra.targets.local import REGION_MODES as LOCAL_MODES
 from infra.targets.profile import TargetProfile
 
@@ -24,23 +24,9 @@ TARGETS = ("local", "aws")
 _VARIABLE = re.compile(r"^\$\{(?P<key>[A-Za-z0-9_.-]+)\}$")
 _UNRESOLVED = object()
 
-_NO_PROXY = "the AWS driver has no fault proxy: it adds no latency and injects no HTTP errors"
-_NO_DEPLOY = "the AWS driver makes no deployments (blue/green release slots exist only on the local stack)"
 #: Activities with no AWS meaning, and why (the message a refused experiment gets).
 AWS_REFUSED = {
-    "gameday.faults.add_latency": _NO_PROXY,
-    "gameday.faults.remove_latency": _NO_PROXY,
-    "gameday.faults.inject_http_error": _NO_PROXY + "; an AI provider can be declared down instead "
-                                        "(gameday.faults.cut_link with link provider-<name>)",
-    "gameday.faults.remove_http_error": _NO_PROXY,
-    "gameday.faults.flush_cache": "ElastiCache has no flush call the GameDay role may make",
-    "remediations.deploy.deploy_version": _NO_DEPLOY,
-    "remediations.deploy.rollback_deployment": _NO_DEPLOY,
-    "remediations.deploy.rollback_on_regression": _NO_DEPLOY,
     "probes.stack.served_region": "the router's status endpoint exists only on the local stack",
-    "remediations.cache.warm_cache": "it prepares spike-10x's local service-time stand-in (a fault-proxy latency); "
-                                     "on AWS the functions have their own duration",
-    "probes.stack.region_capacity": "the region gateways' capacity endpoint exists only on the local stack",
 }
 
 
@@ -151,10 +137,89 @@ def _aws_link(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
     if link is _UNRESOLVED:
         return []
     try:
+        link_meaning(str(link), profile)
+    except InvalidInput as exc:
+        return [("link", str(exc))]
+    return []
+
+
+def _aws_latency(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
+    """Only the cache link's latency (spike-10x's local service time) has a meaning: nothing, the functions' own."""
+    link = args.get("link", _UNRESOLVED)
+    if link is _UNRESOLVED:
+        return []
+    try:
+        kind, _ = link_meaning(str(link), profile)
+    except InvalidInput as exc:
+        return [("link", str(exc))]
+    if kind != "cache":
+        return [("link", f"latency on link {link!r} has no AWS meaning: the AWS driver has no fault proxy (only "
+                         "cache-<region>, the local service-time stand-in, is accepted and adds nothing on aws)")]
+    return []
+
+
+def _aws_provider_link(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
+    link = args.get("link", _UNRESOLVED)
+    if link is _UNRESOLVED:
+        return []
+    try:
         link_provider(str(link), profile)
     except InvalidInput as exc:
         return [("link", str(exc))]
     return []
+
+
+def _aws_http_error(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
+    problems = _aws_provider_link(args, profile)
+    status, probability = args.get("status", _UNRESOLVED), args.get("probability", 1.0)
+    if status is not _UNRESOLVED and str(status) != str(THROTTLE_STATUS):
+        problems.append(("status", f"HTTP error {status} has no AWS meaning; valid on aws: {THROTTLE_STATUS} (the AI "
+                                   "provider throttles: its kill switch set to throttle:<probability>)"))
+    if probability is not _UNRESOLVED:
+        try:
+            ok = 0.0 <= float(probability) <= 1.0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            problems.append(("probability", f"probability {probability!r} must be a number in 0..1"))
+    return problems
+
+
+def _aws_cache_region(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
+    problems = _aws_region(args, profile)
+    region, cache = args.get("region", _UNRESOLVED), profile.resources.cache
+    if cache is None:
+        return problems + [("", f"target profile {profile.name} names no ElastiCache replication group "
+                                "(resources.cache)")]
+    if not problems and region is not _UNRESOLVED and region != cache.region:
+        problems.append(("region", f"target profile {profile.name}'s replication group is in {cache.region}, "
+                                   f"not {region} (resources.cache.region)"))
+    return problems
+
+
+def _aws_deployment(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
+    problems = _aws_region(args, profile)
+    region, version = args.get("region", _UNRESOLVED), args.get("version", _UNRESOLVED)
+    if problems or region is _UNRESOLVED:
+        return problems
+    deployment = profile.resources.deployments.get(region)
+    if deployment is None:
+        return [("region", f"target profile {profile.name} names no Lambda alias to deploy to in {region} "
+                           f"(resources.deployments.{region})")]
+    if version is not _UNRESOLVED and str(version) not in deployment.versions:
+        return [("version", f"target profile {profile.name} names no Lambda version for release {version!r} in "
+                            f"{region}; valid: {', '.join(sorted(deployment.versions)) or 'none'} "
+                            f"(resources.deployments.{region}.versions)")]
+    return []
+
+
+def _aws_functions(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
+    problems = _aws_region(args, profile)
+    region = args.get("region", _UNRESOLVED)
+    if not problems and region is not _UNRESOLVED and not profile.resources.functions.get(region):
+        problems.append(("region", f"target profile {profile.name} names no Lambda functions in {region} "
+                                   f"(resources.functions.{region})"))
+    return problems
 
 
 def _aws_database(args: dict, profile: TargetProfile) -> list[tuple[str, str]]:
@@ -178,6 +243,16 @@ _AWS: dict[str, Check] = {
     "gameday.faults.restore_region": _aws_region,
     "gameday.faults.cut_link": _aws_link,
     "gameday.faults.restore_link": _aws_link,
+    "gameday.faults.inject_http_error": _aws_http_error,
+    "gameday.faults.remove_http_error": _aws_provider_link,
+    "gameday.faults.add_latency": _aws_latency,
+    "gameday.faults.remove_latency": _aws_latency,
+    "gameday.faults.flush_cache": _aws_cache_region,
+    "remediations.deploy.deploy_version": _aws_deployment,
+    "remediations.deploy.rollback_deployment": _aws_deployment,
+    "remediations.deploy.rollback_on_regression": _aws_deployment,
+    "remediations.cache.warm_cache": lambda args, profile: [],
+    "probes.stack.region_capacity": _aws_functions,
     "gameday.faults.kill_db_writer": _aws_database,
     "remediations.failover.promote_secondary": _aws_global_database,
     "remediations.failover.failback": _aws_global_database,

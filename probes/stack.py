@@ -37,8 +37,11 @@ def served_region(configuration: dict = None, secrets: dict = None) -> str:
 
 
 def region_capacity(region: str, configuration: dict = None, secrets: dict = None) -> dict:
-    """The region gateway's capacity now: instances, ready ones, in flight, its caps and throttles so far."""
+    """The region gateway's capacity now: instances, ready ones, in flight, its caps and throttles so far (on aws:
+    the region's Lambda functions' peak concurrency, throttles and reserved concurrency from CloudWatch)."""
     target = driver_from(configuration)
+    if target.name == "aws":
+        return target.region_capacity(region)
     status = httpx.get(f"http://{HOST}:{target.layout.app_port(region)}/_region/status", timeout=2).json()
     policy = status.get("policy") or {}
     return {"region": region, "instances": status.get("instances"), "ready": status.get("ready_instances"),

@@ -3,6 +3,11 @@
 A deployment is recorded in the fault ledger like a fault (kind `deployment`, recovery `rollback_deployment`),
 so `gameday recover` and the run's safety net roll back a release a crashed run left live. The recovery is
 idempotent: it rolls back only while the recorded version is still the region's active release.
+
+On aws a release is a published Lambda version behind the region's alias (resources.deployments): deploying
+moves the alias (the version carries its own fault: `error_rate` and `added_latency_ms` are local-only, and
+there is no health gate to force past); the ledger entry is written ahead with the previous alias version, and
+the rollback replays it. The regression watcher reads the release's watch url (default: the entry point).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ __all__ = ["deploy_version", "rollback_deployment", "rollback_on_regression"]
 WATCH_INTERVAL_S = 0.05
 WATCH_REQUEST_TIMEOUT_S = 2.0
 MIN_WATCH_SAMPLES = 10
+#: The recovery of a change that needs no undo (as in gameday.faults, which remediations do not import).
+NOTHING = {"call": "nothing", "args": {}}
 
 
 def deploy_version(region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
@@ -31,6 +38,8 @@ def deploy_version(region: str, version: str, error_rate: float = 0.0, added_lat
     ledger = ledger_for(target)
     params = {"version": version, "error_rate": error_rate, "added_latency_ms": added_latency_ms, "force": force,
               "run_id": os.environ.get("GAMEDAY_RUN_ID")}
+    if target.name == "aws":
+        return _deploy_written_ahead(target, ledger, region, version, params)
     entry = ledger.begin("deployment", region, params,
                          {"call": "rollback_deployment", "args": {"region": region, "version": version}})
     try:
@@ -46,6 +55,28 @@ def deploy_version(region: str, version: str, error_rate: float = 0.0, added_lat
     return details
 
 
+def _deploy_written_ahead(target, ledger, region: str, version: str, params: dict) -> dict:
+    """AWS: the entry is begun by the driver after its guard and reads, with the exact recovery (previous version)."""
+    entry: str | None = None
+
+    def begin(recovery: dict | None) -> None:
+        nonlocal entry
+        if entry is None:
+            entry = ledger.begin("deployment", region, params, recovery or NOTHING)
+
+    try:
+        with target.write_ahead(begin):
+            result = target.deploy_release(region, version)
+    except BaseException as exc:
+        if entry is not None:
+            ledger.failed(entry, exc)
+        raise
+    details = {**result, "region": region, "at_s": time.time()}
+    if entry is not None:  # None: the alias pointed at that version already, nothing changed
+        ledger.injected(entry, details)
+    return details
+
+
 def rollback_deployment(region: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Roll back every deployment to `region` still open in the fault ledger (none open: nothing to do)."""
     target = target_from(configuration)
@@ -53,7 +84,12 @@ def rollback_deployment(region: str, configuration: dict = None, secrets: dict =
     undone = []
     for entry in ledger.open_entries():
         if entry["kind"] == "deployment" and entry["target"] == region:
-            details = target.rollback_deployment(region, entry["params"].get("version"))
+            if target.name == "aws":
+                recovery = ledger.recovery_of(entry["id"])
+                details = {"nothing_to_undo": True} if recovery["call"] == NOTHING["call"] \
+                    else getattr(target, recovery["call"])(**recovery["args"])
+            else:
+                details = target.rollback_deployment(region, entry["params"].get("version"))
             ledger.recovered(entry["id"], details)
             undone.append(details)
     return {"region": region, "rolled_back": len(undone), "details": undone, "at_s": time.time()}
@@ -73,7 +109,8 @@ def rollback_on_regression(region: str, max_error_rate: float = 0.05, max_p95_ms
                            secrets: dict = None) -> dict:
     """Watch `region`'s reads (an alarm stand-in); on a breach roll back, else give up after `timeout_s`."""
     target = target_from(configuration)
-    url = f"http://127.0.0.1:{target.layout.app_port(region)}"
+    url = target.release_watch_url(region) if target.name == "aws" else \
+        f"http://127.0.0.1:{target.layout.app_port(region)}"
     size = max(MIN_WATCH_SAMPLES, round(window_s / WATCH_INTERVAL_S))
     window: deque = deque(maxlen=size)
     started = time.time()

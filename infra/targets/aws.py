@@ -16,24 +16,30 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
 
 from gameday.errors import GameDayError, InvalidInput
 from infra.targets import safety
 from infra.targets.aws_actions import ACTIONS
+from infra.targets.aws_delivery import DeliveryFaults
 from infra.targets.aws_metrics import MetricProbes
 from infra.targets.aws_services import ServiceFaults
 from infra.targets.profile import TargetProfile
 
-__all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", "link_provider", "region_mode",
-           "session_for"]
+__all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", "link_provider", "link_meaning",
+           "region_mode", "session_for", "THROTTLE_STATUS"]
 
 REGION_MODES = ("health_check", "dns_record", "fis")
 #: The local stack's region failure modes and what they mean on AWS (infra/aws/README.md, "Mode mapping"): AWS
 #: cannot cut a region's links or power it off; the FIS template cuts all network traffic of the region's
 #: GameDay-tagged subnets, which clients and replication see as both.
 MODE_ALIASES = {"partition": "fis", "power_off": "fis"}
-#: Local fault-proxy links with an AWS meaning: `provider-<name>` is the AI provider's kill switch.
-PROVIDER_LINK_PREFIX = "provider-"
+#: Local fault-proxy links with an AWS meaning (infra/aws/README.md): `provider-<name>` is the AI provider's kill
+#: switch, `cache-<region>` the ElastiCache replication group (in its region), `origin-<region>` the S3 bucket
+#: CloudFront reads from in that region.
+PROVIDER_LINK_PREFIX, CACHE_LINK_PREFIX, ORIGIN_LINK_PREFIX = "provider-", "cache-", "origin-"
+#: The one HTTP error with an AWS meaning: an AI provider throttling (its kill switch set to `throttle:<p>`).
+THROTTLE_STATUS = 429
 FIS_RUNNING = ("pending", "initiating", "running")
 
 
@@ -49,13 +55,38 @@ def region_mode(mode: str) -> str:
 
 def link_provider(link: str, profile: TargetProfile) -> str:
     """Pure: the AI provider whose kill switch stands for local link `link`; InvalidInput for any other link."""
-    provider = link.removeprefix(PROVIDER_LINK_PREFIX) if link.startswith(PROVIDER_LINK_PREFIX) else None
-    switches = profile.resources.kill_switches
-    if provider not in switches:
-        valid = ", ".join(PROVIDER_LINK_PREFIX + p for p in sorted(switches)) or "none"
-        raise InvalidInput(f"link {link!r} has no AWS meaning in target profile {profile.name}; valid links on aws "
-                           f"(AI provider kill switches): {valid}")
-    return provider
+    kind, name = link_meaning(link, profile)
+    if kind != "provider":
+        valid = ", ".join(PROVIDER_LINK_PREFIX + p for p in sorted(profile.resources.kill_switches)) or "none"
+        raise InvalidInput(f"link {link!r} is no AI provider link on aws; valid here (AI provider kill switches): "
+                           f"{valid}")
+    return name
+
+
+def link_meaning(link: str, profile: TargetProfile) -> tuple[str, str]:
+    """Pure: what local link `link` stands for on aws: ("provider", name), ("cache", region) or ("origin", region);
+    InvalidInput listing the links the profile gives a meaning when it has none."""
+    r = profile.resources
+    meanings = {PROVIDER_LINK_PREFIX + p: ("provider", p) for p in r.kill_switches}
+    if r.cache:
+        meanings[CACHE_LINK_PREFIX + r.cache.region] = ("cache", r.cache.region)
+    meanings |= {ORIGIN_LINK_PREFIX + region: ("origin", region) for region in r.origins}
+    if link not in meanings:
+        raise InvalidInput(f"link {link!r} has no AWS meaning in target profile {profile.name}; valid links on aws: "
+                           f"{', '.join(sorted(meanings)) or 'none'} (provider-<name>: the AI provider's kill "
+                           "switch, resources.kill_switches; cache-<region>: the replication group, resources.cache; "
+                           "origin-<region>: the S3 origin, resources.origins)")
+    return meanings[link]
+
+
+CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, ClientError, EndpointConnectionError)
+
+
+def credentials_refused(profile: TargetProfile, exc: Exception) -> InvalidInput:
+    """The error for credentials that cannot be used or checked: exit 2, nothing touched."""
+    return InvalidInput(f"GameDay on account {profile.account_id} on target aws refused: the credentials could not "
+                        f"be used: {exc}", hint="nothing was touched; set the profile's credentials (aws_profile "
+                        "or role_arn, or the ambient AWS credentials), then retry")
 
 
 def session_for(profile: TargetProfile) -> boto3.Session:
@@ -66,13 +97,17 @@ def session_for(profile: TargetProfile) -> boto3.Session:
     if creds.role_arn:
         extra = {"ExternalId": creds.external_id} if creds.external_id else {}
         sts = boto3.Session().client("sts", region_name=profile.regions.primary)
-        c = sts.assume_role(RoleArn=creds.role_arn, RoleSessionName=f"gameday-{profile.name}", **extra)["Credentials"]
+        try:
+            c = sts.assume_role(RoleArn=creds.role_arn, RoleSessionName=f"gameday-{profile.name}",
+                                **extra)["Credentials"]
+        except CREDENTIAL_ERRORS as exc:
+            raise credentials_refused(profile, exc) from exc
         return boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
                              aws_session_token=c["SessionToken"])
     return boto3.Session()
 
 
-class AwsTarget(ServiceFaults, MetricProbes):
+class AwsTarget(ServiceFaults, DeliveryFaults, MetricProbes):
     """Driver for the AWS resources of one target profile; `dry_run` records every change and sends none."""
 
     name = "aws"
@@ -110,7 +145,11 @@ class AwsTarget(ServiceFaults, MetricProbes):
     def preflight(self) -> dict:
         """Before a run touches anything: the credentials belong to the profile's account (InvalidInput else)."""
         p = self.profile
-        safety.check_account(self.caller_account(), p.account_id, action="GameDay", resource=f"account {p.account_id}")
+        try:
+            caller = self.caller_account()
+        except CREDENTIAL_ERRORS as exc:
+            raise credentials_refused(p, exc) from exc
+        safety.check_account(caller, p.account_id, action="GameDay", resource=f"account {p.account_id}")
         return {"account": p.account_id, "environment": p.environment, "regions": list(p.regions.all())}
 
     @contextmanager
@@ -244,10 +283,46 @@ class AwsTarget(ServiceFaults, MetricProbes):
             "Comment": f"gameday: restore {region}", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]})
         return self._done("restore_region", start, None, region=region, mode=mode, record_set=record)
 
-    # --- fault-proxy links with an AWS meaning ----------------------------------------------------
+    # --- fault-proxy links and faults with an AWS meaning (infra/aws/README.md) ------------------------
     def cut_link(self, link: str) -> dict:
-        """`provider-<name>`: declare the AI provider down (its kill switch on); previous values kept."""
-        return {**self.set_provider_kill_switch(link_provider(link, self.profile), True), "link": link}
+        """`provider-<name>`: the AI provider's kill switch on; `cache-<region>`: ElastiCache test_failover (no
+        undo: the old primary rejoins as a replica); `origin-<region>`: the S3 origin denies reads."""
+        kind, name = link_meaning(link, self.profile)
+        if kind == "provider":
+            done = self.set_provider_kill_switch(name, True)
+        elif kind == "cache":
+            done = self.failover_cache()
+        else:
+            done = self.fail_origin(name)
+        return {**done, "link": link}
+
+    def inject_http_error(self, link: str, status: int, probability: float = 1.0) -> dict:
+        """429 on `provider-<name>`: the AI provider throttles (kill switch `throttle:<probability>`); the previous
+        values are kept. No other status or link has an AWS meaning."""
+        provider = link_provider(link, self.profile)
+        if int(status) != THROTTLE_STATUS:
+            raise InvalidInput(f"HTTP error {status} on link {link!r} has no AWS meaning: the AI gateway's kill switch "
+                               f"knows throttling ({THROTTLE_STATUS}) and down (gameday.faults.cut_link) only")
+        return {**self.throttle_provider(provider, probability), "link": link, "status": THROTTLE_STATUS}
+
+    def flush_cache(self, region: str) -> dict:
+        """A cold-cache stand-in: ElastiCache test_failover of the region's replication group (a replaced primary;
+        ElastiCache offers no flush call). Nothing to undo."""
+        cache = self._need(self.profile.resources.cache, "an ElastiCache replication group")
+        if region != cache.region:
+            raise InvalidInput(f"flush of the cache in {region} on target aws refused: target profile "
+                               f"{self.profile.name}'s replication group is in {cache.region}")
+        return {**self.failover_cache(), "action": "flush_cache", "region": region}
+
+    def add_latency(self, link: str, ms: float, jitter_ms: float = 0.0) -> dict:
+        """`cache-<region>`: nothing on aws. Locally this latency is the Lambda-like service time of spike-10x;
+        on AWS the functions have their own. Recorded as not applied (no ledger entry, nothing to undo)."""
+        kind, _ = link_meaning(link, self.profile)
+        if kind != "cache":
+            raise InvalidInput(f"latency on link {link!r} has no AWS meaning: the AWS driver has no fault proxy")
+        start = self._clock()
+        return self._done("add_latency", start, None, link=link, ms=ms, jitter_ms=jitter_ms, applied=False,
+                          reason="on AWS the functions' own duration is the service time; no latency is added")
 
     @staticmethod
     def _region_recovery(region: str, mode: str, previous: dict) -> dict:

@@ -99,3 +99,17 @@ class MetricProbes:
         """Cache hit rate of a distribution, 0..1 (needs CloudFront's additional metrics enabled)."""
         return self.metric("AWS/CloudFront", "CacheHitRate", {"DistributionId": distribution_id, "Region": "Global"},
                            CLOUDFRONT_REGION, statistic="Average", window_s=window_s) / 100.0
+
+    def region_capacity(self, region: str, window_s: int = 300) -> dict:
+        """Capacity of `region`'s Lambda functions (resources.functions): each one's peak ConcurrentExecutions and
+        Throttles in the window (CloudWatch; missing data raises MetricMissing) and its cap (reserved concurrency,
+        None when unreserved: the account's regional limit applies)."""
+        functions = self._need(self.profile.resources.functions.get(region), f"Lambda functions in {region}")
+        per = {fn: {"concurrent_executions_max": self.lambda_concurrency(fn, region, window_s),
+                    "throttles": self.lambda_throttles(fn, region, window_s),
+                    "reserved_concurrency": self.function_concurrency(fn, region)} for fn in functions}
+        caps = [f["reserved_concurrency"] for f in per.values()]
+        return {"region": region, "source": "cloudwatch", "window_s": window_s, "at_s": self._clock(),
+                "concurrent_executions_max": sum(f["concurrent_executions_max"] for f in per.values()),
+                "throttles": sum(f["throttles"] for f in per.values()),
+                "reserved_concurrency": None if None in caps else sum(caps), "functions": per}

@@ -1,4 +1,5 @@
-"""AWS driver faults on Lambda (reserved and provisioned concurrency), SSM kill switches and ElastiCache failover.
+"""AWS driver faults on Lambda (reserved and provisioned concurrency), SSM kill switches (down or throttling) and
+ElastiCache failover.
 
 A mixin of `infra.targets.aws.AwsTarget`: it uses the driver's `client`, `_guard`, `_done`, `_need`, `_clock`.
 """
@@ -18,7 +19,8 @@ __all__ = ["ServiceFaults", "CACHE_FAILOVER_QUOTA", "failovers_in"]
 CACHE_FAILOVER_QUOTA = 15
 CACHE_QUOTA_WINDOW = timedelta(hours=24)
 _FAILOVER_EVENT = re.compile(r"test failover api called", re.IGNORECASE)
-KILL_SWITCH_ON, KILL_SWITCH_OFF = "on", "off"
+#: The values the AI gateway reads from a provider's kill switch: down, up, or throttling (429) with a probability.
+KILL_SWITCH_ON, KILL_SWITCH_OFF, KILL_SWITCH_THROTTLE = "on", "off", "throttle:"
 
 
 def failovers_in(events: list[dict]) -> int:
@@ -110,6 +112,18 @@ class ServiceFaults:
 
     def set_provider_kill_switch(self, provider: str, on: bool) -> dict:
         """Declare AI `provider` down (on) or up (off) in every region; every region is checked before any change."""
+        return self._put_kill_switch("set_provider_kill_switch", provider, KILL_SWITCH_ON if on else KILL_SWITCH_OFF)
+
+    def throttle_provider(self, provider: str, probability: float = 1.0) -> dict:
+        """Make the AI gateway treat `provider` as throttling (429) with `probability`: kill switch
+        `throttle:<probability>` in every region; the previous values are kept."""
+        probability = float(probability)
+        if not 0.0 <= probability <= 1.0:
+            raise InvalidInput(f"throttle_provider of {provider!r} on target aws refused: probability must be in "
+                               f"0..1, not {probability}")
+        return self._put_kill_switch("throttle_provider", provider, f"{KILL_SWITCH_THROTTLE}{probability:g}")
+
+    def _put_kill_switch(self, action: str, provider: str, value: str) -> dict:
         switches = self.profile.resources.kill_switches
         if provider not in switches:
             raise InvalidInput(f"AI provider {provider!r} has no kill switch in target profile {self.profile.name}; "
@@ -118,16 +132,15 @@ class ServiceFaults:
         name = switches[provider]
         previous = {}
         for region in self.profile.regions.all():
-            value, tags = self._kill_switch_state(name, region)
-            self._guard("set_provider_kill_switch", f"SSM parameter {name} ({region})", region, tags)
-            previous[region] = value
-        value = KILL_SWITCH_ON if on else KILL_SWITCH_OFF
+            current, tags = self._kill_switch_state(name, region)
+            self._guard(action, f"SSM parameter {name} ({region})", region, tags)
+            previous[region] = current
         recovery = {"call": "restore_provider_kill_switch", "args": {"provider": provider, "previous": previous}}
         self._ahead(recovery)
         for region in previous:
             self.client("ssm", region).put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
-        return self._done("set_provider_kill_switch", start, recovery, provider=provider, parameter=name,
-                          value=value, previous=previous)
+        return self._done(action, start, recovery, provider=provider, parameter=name, value=value,
+                          previous=previous)
 
     def restore_provider_kill_switch(self, provider: str, previous: dict) -> dict:
         """Put back each region's previous kill-switch value (None: the parameter did not exist). Idempotent."""

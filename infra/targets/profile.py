@@ -85,6 +85,16 @@ class Cache(Frozen):
     node_groups: tuple[str, ...] = Field(("0001",), min_length=1, description="node groups test_failover acts on")
 
 
+class Deployment(Frozen):
+    """A release on AWS is a published Lambda version behind an alias: deploying points the alias at it."""
+    function: str = Field(min_length=1, description="the Lambda function (also listed in resources.functions)")
+    alias: str = Field("live", min_length=1, description="the alias the entry point invokes")
+    versions: dict[str, str] = Field(default_factory=dict,
+                                     description="release name (as experiments say it) -> published Lambda version")
+    watch_url: str | None = Field(None, pattern=r"^https?://",
+                                  description="what rollback_on_regression reads (default: endpoints.entry_url)")
+
+
 class Resources(Frozen):
     database: Database = Database()
     route53: Route53 | None = None
@@ -93,6 +103,9 @@ class Resources(Frozen):
     kill_switches: dict[str, str] = Field(default_factory=dict,
                                           description="AI provider -> SSM parameter name (same name in every region)")
     fis_templates: dict[str, str] = Field(default_factory=dict, description="region -> FIS experiment template id")
+    deployments: dict[str, Deployment] = Field(default_factory=dict,
+                                               description="region -> the Lambda alias a release is deployed to")
+    origins: dict[str, str] = Field(default_factory=dict, description="region -> S3 bucket CloudFront reads from")
 
 
 class Endpoints(Frozen):
@@ -121,7 +134,8 @@ class TargetProfile(Frozen):
         r = self.resources
         keyed = {"resources.database.clusters": r.database.clusters,
                  "resources.database.replica_instances": r.database.replica_instances,
-                 "resources.functions": r.functions, "resources.fis_templates": r.fis_templates}
+                 "resources.functions": r.functions, "resources.fis_templates": r.fis_templates,
+                 "resources.deployments": r.deployments, "resources.origins": r.origins}
         if r.route53:
             keyed |= {"resources.route53.set_identifiers": r.route53.set_identifiers,
                       "resources.route53.health_checks": r.route53.health_checks}

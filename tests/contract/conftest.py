@@ -23,8 +23,11 @@ RECORD = "api.example.com."
 _BOTOCORE = botocore.session.get_session()  # one loader: service models are parsed once, not once a test
 
 
+_SESSION = boto3.Session(botocore_session=_BOTOCORE)  # one: each boto3 Session adds its S3 handlers to the loader
+
+
 def session() -> boto3.Session:
-    return boto3.Session(botocore_session=_BOTOCORE)
+    return _SESSION
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +125,32 @@ def make_driver(world):
 @pytest.fixture
 def driver(make_driver) -> AwsTarget:
     return make_driver()
+
+
+ORIGINS = {PRIMARY: "static-primary", SECONDARY: "static-secondary"}  # the secondary origin is untagged
+ORIGIN_POLICY = ('{"Version": "2012-10-17", "Statement": [{"Sid": "CloudFrontReads", "Effect": "Allow", "Principal": '
+                 '{"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject", "Resource": '
+                 '"arn:aws:s3:::static-primary/*"}]}')
+
+
+def seed_release(region: str = PRIMARY, function: str = "api") -> dict:
+    """Two published versions of `function` and alias `live` on the first; returns the profile's deployment."""
+    lam = session().client("lambda", region_name=region)
+    versions = []
+    for release in ("v1", "v2-bad"):  # Lambda publishes a new version only when something changed
+        lam.update_function_configuration(FunctionName=function, Description=release)
+        versions.append(lam.publish_version(FunctionName=function, Description=release)["Version"])
+    lam.create_alias(FunctionName=function, Name="live", FunctionVersion=versions[0])
+    return {"function": function, "alias": "live", "versions": {"v2-bad": versions[1]}}
+
+
+def seed_origins(policy: str | None = ORIGIN_POLICY) -> dict:
+    """The static origins (the primary tagged, with `policy`; the secondary untagged); returns resources.origins."""
+    for region, bucket in ORIGINS.items():
+        s3 = session().client("s3", region_name=region)
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        if region == PRIMARY:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": TAG})
+            if policy is not None:
+                s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    return dict(ORIGINS)

@@ -15,7 +15,7 @@ from gameday.faults import cut_link, fail_region
 from gameday.ledger import read_entries
 from infra.targets import aws_driver, using
 from gameday.settings import Settings
-from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, session
+from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, seed_origins, seed_release, session
 
 ROOT = Path(__file__).resolve().parents[2]
 BEDROCK = "/gameday/providers/bedrock/disabled"
@@ -50,8 +50,10 @@ def write_profile(world, tmp_path):
     """`write_profile(fis_untagged=False, **top_level_overrides)` -> a profile file for the seeded moto world."""
     aws("rds").create_global_cluster(GlobalClusterIdentifier="app-global", Engine="aurora-postgresql")
 
-    def write(*, fis_untagged: bool = False, kill_switches: dict | None = None, **overrides) -> Path:
+    def write(*, fis_untagged: bool = False, kill_switches: dict | None = None, resources: dict | None = None,
+              **overrides) -> Path:
         data = profile_dict(world, **overrides)
+        data["resources"].update(resources or {})
         data["resources"]["fis_templates"] = {PRIMARY: fis_template(PRIMARY, tagged=not fis_untagged),
                                               SECONDARY: fis_template(SECONDARY)}
         if kill_switches is not None:
@@ -141,12 +143,32 @@ def test_an_untagged_kill_switch_is_refused_through_the_cli(world, write_profile
     assert "SSM parameter /gameday/providers/google/disabled" in result.output and "GameDay tag" in result.output
 
 
-def test_an_experiment_without_aws_meaning_exits_2_naming_its_location(world, write_profile, stack_root):
-    profile = write_profile()
-    result = gameday("run", ROOT / "experiments/cache-outage.yaml", "--target", "aws", "--profile", profile,
+def test_an_experiment_the_profile_gives_no_aws_meaning_exits_2_naming_its_location(world, write_profile, stack_root):
+    profile = write_profile()  # names no S3 origins
+    result = gameday("run", ROOT / "experiments/edge-origin-failover.yaml", "--target", "aws", "--profile", profile,
                      "--dry-run")
     assert result.exit_code == 2
-    assert "method.0.provider.arguments.link: link 'cache-eu-central-1' has no AWS meaning" in result.output
+    assert "method.0.provider.arguments.link: link 'origin-eu-central-1' has no AWS meaning" in result.output
+
+
+@pytest.mark.parametrize("experiment, changes", [
+    ("ai-provider-throttle", ["ssm:PutParameter"]),
+    ("bad-deploy-rollback", ["lambda:UpdateAlias"]),
+    ("edge-origin-failover", ["s3:PutBucketPolicy"]),
+])
+def test_a_dry_run_of_the_delivery_faults_changes_nothing(world, write_profile, stack_root, experiment, changes):
+    deployment, origins = seed_release(), seed_origins()
+    profile = write_profile(resources={"deployments": {PRIMARY: deployment}, "origins": origins})
+    before = {"alias": aws("lambda").get_alias(FunctionName="api", Name="live")["FunctionVersion"],
+              "policy": aws("s3").get_bucket_policy(Bucket=origins[PRIMARY])["Policy"], **untouched(world)}
+    result = gameday("run", ROOT / "experiments" / f"{experiment}.yaml", "--target", "aws", "--profile", profile,
+                     "--dry-run")
+    assert result.exit_code == 0, result.output
+    for action in changes:
+        assert f"[dry-run] would call {action} in " in result.output
+    after = {"alias": aws("lambda").get_alias(FunctionName="api", Name="live")["FunctionVersion"],
+             "policy": aws("s3").get_bucket_policy(Bucket=origins[PRIMARY])["Policy"], **untouched(world)}
+    assert after == before
 
 
 # --- recovery after a crash ---------------------------------------------------------------------------
@@ -178,3 +200,18 @@ def test_recover_on_a_prod_profile_needs_the_confirmation(world, write_profile, 
     assert gameday("recover", "--target", "aws", "--profile", profile).exit_code == 2
     ok = gameday("recover", "--target", "aws", "--profile", profile, "--confirm-account", "123456789012")
     assert ok.exit_code == 0 and "no open fault in the ledger" in ok.output
+
+
+def test_a_run_without_usable_credentials_exits_2_before_anything_is_touched(tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "experiments" / "region-failover.yaml"), "--target", "aws",
+                                      "--profile", str(ROOT / "examples" / "targets" / "staging.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "credentials could not be used" in result.output and "nothing was touched" in result.output
+    assert not (tmp_path / "runs").exists()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -127,15 +128,39 @@ def test_a_signal_mid_fault_aborts_with_3_and_leaves_the_region_restored(target,
     _assert_restored(target)
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp_path):
     since = len(_ledger(target))
     proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
                             env=run_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_injected(target, proc, since)
-    family = [proc.pid] + children_of(proc.pid)     # a crash takes the run and its children down together
-    for pid in family:
-        os.kill(pid, signal.SIGKILL)
+    family = children_of(proc.pid)
+    measuring = [pid for pid in family if any(m in _cmdline(pid) for m in ("probes.samplers", "locust"))]
+    assert any("probes.samplers" in _cmdline(pid) for pid in measuring), [_cmdline(pid) for pid in family]
+    os.kill(proc.pid, signal.SIGKILL)                # the runner crashes ...
     proc.wait()
+    deadline = time.monotonic() + 10                 # ... its load and samplers end with it (no orphan load)
+    while any(_alive(pid) for pid in measuring) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in measuring)
+    for pid in family:                               # the Chaos Toolkit child would carry on: crash it too
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     assert ToxiproxyClient(target.layout.toxiproxy_url).proxy(router_link(PRIMARY_REGION))["enabled"] is False
     recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
                               str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,

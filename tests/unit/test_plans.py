@@ -109,12 +109,15 @@ def test_the_ci_workflows_run_shipped_plans_and_keep_their_evidence():
         load_plan(ROOT / "experiments" / "gamedays" / f"{plan}.yaml")
 
 
-def test_an_aws_gameday_needs_a_profile_and_refuses_plans_with_local_only_experiments(tmp_path, monkeypatch):
+def test_an_aws_gameday_needs_a_profile_and_refuses_plans_the_profile_cannot_carry_out(tmp_path, monkeypatch):
     monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
     plan = str(ROOT / "experiments/gamedays/performance-excellence.yaml")
     no_profile = CliRunner().invoke(cli, ["day", plan, "--target", "aws"])
     assert no_profile.exit_code == 2 and "--profile" in no_profile.output
-    refused = CliRunner().invoke(cli, ["day", plan, "--target", "aws", "--profile",
-                                       str(ROOT / "examples/targets/staging.yaml")])
+    profile = yaml.safe_load((ROOT / "examples/targets/staging.yaml").read_text())
+    del profile["resources"]["cache"]  # cache-outage then has no AWS meaning
+    no_cache = tmp_path / "no-cache.yaml"
+    no_cache.write_text(yaml.safe_dump(profile))
+    refused = CliRunner().invoke(cli, ["day", plan, "--target", "aws", "--profile", str(no_cache)])
     assert refused.exit_code == 2 and "cache-outage.yaml is not a valid experiment on target aws" in refused.output
     assert not (tmp_path / "runs").exists()

@@ -1,5 +1,5 @@
-"""Every experiment validates for both targets (local, and aws with the staging profile), or is refused on aws with
-a located, clear message; per-target problems name the file and `method.N.provider.arguments.<field>`."""
+"""Every experiment validates for both targets (local, and aws with the staging profile); per-target problems name
+the file and `method.N.provider.arguments.<field>`, e.g. when the profile lacks what an activity needs on aws."""
 
 from __future__ import annotations
 
@@ -16,14 +16,25 @@ from infra.targets.profile import load_profile
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
 STAGING = ROOT / "examples/targets/staging.yaml"
-#: Experiments whose faults have no AWS meaning (infra/aws/README.md) and the start of the reason on aws.
-REFUSED_ON_AWS = {
-    "ai-provider-throttle": "gameday.faults.inject_http_error has no AWS meaning: the AWS driver has no fault proxy",
-    "bad-deploy-rollback": "remediations.deploy.deploy_version has no AWS meaning: the AWS driver makes no deployments",
-    "cache-outage": "link 'cache-eu-central-1' has no AWS meaning in target profile staging",
-    "edge-origin-failover": "link 'origin-eu-central-1' has no AWS meaning in target profile staging",
-    "spike-10x": "gameday.faults.flush_cache has no AWS meaning",
+#: What each experiment needs from the profile on aws: the resources removed, and the start of the refusal.
+NEEDS = {
+    "ai-provider-throttle": ("kill_switches", "method.0.provider.arguments.link",
+                             "link 'provider-bedrock' has no AWS meaning in target profile staging"),
+    "bad-deploy-rollback": ("deployments", "method.0.provider.arguments.region",
+                            "target profile staging names no Lambda alias to deploy to in eu-central-1"),
+    "cache-outage": ("cache", "method.0.provider.arguments.link",
+                     "link 'cache-eu-central-1' has no AWS meaning in target profile staging"),
+    "edge-origin-failover": ("origins", "method.0.provider.arguments.link",
+                             "link 'origin-eu-central-1' has no AWS meaning in target profile staging"),
+    "spike-10x": ("functions", "method.3.provider.arguments.region",
+                  "target profile staging names no Lambda functions in eu-central-1"),
 }
+
+
+def _without(resource: str):
+    profile = load_profile(STAGING)
+    empty = None if resource == "cache" else {}
+    return profile.model_copy(update={"resources": profile.resources.model_copy(update={resource: empty})})
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.stem)
@@ -32,15 +43,37 @@ def test_every_experiment_validates_on_local(experiment):
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.stem)
-def test_every_experiment_validates_on_aws_or_is_refused_with_its_location(experiment):
-    problems = validate_files([experiment], "aws", load_profile(STAGING))
-    if experiment.stem not in REFUSED_ON_AWS:
-        assert problems == []
-        return
-    assert problems, f"{experiment.stem} is expected to be refused on aws"
-    assert problems[0].location == "method.0.provider" + (".arguments.link" if "link" in REFUSED_ON_AWS[
-        experiment.stem] else ".func")
-    assert problems[0].message.startswith(REFUSED_ON_AWS[experiment.stem])
+def test_every_experiment_validates_on_aws_with_the_staging_profile(experiment):
+    assert validate_files([experiment], "aws", load_profile(STAGING)) == []
+
+
+@pytest.mark.parametrize("experiment", sorted(NEEDS), ids=str)
+def test_a_profile_without_what_an_experiment_needs_is_refused_with_the_location(experiment):
+    resource, location, message = NEEDS[experiment]
+    problems = validate_files([ROOT / "experiments" / f"{experiment}.yaml"], "aws", _without(resource))
+    assert problems, f"{experiment} should need resources.{resource} on aws"
+    assert problems[0].location == location
+    assert problems[0].message.startswith(message)
+
+
+def test_a_throttle_with_another_status_and_a_release_the_profile_does_not_name_are_refused(tmp_path):
+    doc = {"version": "1.0.0", "title": "t", "description": "d", "method": [
+        {"type": "action", "name": "err", "provider": {"type": "python", "module": "gameday.faults",
+         "func": "inject_http_error", "arguments": {"link": "provider-bedrock", "status": 503}}},
+        {"type": "action", "name": "deploy", "provider": {"type": "python", "module": "remediations.deploy",
+         "func": "deploy_version", "arguments": {"region": "eu-central-1", "version": "v9"}}},
+        {"type": "action", "name": "slow", "provider": {"type": "python", "module": "gameday.faults",
+         "func": "add_latency", "arguments": {"link": "provider-bedrock", "ms": 100}}},
+        {"type": "action", "name": "flush", "provider": {"type": "python", "module": "gameday.faults",
+         "func": "flush_cache", "arguments": {"region": "eu-west-1"}}}]}
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    problems = {p.location: p.message for p in validate_files([path], "aws", load_profile(STAGING))}
+    assert problems["method.0.provider.arguments.status"].startswith("HTTP error 503 has no AWS meaning; valid on "
+                                                                     "aws: 429")
+    assert "no Lambda version for release 'v9'" in problems["method.1.provider.arguments.version"]
+    assert "no fault proxy" in problems["method.2.provider.arguments.link"]
+    assert "replication group is in eu-central-1, not eu-west-1" in problems["method.3.provider.arguments.region"]
 
 
 def _experiment(tmp_path: Path, arguments: dict, configuration: dict | None = None) -> Path:
@@ -74,13 +107,20 @@ def test_a_mapped_mode_needs_the_profiles_resource(tmp_path):
         "FIS template for eu-central-1 (resources.fis_templates.eu-central-1)")]
 
 
-def test_cli_validate_for_aws_lists_every_refusal_and_exits_2():
+def test_cli_validate_for_aws_accepts_every_experiment_and_refuses_a_profile_without_the_cache(tmp_path):
     files = [str(p.relative_to(ROOT)) for p in EXPERIMENTS]
     result = CliRunner().invoke(cli, ["validate", *files, "--target", "aws", "--profile", str(STAGING)])
-    assert result.exit_code == 2
-    assert "experiments/region-failover.yaml: ok" in result.output
+    assert result.exit_code == 0, result.output
+    assert all(f"{f}: ok" in result.output for f in files)
+    data = yaml.safe_load(STAGING.read_text())
+    del data["resources"]["cache"]
+    no_cache = tmp_path / "no-cache.yaml"
+    no_cache.write_text(yaml.safe_dump(data))
+    refused = CliRunner().invoke(cli, ["validate", "experiments/cache-outage.yaml", "--target", "aws", "--profile",
+                                       str(no_cache)])
+    assert refused.exit_code == 2
     assert ("experiments/cache-outage.yaml: method.0.provider.arguments.link: link 'cache-eu-central-1' has no AWS "
-            "meaning") in result.output
+            "meaning") in refused.output
     local = CliRunner().invoke(cli, ["validate", *files])
     assert local.exit_code == 0, local.output
     missing = CliRunner().invoke(cli, ["validate", files[0], "--target", "aws"])
