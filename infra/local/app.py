@@ -46,8 +46,11 @@ class Region:
         self.name = name
         self.release = release
         self.ai = AIGateway(providers) if providers else None
+        # check: a pooled connection to a database that restarted since (re-cloned, failed back) is replaced
+        # before use instead of failing one request with 503 (about 0.2 ms a request on loopback).
         self.pool = AsyncConnectionPool(dsn(db_port, connect_timeout_s=1), min_size=1, max_size=10, timeout=DB_TIMEOUT_S,
-                                        open=False, kwargs={"autocommit": True}, reconnect_timeout=3600)
+                                        open=False, kwargs={"autocommit": True}, reconnect_timeout=3600,
+                                        check=AsyncConnectionPool.check_connection)
         self.cache = aioredis.Redis(host="127.0.0.1", port=redis_port, socket_timeout=CACHE_TIMEOUT_S,
                                     socket_connect_timeout=CACHE_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
 

@@ -53,7 +53,8 @@ def test_power_off_promote_restore_and_failback_keep_one_writer_and_every_write(
     assert target.writer_regions() == [PRIMARY_REGION]
     after = before + 2
     answer = _write(target, after)
-    assert answer.status_code == 201 and answer.headers["X-Region"] == PRIMARY_REGION
+    assert answer.status_code == 201 and answer.headers["X-Region"] == PRIMARY_REGION, (
+        answer.status_code, answer.headers.get("X-Region"), answer.text[:300])
     primary = f"http://127.0.0.1:{target.layout.app_port(PRIMARY_REGION)}"
     for seq in (during, after):  # the write taken by the interim writer survived the switchover
         assert httpx.get(f"{primary}/writes/{seq}", timeout=5).status_code == 200
