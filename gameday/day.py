@@ -87,8 +87,8 @@ class GameDay:
                 self.echo(f"  error: {exc}")
                 code = EXIT_FAIL
             steps.append(self._step(experiment.stem, quick, day_dir, run_dir, code, history))
-            self.echo(f"[{index}/{total}] {experiment.stem}: {steps[-1].summary['verdict'] if steps[-1].summary else 'no summary'}"
-                      f" (exit {code})")
+            verdict = steps[-1].summary["verdict"] if steps[-1].summary else "no summary"
+            self.echo(f"[{index}/{total}] {experiment.stem}: {verdict} (exit {code})")
             if code == EXIT_ABORTED:
                 meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
                 reason = (meta.get("aborted") or {}).get("reason") or "aborted"

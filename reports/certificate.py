@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from reports.render import in_unit, show, target_in_unit
+from reports.render import in_unit, md_cell, show, target_in_unit
 from reports.trends import FIGURES, LABELS, regressions, series
 
 SCHEMA = "gameday-certificate/1"
@@ -120,7 +120,7 @@ def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True,
                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False))
-    env.filters.update(show=show, cell=lambda text: str(text).replace("|", "\\|").replace("\n", " "))
+    env.filters.update(show=show, cell=md_cell)
     return env
 
 

@@ -203,7 +203,8 @@ def target_in_unit(value, unit: str) -> str:
     return f"{value:,.6g} {unit}" if unit in ("s", "ms") else f"{value:,.6g}"
 
 
-def _cell(text) -> str:
+def md_cell(text) -> str:
+    """Text safe inside a Markdown table cell (a pipe or a newline would break the row)."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -211,7 +212,7 @@ def markdown(doc: dict) -> str:
     """Pure: report.md from a summary document."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters.update(show=show, cell=_cell, in_unit=in_unit, target_in_unit=target_in_unit,
+    env.filters.update(show=show, cell=md_cell, in_unit=in_unit, target_in_unit=target_in_unit,
                        clock=lambda iso: "n/a" if not iso else iso.replace("T", " "))
     return env.get_template("report.md.j2").render(doc=doc)
 

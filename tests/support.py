@@ -63,17 +63,18 @@ def stop_process(proc: subprocess.Popen) -> int:
 
 
 @contextlib.contextmanager
-def running_stack(stack_root: Path, name: str):
-    """A local stack for `gameday run` tests, in its own directory under `stack_root`. Its router never
-    fails over by itself, so only an experiment's actions move traffic (and outages measure as injected)."""
+def running_stack(stack_root: Path, name: str, **overrides):
+    """A local stack for tests, in its own directory under `stack_root`. By default its router never fails over
+    by itself, so only an experiment's actions move traffic (and outages measure as injected); `overrides` are
+    Settings fields (e.g. router_failure_threshold=3 for the router's own failover)."""
     from gameday.settings import Settings
     from infra.targets.local import LocalTarget
     from tests.conftest import free_base_port
 
     root = stack_root / name
     root.mkdir(mode=0o755)
-    settings = Settings(stack_root=root, router_interval_s=0.2, router_failure_threshold=1000).with_base_port(
-        free_base_port())
+    fields = {"router_interval_s": 0.2, "router_failure_threshold": 1000, **overrides}
+    settings = Settings(stack_root=root, **fields).with_base_port(free_base_port())
     driver = LocalTarget(settings)
     driver.stack.up()
     try:

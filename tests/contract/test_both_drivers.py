@@ -20,13 +20,12 @@ from click.testing import CliRunner
 from gameday import faults
 from gameday.cli import cli
 from gameday.ledger import read_entries
-from gameday.settings import Settings
 from infra.targets import ledger_for, using
 from infra.targets.aws import AwsTarget
 from infra.targets.local import LocalTarget
 from infra.targets.profile import profile_from_dict
 from remediations import failover
-from tests.conftest import free_base_port
+from tests.support import running_stack
 from tests.contract.conftest import PRIMARY, profile_dict, session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,13 +45,8 @@ class Case:
 
 @pytest.fixture(scope="module")
 def local_stack(stack_root: Path):
-    root = stack_root / "contract"
-    root.mkdir(mode=0o755)
-    settings = Settings(stack_root=root, router_interval_s=0.2).with_base_port(free_base_port())
-    driver = LocalTarget(settings)
-    driver.stack.up()
-    yield settings
-    driver.stack.down()
+    with running_stack(stack_root, "contract", router_failure_threshold=3) as driver:
+        yield driver.stack.settings
 
 
 def _local(request) -> Case:

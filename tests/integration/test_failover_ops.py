@@ -9,23 +9,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gameday.settings import Settings
 from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION
 from infra.targets.local import LocalTarget
-from tests.conftest import free_base_port
+from tests.support import running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def target(stack_root: Path):
-    root = stack_root / "failover"
-    root.mkdir(mode=0o755)
-    settings = Settings(stack_root=root, router_interval_s=0.2).with_base_port(free_base_port())
-    driver = LocalTarget(settings)
-    driver.stack.up()
-    yield driver
-    driver.stack.down()
+    with running_stack(stack_root, "failover", router_failure_threshold=3) as driver:
+        yield driver
 
 
 def _write(target: LocalTarget, seq: int) -> httpx.Response:
