@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: gameday test test-fast setup system-deps test-deps bench clean
+.PHONY: gameday test test-fast lint setup system-deps test-deps bench clean
 
 # The default GameDay: the disaster-recovery plan (region failover, then database writer failover, each
 # under load) on the local reference stack, ending in its certificate
@@ -15,11 +15,16 @@ gameday: setup
 	$(BIN)/gameday stack up
 	$(BIN)/gameday day $(PLAN); status=$$?; $(BIN)/gameday stack down; exit $$status
 
-test: setup test-deps
+test: setup test-deps lint
 	$(BIN)/pytest -q
 
-test-fast: setup
+test-fast: setup lint
 	$(BIN)/pytest -q -m "not integration"
+
+# The layers of docs/architecture.md (import-linter contracts in pyproject.toml) and the ruff rule set.
+lint: setup
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/python benchmarks/stack_bench.py

@@ -28,8 +28,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.local.ai_gateway import AIGateway
-from infra.local.toxiproxy_client import ToxiproxyClient
+from infra.local.ai_gateway import AIGateway  # noqa: E402
+from infra.local.toxiproxy_client import ToxiproxyClient  # noqa: E402
 
 HOST = "127.0.0.1"
 PROVIDERS = ("bedrock", "google", "meta")

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ FAULT_AT, OUTAGE_S, FAILBACK_AT = 0.4, 3.0, 0.6  # fault at 40 % of the run, fai
 
 
 def _iso(t_s: float) -> str:
-    return datetime.fromtimestamp(t_s, timezone.utc).isoformat()
+    return datetime.fromtimestamp(t_s, UTC).isoformat()
 
 
 def write_samples(directory: Path, n: int, start: float, seconds: float, rng: np.random.Generator) -> None:
@@ -116,7 +116,8 @@ def write_run(run_dir: Path, n: int, seconds: float, rng: np.random.Generator) -
     (run_dir / "journal.json").write_text(json.dumps({
         "status": "completed", "deviated": False, "start": _iso(fault - 1), "end": _iso(back + 5),
         "steady_states": {"before": {"steady_state_met": True}, "after": {"steady_state_met": True}},
-        "run": [activity("fail-primary-region", fault - 0.1, fault), activity("promote-secondary", fault + 1, fault + 2),
+        "run": [activity("fail-primary-region", fault - 0.1, fault),
+                activity("promote-secondary", fault + 1, fault + 2),
                 activity("failback", back - 2, back)], "rollbacks": []}))
     (run_dir / "surviving_seqs.json").write_text(json.dumps({"seqs": surviving, "writer_region": REGIONS[0]}))
 

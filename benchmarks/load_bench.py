@@ -83,7 +83,8 @@ def run_bare(url: str, seconds: float, users: int, work: Path) -> float:
     locustfile.write_text(BARE_LOCUSTFILE)
     out = work / "bare"
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url, "-u", str(users),
-           "-r", str(users), "-t", f"{int(seconds)}s", "--json-file", str(out), "--only-summary", "--loglevel", "WARNING"]
+           "-r", str(users), "-t", f"{int(seconds)}s", "--json-file", str(out), "--only-summary",
+           "--loglevel", "WARNING"]
     subprocess.run(pinned(0, cmd), check=True, capture_output=True, timeout=seconds + 60)
     return locust_rps(json.loads(out.with_suffix(".json").read_text()))
 
@@ -170,7 +171,8 @@ def main() -> None:
     print(f"{'harness (profile, journeys, recorder)':<44}{statistics.median(harness):>12.0f}"
           f"{f'{min(harness):.0f}-{max(harness):.0f}':>18}")
     if wrk:
-        print(f"{'wrk -t1 (physical reference)':<44}{statistics.median(wrk):>12.0f}{f'{min(wrk):.0f}-{max(wrk):.0f}':>18}")
+        print(f"{'wrk -t1 (physical reference)':<44}{statistics.median(wrk):>12.0f}"
+              f"{f'{min(wrk):.0f}-{max(wrk):.0f}':>18}")
     print(f"harness / bare per round: {', '.join(f'{r:.1%}' for r in ratios)}; "
           f"median {statistics.median(ratios):.1%} (target >= 95 %)")
     print(f"samples == Locust requests in every round: {all(a == b for a, b in counts)}")

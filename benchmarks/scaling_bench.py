@@ -20,11 +20,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gameday.settings import Settings  # noqa: E402
-from infra.local.layout import PRIMARY_REGION, SPAN, StackLayout, cache_link  # noqa: E402
-from infra.local.supervisor import LocalStack  # noqa: E402
-from infra.local.toxiproxy_client import ToxiproxyClient  # noqa: E402
-from infra.local.waiting import port_is_free  # noqa: E402
+from gameday.base.settings import Settings
+from infra.local.layout import PRIMARY_REGION, SPAN, StackLayout, cache_link
+from infra.local.supervisor import LocalStack
+from infra.local.toxiproxy_client import ToxiproxyClient
+from infra.local.waiting import port_is_free
+from infra.targets.local import stack_config, with_base_port
 
 
 class Users:
@@ -61,8 +62,9 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="gameday-bench-"))
     root.chmod(0o755)
-    base = next(b for b in range(41000, 50000, SPAN) if all(port_is_free(p) for p in StackLayout.from_base(b).all_ports()))
-    stack = LocalStack(Settings(stack_root=root, environment=args.environment).with_base_port(base))
+    base = next(b for b in range(41000, 50000, SPAN)
+                if all(port_is_free(p) for p in StackLayout.from_base(b).all_ports()))
+    stack = LocalStack(stack_config(with_base_port(Settings(stack_root=root, environment=args.environment), base)))
     try:
         stack.up()
         url = f"http://127.0.0.1:{stack.layout.app_port(PRIMARY_REGION)}"
@@ -77,7 +79,8 @@ def main() -> None:
         spike.stop()
         drop_at = time.time()
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and gateway.get("/_region/status").json()["instances"] > policy["min_instances"]:
+        while (time.monotonic() < deadline
+               and gateway.get("/_region/status").json()["instances"] > policy["min_instances"]):
             time.sleep(0.25)
         baseline.stop()
         time.sleep(1.0)  # let the gateway record its next capacity sample
@@ -87,19 +90,23 @@ def main() -> None:
         peak = max(s["ready"] for s in samples if s["at_s"] <= drop_at)
         first_ready = next((s["at_s"] for s in samples if s["at_s"] >= step_at and s["ready"] > 1), None)
         out_at = next(s["at_s"] for s in samples if s["at_s"] >= step_at and s["ready"] >= peak)
-        in_at = next((s["at_s"] for s in samples if s["at_s"] >= drop_at and s["instances"] <= policy["min_instances"]), None)
+        in_at = next((s["at_s"] for s in samples
+                      if s["at_s"] >= drop_at and s["instances"] <= policy["min_instances"]), None)
         statuses = baseline.statuses + spike.statuses
         print(f"policy: {policy}")
-        print(f"load: {args.baseline_users} -> {args.baseline_users * 10} users (10x) for {args.step_s:.0f} s, 100 ms per request")
+        print(f"load: {args.baseline_users} -> {args.baseline_users * 10} users (10x) "
+              f"for {args.step_s:.0f} s, 100 ms per request")
         print(f"scale-out decision (step -> first scale-out event): "
               f"{(first_out - step_at) if first_out else float('nan'):.2f} s")
-        print(f"first added instance serving (step -> 2 ready): {(first_ready - step_at) if first_ready else float('nan'):.2f} s")
+        print(f"first added instance serving (step -> 2 ready): "
+              f"{(first_ready - step_at) if first_ready else float('nan'):.2f} s")
         print(f"scale-out lag (step -> {peak} ready instances, the peak): {out_at - step_at:.2f} s")
         print(f"scale-in lag (load drop -> back at {policy['min_instances']} instance(s)): "
               f"{(in_at - drop_at) if in_at else float('nan'):.2f} s")
         print(f"max instances seen: {max(s['instances'] for s in samples)} (cap {policy['max_instances']})")
         print(f"requests: {len(statuses)}, throttled (429): {statuses.count(429)} "
-              f"({statuses.count(429) / max(1, len(statuses)):.1%}), errors: {sum(1 for s in statuses if s not in (200, 429))}")
+              f"({statuses.count(429) / max(1, len(statuses)):.1%}), "
+              f"errors: {sum(1 for s in statuses if s not in (200, 429))}")
     finally:
         stack.down()
         shutil.rmtree(root, ignore_errors=True)

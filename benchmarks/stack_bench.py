@@ -24,12 +24,13 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gameday.settings import Settings  # noqa: E402
-from infra.local import postgres  # noqa: E402
-from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, StackLayout, cache_link, db_link, router_link  # noqa: E402
-from infra.local.supervisor import LocalStack  # noqa: E402
-from infra.local.toxiproxy_client import ToxiproxyClient  # noqa: E402
-from infra.local.waiting import port_is_free  # noqa: E402
+from gameday.base.settings import Settings
+from infra.local import postgres
+from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, StackLayout, cache_link, db_link, router_link
+from infra.local.supervisor import LocalStack
+from infra.local.toxiproxy_client import ToxiproxyClient
+from infra.local.waiting import port_is_free
+from infra.targets.local import stack_config, with_base_port
 
 
 def free_base() -> int:
@@ -55,8 +56,8 @@ def timed(fn, n: int) -> list[float]:
 
 
 def measure_cold_start(root: Path, base: int, warm_runs: int) -> dict:
-    settings = Settings(stack_root=root).with_base_port(base)
-    stack = LocalStack(settings)
+    settings = with_base_port(Settings(stack_root=root), base)
+    stack = LocalStack(stack_config(settings))
     started = time.perf_counter()
     stack.up()
     scratch = time.perf_counter() - started
@@ -126,7 +127,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="gameday-bench-"))
     root.chmod(0o755)
     base = free_base()
-    stack = LocalStack(Settings(stack_root=root).with_base_port(base))
+    stack = LocalStack(stack_config(with_base_port(Settings(stack_root=root), base)))
     try:
         print(f"machine: {socket.gethostname()}, python {sys.version.split()[0]}, stack base port {base}")
         cold = measure_cold_start(root, base, args.warm_starts)
@@ -134,11 +135,12 @@ def main() -> None:
         print(f"cold start, data dirs reused: median {statistics.median(cold['warm_s']):.2f} s "
               f"(runs: {', '.join(f'{w:.2f}' for w in cold['warm_s'])})")
         stack.up()
-        settings = stack.settings
+        settings = stack.config
         detections = measure_detection(stack, args.detections)
         bound = settings.router_interval_s * settings.router_failure_threshold
         print(f"router detection (link cut -> router serves secondary), interval {settings.router_interval_s} s x "
-              f"threshold {settings.router_failure_threshold} = {bound:.1f} s: median {statistics.median(detections):.2f} s "
+              f"threshold {settings.router_failure_threshold} = {bound:.1f} s: "
+              f"median {statistics.median(detections):.2f} s "
               f"(runs: {', '.join(f'{d:.2f}' for d in detections)})")
         hops = measure_hops(stack, args.requests)
         print(f"\n{'case':<42}{'median ms':>10}{'p99 ms':>10}{'n':>7}")

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
+from gameday.base.models import GameDaySpec
 from gameday.load import LoadSpec, locust_command
-from gameday.models import GameDaySpec
 from scenarios.profiles import Profile, load_profile, scaled
 
 ROOT = Path(__file__).resolve().parents[1]

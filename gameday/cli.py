@@ -13,16 +13,34 @@ from pathlib import Path
 import click
 
 from gameday import __version__
-from gameday.errors import GameDayError, InvalidInput
-from gameday.settings import Settings
+from gameday.base.errors import GameDayError, InvalidInput
+from gameday.base.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
 
 def _settings(base_port: int | None) -> Settings:
+    from infra.targets.local import with_base_port
+
     settings = Settings()
-    return settings.with_base_port(base_port) if base_port is not None else settings
+    return with_base_port(settings, base_port) if base_port is not None else settings
+
+
+def _stack(base_port: int | None, **kwargs):
+    """The local reference stack of `--base-port` (or the GAMEDAY_* settings)."""
+    from infra.local.supervisor import LocalStack
+    from infra.targets.local import stack_config
+
+    return LocalStack(stack_config(_settings(base_port)), **kwargs)
+
+
+def _target_config(target: str, profile: Path | None):
+    """What the target's driver reads before anything is touched (e.g. the aws profile); InvalidInput else."""
+    from infra.targets.base import TargetOptions
+    from infra.targets.registry import driver_class
+
+    return driver_class(target).configure(TargetOptions(profile=profile))
 
 
 def _fail(exc: GameDayError) -> None:
@@ -52,9 +70,7 @@ def stack() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when up.")
 def stack_up(base_port: int | None, as_json: bool) -> None:
     """Start every component and wait until all are healthy (data directories are reused)."""
-    from infra.local.supervisor import LocalStack
-
-    stack_ = LocalStack(_settings(base_port), progress=lambda line: click.echo(f"stack: {line}", err=True))
+    stack_ = _stack(base_port, progress=lambda line: click.echo(f"stack: {line}", err=True))
     try:
         status = stack_.up()
     except GameDayError as exc:
@@ -66,9 +82,7 @@ def stack_up(base_port: int | None, as_json: bool) -> None:
 @base_port_option
 def stack_down(base_port: int | None) -> None:
     """Stop every component of the stack, also after the supervisor was killed (PIDs are in a state file)."""
-    from infra.local.supervisor import LocalStack
-
-    stopped = LocalStack(_settings(base_port)).down()
+    stopped = _stack(base_port).down()
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
@@ -77,9 +91,7 @@ def stack_down(base_port: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def stack_status(base_port: int | None, as_json: bool) -> None:
     """Show every component (region, role, pid, address, health), the writer region and the URLs."""
-    from infra.local.supervisor import LocalStack
-
-    status = LocalStack(_settings(base_port)).status()
+    status = _stack(base_port).status()
     _print_status(status, as_json)
     if not status["running"]:
         sys.exit(EXIT_FAILED)
@@ -112,7 +124,26 @@ def _print_status(status: dict, as_json: bool) -> None:
         click.echo(f"{c['name']:<24}{c['region'] or '-':<14}{c['role']:<12}{c['pid']:>8}  {c['address']:<17}{health}")
 
 
-target_option = click.option("--target", type=click.Choice(["local", "aws"]), default="local", show_default=True,
+class TargetName(click.ParamType):
+    """A target of the registry (infra.targets.registry), looked up when the option is parsed."""
+
+    name = "target"
+
+    def convert(self, value, param, ctx):
+        from infra.targets.registry import names
+
+        if value in names():
+            return value
+        self.fail(f"{value!r} is not a known target; valid targets: {', '.join(names())}", param, ctx)
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+        from infra.targets.registry import names
+
+        return [CompletionItem(name) for name in names() if name.startswith(incomplete)]
+
+
+target_option = click.option("--target", type=TargetName(), default="local", show_default=True,
                              help="local: the reference stack; aws: the resources of --profile.")
 profile_option = click.option("--profile", "profile", type=click.Path(path_type=Path), default=None,
                               help="Target profile (YAML) of --target aws, e.g. examples/targets/staging.yaml.")
@@ -158,14 +189,9 @@ def day(plan: Path, target: str, profile: Path | None, confirm_account: str | No
     """Run a GameDay plan (an ordered list of experiments) and issue its certificate; exit 0 certified."""
     from gameday.day import DayOptions, GameDay
     from gameday.plans import load_plan
-    from infra.targets.profile import load_profile
 
     try:
-        if target == "aws" and profile is None:
-            raise InvalidInput("GameDay on target aws refused: no target profile given",
-                               hint=f"gameday day {plan} --target aws --profile examples/targets/staging.yaml")
-        loaded = load_plan(plan, force_quick=quick, target=target,
-                           profile=load_profile(profile) if target == "aws" else None)
+        loaded = load_plan(plan, force_quick=quick, target=target, config=_target_config(target, profile))
         options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account)
         code = GameDay(loaded, _settings(base_port), options, click.echo).execute()
     except GameDayError as exc:
@@ -197,18 +223,13 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
     """Check experiment files without touching anything; every problem with its location (with --target aws:
     whether each activity has an AWS meaning and the profile's resources)."""
     from gameday.validate import validate_files
-    from infra.targets.profile import load_profile
 
     if not files:
         click.echo("error: validation of experiments failed: no file given\n"
                    "hint: gameday validate experiments/*.yaml", err=True)
         sys.exit(EXIT_INVALID)
-    if target == "aws" and profile is None:
-        click.echo("error: validation for target aws failed: no target profile given\n"
-                   "hint: gameday validate FILE --target aws --profile examples/targets/staging.yaml", err=True)
-        sys.exit(EXIT_INVALID)
     try:
-        loaded = load_profile(profile) if target == "aws" else None
+        loaded = _target_config(target, profile)
     except GameDayError as exc:
         _fail(exc)
     problems = validate_files(files, target, loaded)
@@ -230,19 +251,13 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
 def recover(target: str, profile: Path | None, confirm_account: str | None, base_port: int | None) -> None:
     """Recover faults left open by a crashed run (from the stack's, or the AWS profile's, fault ledger)."""
     from gameday.faults import recover_open
-    from infra.targets import aws_driver
-    from infra.targets.local import LocalTarget
+    from infra.targets.base import TargetOptions
+    from infra.targets.registry import open_target
 
     try:
-        if target == "aws":
-            if profile is None:
-                raise InvalidInput("recovery on target aws refused: no target profile given",
-                                   hint="gameday recover --target aws --profile examples/targets/staging.yaml")
-            driver = aws_driver(_settings(base_port), {"gameday_target_profile": str(profile),
-                                                       "gameday_confirm_account": confirm_account})
-            click.echo(f"recover: ledger {driver.ledger_path}")
-        else:
-            driver = LocalTarget(_settings(base_port))
+        driver = open_target(target, _settings(base_port), TargetOptions(profile=profile,
+                                                                         confirm_account=confirm_account))
+        click.echo(f"recover: ledger {driver.ledger_path}")
         done = recover_open(driver, log=lambda line: click.echo(f"recover: {line}"))
     except GameDayError as exc:
         _fail(exc)
@@ -254,7 +269,7 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
               show_default=True, help="Where the experiments are.")
 def list_experiments(directory: Path) -> None:
     """List the experiments with their one-line titles."""
-    from gameday.models import read_document
+    from gameday.base.models import read_document
 
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.json"))
     if not files:

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gameday.errors import GameDayError
+from gameday.base.errors import GameDayError
 from gameday.history import history_file, record_gameday, runs_of
 from gameday.plans import LoadedPlan
-from gameday.provenance import git_sha, tool_versions
+from gameday.base.provenance import git_sha, tool_versions
 from gameday.runner import EXIT_ABORTED, Run, RunOptions
-from gameday.settings import Settings
+from gameday.base.settings import Settings
 from reports.certificate import GameDayFacts, RequirementSpec, StepResult, certificate, html, markdown
 from reports.trends import headline
 

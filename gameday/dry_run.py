@@ -1,10 +1,11 @@
-"""`gameday run --target aws --dry-run`: walk the experiment's activities in process against a dry-run AWS driver.
+"""`gameday run --dry-run` on a target that records dry runs (aws): walk the experiment's activities in process
+against a dry-run driver.
 
 Every activity of the steady-state hypothesis, the method and the rollbacks is called in order (pauses are not
-waited) with the driver handed over by `infra.targets.using`. The driver's call recorder prints each AWS call
-with its parameters: reads (STS, Describe*, List*, Get*) are sent, since the guard needs the account and the tags;
-every change is printed as `[dry-run] would call ...` and never sent. The fault ledger of a dry run is a
-temporary file, deleted at the end: the account's real ledger is not touched.
+waited) with the driver handed over by `infra.targets.using`. The driver prints each call it would make (the AWS
+driver's call recorder: reads such as STS, Describe*, List*, Get* are sent, since the guard needs the account and
+the tags; every change is printed as `[dry-run] would call ...` and never sent). The fault ledger of a dry run is
+a temporary file, deleted at the end: the target's real ledger is not touched.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from gameday.errors import GameDayError
-from gameday.models import ExperimentSpec, experiment_activities
+from gameday.base.errors import GameDayError
+from gameday.base.models import ExperimentSpec, experiment_activities
 from infra.targets import using
 
 __all__ = ["walk", "HTTP_PROBES"]
@@ -31,8 +32,8 @@ HTTP_PROBES = {"probes.stack.entry_point_healthy": "GET {entry}/health",
 
 def walk(spec: ExperimentSpec, make_driver: Callable[[Path], object], echo: Callable[[str], None],
          variables: dict | None = None) -> dict:
-    """Call every activity of `spec` on `make_driver(state_root)` (a dry-run AwsTarget whose ledger lives under
-    `state_root`); returns the recorder's counts. A guard refusal propagates (InvalidInput: the run would be
+    """Call every activity of `spec` on `make_driver(state_root)` (a dry-run driver whose ledger lives under
+    `state_root`); returns the driver's `dry_run_summary()`. A guard refusal propagates (InvalidInput: the run would be
     refused); any other failure is a GameDayError naming the activity."""
     from chaoslib import substitute
     from chaoslib.configuration import load_configuration
@@ -41,8 +42,7 @@ def walk(spec: ExperimentSpec, make_driver: Callable[[Path], object], echo: Call
     configuration = {**load_configuration(raw.get("configuration") or {}), **(variables or {})}
     with tempfile.TemporaryDirectory(prefix="gameday-dry-run-") as tmp:
         driver = make_driver(Path(tmp))
-        echo(f"dry run of {spec.source} on target aws (profile {driver.profile.name}, account "
-             f"{driver.profile.account_id}, {driver.profile.environment}): no change is sent")
+        echo(f"dry run of {spec.source} on {driver.describe()}: no change is sent")
         driver.preflight()
         with using(driver):
             for loc, activity in experiment_activities(raw):
@@ -62,15 +62,13 @@ def walk(spec: ExperimentSpec, make_driver: Callable[[Path], object], echo: Call
                 except GameDayError:
                     raise
                 except Exception as exc:
-                    raise GameDayError(f"dry run of {loc} ({activity.get('name')}, {name}) on target aws failed: "
-                                       f"{type(exc).__name__}: {exc}",
+                    raise GameDayError(f"dry run of {loc} ({activity.get('name')}, {name}) "
+                                       f"on target {driver.name} failed: {type(exc).__name__}: {exc}",
                                        hint="check the profile's resources; reads are sent even in a dry run") from exc
                 echo(f"  -> {json.dumps(result, default=str, sort_keys=True)[:400]}")
                 for key, seconds in (activity.get("pauses") or {}).items():
                     echo(f"  pause {key}: {substitute(seconds, configuration, {})} s (not waited in a dry run)")
-    calls = driver.recorder.calls
-    withheld = [c for c in driver.recorder.mutations() if not c["sent"]]
-    counts = {"calls": len(calls), "reads_sent": len(calls) - len(withheld), "changes_not_sent": len(withheld)}
-    echo(f"dry run: {counts['calls']} AWS call(s): {counts['reads_sent']} read(s) sent, "
-         f"{counts['changes_not_sent']} change(s) printed and not sent")
+    counts = driver.dry_run_summary()
+    echo(f"dry run on target {driver.name}: " + counts.get("summary", ", ".join(
+        f"{key.replace('_', ' ')} {value}" for key, value in counts.items())))
     return counts

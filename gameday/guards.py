@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from gameday.models import StopCondition
+from gameday.base.models import StopCondition
+from gameday.base.probe_kinds import JUDGED_KINDS, failed
 
 OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
        "==": lambda a, b: a == b}
-
-
-def _failed(record: dict) -> bool | None:
-    """Whether a probe record is a failure; None for records that say nothing about success."""
-    if record.get("probe") == "health":
-        return not record.get("ok")
-    if record.get("probe") == "canary":
-        return record.get("outcome") != "acked"
-    return None
 
 
 @dataclass
@@ -33,7 +25,7 @@ class Guard:
         wanted = self.condition.probe if self.condition.metric == "probe" else None
         if wanted is not None and probe != wanted:
             return
-        if self.condition.metric != "probe" and probe not in ("health", "canary"):
+        if self.condition.metric != "probe" and probe not in JUDGED_KINDS:
             return
         at = record.get("at_s", record.get("sent_s"))
         if at is not None:
@@ -47,7 +39,7 @@ class Guard:
         if self.condition.metric == "p95_ms":
             latencies = sorted(r["latency_ms"] for r in records if r.get("latency_ms") is not None)
             return latencies[max(0, -(-len(latencies) * 95 // 100) - 1)] if latencies else None
-        verdicts = [f for f in (_failed(r) for r in records) if f is not None]
+        verdicts = [f for f in (failed(r) for r in records) if f is not None]
         return sum(verdicts) / len(verdicts) if verdicts else None
 
     def breached(self, now_s: float) -> bool:

@@ -6,11 +6,12 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from gameday.base.models import StopCondition
+from gameday.base.probe_kinds import ProbeKind, failed, of_kind
 from gameday.guards import Guard
-from gameday.models import StopCondition
 
 PRINT_EVERY_S = 2.0
 POLL_S = 0.1
@@ -64,23 +65,22 @@ class LiveMonitor(threading.Thread):
     def _observe(self, record: dict) -> None:
         for guard in self.guards:
             guard.observe(record)
-        if record.get("probe") == "routing":
+        if record.get("probe") == ProbeKind.routing:
             self._served = record.get("served_region") or self._served
-        elif record.get("probe") in ("health", "canary"):
+        elif record.get("probe") in (ProbeKind.health, ProbeKind.canary):
             self._recent.append(record)
 
     def status_line(self, now: float) -> str:
-        while self._recent and (self._recent[0].get("at_s") or self._recent[0].get("sent_s") or 0) < now - PRINT_EVERY_S:
+        while (self._recent
+               and (self._recent[0].get("at_s") or self._recent[0].get("sent_s") or 0) < now - PRINT_EVERY_S):
             self._recent.popleft()
-        health = [r for r in self._recent if r["probe"] == "health"]
-        canary = [r for r in self._recent if r["probe"] == "canary"]
+        health, canary = of_kind(self._recent, ProbeKind.health), of_kind(self._recent, ProbeKind.canary)
         latencies = sorted(r["latency_ms"] for r in health if r.get("latency_ms") is not None)
         p95 = latencies[max(0, -(-len(latencies) * 95 // 100) - 1)] if latencies else None
 
-        def share(records, good) -> str:
-            return f"{sum(1 for r in records if good(r)) / len(records):.0%}" if records else "n/a"
+        def succeeded(records: list[dict]) -> str:
+            return f"{sum(1 for r in records if not failed(r)) / len(records):.0%}" if records else "n/a"
 
         return (f"t+{now - self._begun_s:6.1f}s  {self.phase:<10} served={self._served or '?':<13} "
-                f"reads ok {share(health, lambda r: r.get('ok')):>4}  "
-                f"writes acked {share(canary, lambda r: r.get('outcome') == 'acked'):>4}  "
+                f"reads ok {succeeded(health):>4}  writes acked {succeeded(canary):>4}  "
                 f"p95(health) {f'{p95:.0f} ms' if p95 is not None else 'n/a'}")

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
 from scenarios.profiles import Profile, to_json, total_s
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "scenarios" / "locustfile.py"

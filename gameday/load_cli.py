@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from gameday.errors import GameDayError, InvalidInput
+from gameday.base.errors import GameDayError, InvalidInput
+from gameday.base.settings import Settings
 from gameday.load import DEFAULT_MASTER_PORT, LoadSpec, run_load, run_worker
-from gameday.settings import Settings
 
 EXIT_FAILED, EXIT_INVALID = 1, 2
 
@@ -62,7 +62,7 @@ def load(profile: str, target: str, duration: float | None, processes: int, work
         resolved = load_profile(profile)
         if duration is not None:
             resolved = scaled(resolved, duration)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out_dir = out or Settings().runs_dir / f"{stamp}-load-{resolved.name}"
         spec = LoadSpec(profile=resolved, target=target, out_dir=out_dir, processes=processes, workers=workers,
                         master_bind=master_bind, master_port=master_port, timeout_s=timeout_s)

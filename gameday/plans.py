@@ -26,8 +26,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gameday.errors import InvalidInput
-from gameday.models import Criterion, ExperimentSpec, Metric, Problem, Window, load_experiment, pydantic_problems
+from gameday.base.errors import InvalidInput
+from gameday.base.models import Criterion, ExperimentSpec, Metric, Problem, Window, load_experiment, pydantic_problems
 from gameday.validate import validate_file
 
 __all__ = ["GameDayPlan", "PlanStep", "Requirement", "LoadedPlan", "load_plan", "PlanInvalid"]
@@ -97,8 +97,8 @@ def _matches(spec: ExperimentSpec, req: Requirement) -> list[Criterion]:
     return [c for c in spec.gameday.criteria if c.metric is req.metric and (req.window is None or c.window is req.window)]
 
 
-def load_plan(path: str | Path, force_quick: bool = False, target: str = "local", profile=None) -> LoadedPlan:
-    """Read and check a plan and every experiment it names (on `target`, with its TargetProfile for aws); raises
+def load_plan(path: str | Path, force_quick: bool = False, target: str = "local", config=None) -> LoadedPlan:
+    """Read and check a plan and every experiment it names (on `target`, with its `configure`d config); raises
     PlanInvalid with every problem found."""
     path = Path(path)
     file = str(path)
@@ -120,7 +120,7 @@ def load_plan(path: str | Path, force_quick: bool = False, target: str = "local"
     steps: list[tuple[Path, ExperimentSpec, bool]] = []
     for index, step in enumerate(plan.experiments):
         experiment = step.experiment if step.experiment.is_absolute() else path.parent / step.experiment
-        found = validate_file(experiment, target, profile)
+        found = validate_file(experiment, target, config)
         if found:
             problems.append(Problem(file, f"experiments.{index}.experiment",
                                     f"{experiment} is not a valid experiment on target {target} "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from gameday.base.models import load_experiment
 from gameday.history import history_file, record_run
-from gameday.models import load_experiment
 
 
 def report_run(run_dir: Path, echo: Callable[[str], None] = print) -> int:
@@ -33,7 +33,8 @@ def report_run(run_dir: Path, echo: Callable[[str], None] = print) -> int:
     except sqlite3.Error as exc:  # the run's own reports are written; history is a convenience on top
         echo(f"warning: recording of run {summary.get('run_id')} in history {history} failed: {exc}")
     aborted = meta.get("aborted")
-    echo(f"verdict: {summary['verdict']}" + (f" (aborted: {aborted.get('reason')})" if isinstance(aborted, dict) else ""))
+    echo(f"verdict: {summary['verdict']}"
+         + (f" (aborted: {aborted.get('reason')})" if isinstance(aborted, dict) else ""))
     for c in summary["criteria"]:
         echo(f"  {c['verdict']:<13} {c['name']:<32} measured {c['measured']!s:<12} {c.get('evidence', '')}")
     for reason in summary["reasons"]:

@@ -4,10 +4,11 @@ stack up -> recover leftovers -> samplers + load -> baseline -> Chaos Toolkit ch
 -> after window -> recover anything still open -> stop children -> evidence files -> analysis -> exit code.
 Stop conditions and Ctrl-C/SIGTERM interrupt the experiment (its rollbacks run) and end with exit code 3.
 
-`--target aws`: no local stack; the account check (preflight) replaces `stack up`, the samplers and the load aim
-at the profile's endpoints, the child acts through the AWS driver (GAMEDAY_TARGET*), the ledger is the profile's
-(`infra.targets.ledger_for`), and the RPO stays unmeasured (the harness cannot read the Aurora writer's rows).
-`--dry-run` on aws walks the experiment against a dry-run driver (gameday.dry_run) and changes nothing.
+The target is a driver from the registry (infra.targets.registry): it prepares itself (the local stack comes
+up; on aws the account check), names what the samplers read, how the children reach it (`child_env`), where its
+ledger is (`infra.targets.ledger_for`) and which canary writes survived (none measurable on aws: RPO stays
+unmeasured). `--dry-run` walks the experiment against a recording driver where the target records dry runs
+(gameday.dry_run), else prints the plan; either way nothing changes.
 """
 
 from __future__ import annotations
@@ -21,31 +22,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import psycopg
-
 from gameday import children
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
 from gameday.faults import recover_open
 from gameday.history import history_file
-from gameday.ledger import read_entries
+from gameday.base.ledger import read_entries
 from gameday.live import LiveMonitor
-from gameday.models import ExperimentSpec, load_experiment
-from gameday.provenance import provenance
+from gameday.base.models import ExperimentSpec, load_experiment
+from gameday.base.provenance import provenance
 from gameday.redact import redact_dir, secret_values
 from gameday.reporting import report_run
-from gameday.settings import Settings
+from gameday.base.settings import Settings
 from gameday.validate import validate_files
-from infra.targets.profile import load_profile
-from infra.local import postgres
-from infra.local.layout import HOST, REGIONS
-from infra.targets import aws_driver, ledger_for
-from infra.targets.local import LocalTarget
+from infra.targets import ledger_for
+from infra.targets.base import TargetOptions
+from infra.targets.registry import driver_class
 
 EXIT_INVALID = 2
 EXIT_ABORTED = 3
-TARGETS = ("local", "aws")
 CHAOS_TIMEOUT_S = 3600.0
-WRITER_LOOKUP_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -57,8 +52,12 @@ class RunOptions:
     quick: bool = False
     history: Path | None = None     # the history database; default: beside the run directory
     gameday_id: str | None = None   # the GameDay this run belongs to, if any
-    profile: Path | None = None          # the target profile of an aws run
-    confirm_account: str | None = None   # an aws run on a prod profile needs it equal to the profile's account
+    profile: Path | None = None          # the target profile, for targets that need one (aws)
+    confirm_account: str | None = None   # a run on a prod profile needs it equal to the profile's account
+
+    def target_options(self, **changes) -> TargetOptions:
+        return TargetOptions(profile=self.profile.resolve() if self.profile else None,
+                             confirm_account=self.confirm_account, **changes)
 
 
 class Run:
@@ -77,40 +76,42 @@ class Run:
         spec = self._load()
         gd = spec.gameday.quickened() if self.options.quick else spec.gameday
         variables = spec.gameday.quick.configuration if self.options.quick else {}
-        aws = self.options.target == "aws"
-        if self.options.dry_run and aws:
+        driver = driver_class(self.options.target)
+        if self.options.dry_run and driver.records_dry_runs:
             from gameday.dry_run import walk
 
-            walk(spec, lambda root: self._aws(dry_run=True, state_root=root, log=self.echo), self.echo, variables)
+            walk(spec, lambda root: driver.open(self.settings, self.options.target_options(
+                dry_run=True, state_root=root, extra={"log": self.echo})), self.echo, variables)
             return 0
+        if self.options.out is not None and self.options.out.exists():
+            raise InvalidInput(f"run directory {self.options.out} exists already; a run never writes over another",
+                               hint="choose a new --out, or remove that directory")
+        target = driver.open(self.settings, self.options.target_options())
         if self.options.dry_run:
-            self._print_plan(spec, gd)
+            self._print_plan(spec, gd, target)
             return 0
-        target = self._aws() if aws else LocalTarget(self.settings)
-        if aws:
-            self.echo(f"target aws: {json.dumps(target.preflight())}")  # wrong account: exit 2, nothing started
+        # The local stack comes up; a wrong AWS account ends here (exit 2, nothing touched, no run directory).
+        ready = target.prepare(lambda line: self.echo(f"stack: {line}"))
+        self.echo(f"target {target.name}: {json.dumps(ready)}")
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{self.options.experiment.stem}"
         run_dir = self.options.out or self.settings.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         self.echo(f"run {run_id} -> {run_dir}")
-        if not aws:
-            target.stack.progress = lambda line: self.echo(f"stack: {line}")
-            target.stack.up()
         for done in recover_open(target, log=lambda line: self.echo(f"recover: {line}")):
             self.echo(f"recover: closed {done['kind']} of {done['target']} left open by an earlier run")
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())
         seq_start = int(time.time() * 1000)
         env = {**os.environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
-               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **self._target_env()}
-        pg_ports = {} if aws else {r: target.layout.pg_port(r) for r in REGIONS}
-        capacity_urls = {} if aws else {r: f"http://{HOST}:{target.layout.app_port(r)}" for r in REGIONS}
+               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **target.child_env()}
+        sources = target.sampler_sources()
         started = time.time()
         sampler = load = chaos = None
         monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, pg_ports, seq_start,
-                                                           routing=not aws, capacity_urls=capacity_urls),
+            sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, sources.pg_ports, seq_start,
+                                                           routing=sources.routing,
+                                                           capacity_urls=sources.capacity_urls),
                                      run_dir / "sampler.log", env, die_with_runner=True)
             load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick)
             load = (children.start(load_cmd, run_dir / "load" / "locust.out", env, die_with_runner=True)
@@ -140,40 +141,19 @@ class Run:
         return self._analyse(run_dir)
 
     def _load(self) -> ExperimentSpec:
-        if self.options.target not in TARGETS:
-            raise InvalidInput(f"target {self.options.target!r} is unknown; valid targets: {', '.join(TARGETS)}")
-        profile = None
-        if self.options.target == "aws":
-            if self.options.profile is None:
-                raise InvalidInput("run on target aws refused: no target profile given",
-                                   hint="gameday run EXPERIMENT --target aws --profile examples/targets/staging.yaml")
-            profile = load_profile(self.options.profile)
-        problems = validate_files([self.options.experiment], self.options.target, profile)
+        config = driver_class(self.options.target).configure(self.options.target_options())
+        problems = validate_files([self.options.experiment], self.options.target, config)
         if problems:
-            again = f" --target aws --profile {self.options.profile}" if profile else ""
+            again = f" --target {self.options.target}"
+            again += f" --profile {self.options.profile}" if self.options.profile else ""
             raise InvalidInput("\n".join(str(p) for p in problems), hint=f"nothing was touched; "
                                f"`gameday validate {self.options.experiment}{again}` re-checks")
         return load_experiment(self.options.experiment)
 
-    def _aws(self, **kwargs):
-        """The AWS driver of this run (the prod confirmation is checked here, before anything is touched)."""
-        return aws_driver(self.settings, {"gameday_target_profile": str(self.options.profile.resolve()),
-                                          "gameday_confirm_account": self.options.confirm_account}, **kwargs)
-
-    def _target_env(self) -> dict[str, str]:
-        """What the children need to act on this run's target (driver_from reads it through Settings)."""
-        if self.options.target == "aws":
-            env = {"GAMEDAY_TARGET": "aws", "GAMEDAY_TARGET_PROFILE": str(self.options.profile.resolve())}
-            return env | ({"GAMEDAY_CONFIRM_ACCOUNT": self.options.confirm_account}
-                          if self.options.confirm_account else {})
-        lay = self.settings.layout()
-        return {"GAMEDAY_TARGET": "local", "GAMEDAY_ROUTER_PORT": str(lay.router_port),
-                "GAMEDAY_TOXIPROXY_PORT": str(lay.toxiproxy_port), "GAMEDAY_BASE_PORT": str(lay.base_port)}
-
-    def _print_plan(self, spec: ExperimentSpec, gd) -> None:
+    def _print_plan(self, spec: ExperimentSpec, gd, target) -> None:
         raw = spec.raw
         self.echo(f"dry run of {spec.source}: {spec.title}")
-        self.echo(f"would bring up the local stack (router {self.settings.layout().router_url}) and recover open faults")
+        self.echo(f"would prepare {target.describe()} and recover open faults")
         self.echo(f"would start probes (health every {gd.probes.health_interval_s} s, canary "
                   f"{gd.probes.canary_rate_per_s}/s) and load {gd.load.profile if gd.load else 'none'}")
         self.echo(f"would wait {gd.windows.baseline_s} s of baseline, then run Chaos Toolkit with rollbacks always:")
@@ -226,21 +206,9 @@ class Run:
             for entry in ledger_lines:
                 if entry["id"] in ours:
                     out.write(json.dumps(entry) + "\n")
-        deadline = time.monotonic() + WRITER_LOOKUP_S
-        writers = target.writer_regions()
-        while len(writers) != 1 and time.monotonic() < deadline:  # a busy database may miss one answer
-            time.sleep(0.2)
-            writers = target.writer_regions()
-        seqs: list[int] = []
-        if target.name == "aws":  # no direct database access: RPO stays unmeasured (no surviving_seqs.json)
-            writers = []
-        elif len(writers) == 1:
-            with psycopg.connect(postgres.dsn(target.layout.pg_port(writers[0])), autocommit=True) as conn:
-                seqs = [row[0] for row in conn.execute("SELECT seq FROM canary_writes WHERE seq >= %s ORDER BY seq",
-                                                       (seq_start,))]
-        if target.name != "aws":
-            (run_dir / "surviving_seqs.json").write_text(json.dumps({"seqs": seqs, "writer_region": writers[0]
-                                                                     if len(writers) == 1 else None}))
+        surviving = target.surviving_writes(seq_start)
+        if surviving is not None:  # None: the target cannot read the writer's canary rows; RPO stays unmeasured
+            (run_dir / "surviving_seqs.json").write_text(json.dumps(surviving))
         meta = {"run_id": run_id, "experiment": str(self.options.experiment), "title": spec.title,
                 "target": self.options.target, "started_s": started, "ended_s": ended, "quick": self.options.quick,
                 "aborted": {"reason": self.abort_reason, "at_s": self.aborted_at} if self.abort_reason else None,

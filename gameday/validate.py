@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gameday.models import (EXTENSION_NAME, Problem, check_document, experiment_activities, pydantic_problems,
+from gameday.base.models import (EXTENSION_NAME, Problem, check_document, experiment_activities, pydantic_problems,
                             read_document)
 
 __all__ = ["Problem", "validate_files", "validate_file"]
@@ -23,13 +23,13 @@ __all__ = ["Problem", "validate_files", "validate_file"]
 ENV_SECRET_HINT = "use {type: env, key: SOME_VARIABLE}"
 
 
-def validate_files(paths: Iterable[str | Path], target: str = "local", profile=None) -> list[Problem]:
-    """Every problem in every file, in file order; an empty list means all are valid on `target` (the AWS target
-    with its `profile`, a TargetProfile)."""
-    return [problem for path in paths for problem in validate_file(path, target, profile)]
+def validate_files(paths: Iterable[str | Path], target: str = "local", config=None) -> list[Problem]:
+    """Every problem in every file, in file order; an empty list means all are valid on `target` (with its
+    configuration from `Target.configure`, e.g. the AWS target profile)."""
+    return [problem for path in paths for problem in validate_file(path, target, config)]
 
 
-def validate_file(path: str | Path, target: str = "local", profile=None) -> list[Problem]:
+def validate_file(path: str | Path, target: str = "local", config=None) -> list[Problem]:
     """Every problem in one experiment file: readable, parseable, its gameday block, secrets, Chaos Toolkit, and
     whether `target` can carry out each activity (gameday.target_check)."""
     from gameday.target_check import target_problems
@@ -43,7 +43,7 @@ def validate_file(path: str | Path, target: str = "local", profile=None) -> list
     problems += inline_secrets(file, raw)
     problems += missing_controls(file, raw)
     problems += chaostoolkit_problems(file, raw, problems)
-    problems += target_problems(file, raw, target, profile)
+    problems += target_problems(file, raw, target, config)
     return problems
 
 

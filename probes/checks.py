@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from gameday.errors import GameDayError
+from gameday.base.errors import GameDayError
 from probes.entry_point import canary_probe
 from probes.pg import read_state
 

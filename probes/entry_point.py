@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import httpx
 
+from gameday.base.probe_kinds import ProbeKind
+
 # The request never left this process: nothing can have been written.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 # A proxy (the router) lost its upstream after forwarding: the API may have committed.
@@ -43,7 +45,7 @@ async def health_probe(client: httpx.AsyncClient, url: str, at_s: float, timeout
         error = f"no answer within {timeout_s} s"
     except httpx.HTTPError as exc:
         error = _error_text(exc)
-    return {"probe": "health", "at_s": at_s, "latency_ms": round((now() - at_s) * 1000, 3), "status": status,
+    return {"probe": ProbeKind.health, "at_s": at_s, "latency_ms": round((now() - at_s) * 1000, 3), "status": status,
             "ok": status == 200, "region": region, "error": error}
 
 
@@ -66,13 +68,13 @@ async def canary_probe(client: httpx.AsyncClient, url: str, seq: int, sent_s: fl
         outcome, error = "failed", _error_text(exc)
     except httpx.HTTPError as exc:
         outcome, error = "uncertain", _error_text(exc)
-    return {"probe": "canary", "seq": seq, "sent_s": sent_s, "acked_s": acked_s, "outcome": outcome,
+    return {"probe": ProbeKind.canary, "seq": seq, "sent_s": sent_s, "acked_s": acked_s, "outcome": outcome,
             "status": status, "region": region, "error": error}
 
 
 async def routing_probe(client: httpx.AsyncClient, url: str, at_s: float, timeout_s: float) -> dict:
     """GET the router's status: the region it serves, the region it chose, and when it last switched."""
-    record = {"probe": "routing", "at_s": at_s, "served_region": None, "active_region": None,
+    record = {"probe": ProbeKind.routing, "at_s": at_s, "served_region": None, "active_region": None,
               "last_switch_at_s": None, "switches": None, "error": None}
     try:
         async with asyncio.timeout(timeout_s):

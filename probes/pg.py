@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from gameday.base.probe_kinds import ProbeKind
 from infra.local.postgres import dsn
 
 CONNECT_TIMEOUT_S = 1
@@ -51,13 +52,13 @@ def replication_records(at_s: float, states: list[DbState]) -> list[dict]:
     """The `writers` record and one `replication` record per standby, for states read at `at_s`."""
     writers = sorted(s.region for s in states if s.writable)
     writer_lsn = next((s.lsn for s in states if s.writable and s.lsn), None) if len(writers) == 1 else None
-    out = [{"probe": "writers", "at_s": at_s, "writable": writers}]
+    out = [{"probe": ProbeKind.writers, "at_s": at_s, "writable": writers}]
     for s in states:
         if s.writable:
             continue
         behind = (max(0, lsn_bytes(writer_lsn) - lsn_bytes(s.replay_lsn))
                   if writer_lsn and s.replay_lsn else None)
-        out.append({"probe": "replication", "at_s": at_s, "region": s.region, "lag_s": s.lag_s,
+        out.append({"probe": ProbeKind.replication, "at_s": at_s, "region": s.region, "lag_s": s.lag_s,
                     "receive_lsn": s.lsn, "replay_lsn": s.replay_lsn, "primary_lsn": writer_lsn,
                     "behind_bytes": behind})
     return out

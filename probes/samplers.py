@@ -27,6 +27,7 @@ import httpx
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
+from gameday.base.probe_kinds import ProbeKind
 from probes.entry_point import canary_probe, health_probe, routing_probe
 from probes.jsonl import JsonlWriter
 from probes.pg import STATE_SQL, DbState, conninfo, replication_records
@@ -110,7 +111,7 @@ def capacity_records(region: str, samples: list[dict], after_s: float) -> list[d
     for sample in sorted(samples, key=lambda s: s.get("at_s", 0.0)):
         if not isinstance(sample.get("at_s"), (int, float)) or sample["at_s"] <= after_s:
             continue
-        record = {"probe": "capacity", "at_s": sample["at_s"], "region": region}
+        record = {"probe": ProbeKind.capacity, "at_s": sample["at_s"], "region": region}
         record.update({key: sample[key] for key in CAPACITY_FIELDS if key in sample})
         records.append(record)
     return records
@@ -123,7 +124,7 @@ class CapacitySampler:
         self.urls = {region: url.rstrip("/") for region, url in urls.items()}
         self.client = client
         self.timeout_s = timeout_s
-        self.newest = {region: since_s for region in urls}
+        self.newest = dict.fromkeys(urls, since_s)
 
     async def poll(self, region: str) -> list[dict]:
         try:
@@ -150,7 +151,7 @@ class DbSampler:
     def __init__(self, pg_ports: dict[str, int], timeout_s: float):
         self.pg_ports = pg_ports
         self.timeout_s = timeout_s
-        self.conns: dict[str, psycopg.AsyncConnection | None] = {region: None for region in pg_ports}
+        self.conns: dict[str, psycopg.AsyncConnection | None] = dict.fromkeys(pg_ports)
 
     async def state(self, region: str) -> DbState | None:
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 
-from infra.local.layout import HOST
 from infra.targets import driver_from
 
 __all__ = ["entry_point_healthy", "single_writer", "writer_region", "served_region", "region_capacity"]
@@ -32,19 +31,10 @@ def writer_region(configuration: dict = None, secrets: dict = None) -> str:
 
 def served_region(configuration: dict = None, secrets: dict = None) -> str:
     """The region the entry point's router sends traffic to now."""
-    target = driver_from(configuration)
-    return httpx.get(f"{target.layout.router_url}/_router/status", timeout=2).json()["served_region"]
+    return driver_from(configuration).served_region()
 
 
 def region_capacity(region: str, configuration: dict = None, secrets: dict = None) -> dict:
     """The region gateway's capacity now: instances, ready ones, in flight, its caps and throttles so far (on aws:
     the region's Lambda functions' peak concurrency, throttles and reserved concurrency from CloudWatch)."""
-    target = driver_from(configuration)
-    if target.name == "aws":
-        return target.region_capacity(region)
-    status = httpx.get(f"http://{HOST}:{target.layout.app_port(region)}/_region/status", timeout=2).json()
-    policy = status.get("policy") or {}
-    return {"region": region, "instances": status.get("instances"), "ready": status.get("ready_instances"),
-            "in_flight": (status.get("capacity") or {}).get("in_flight"),
-            "min_instances": policy.get("min_instances"), "max_instances": policy.get("max_instances"),
-            "throttles_total": status.get("throttles_total"), "requests_total": status.get("requests_total")}
+    return driver_from(configuration).region_capacity(region)

@@ -19,6 +19,7 @@ from collections import deque
 
 import httpx
 
+from gameday.base import write_ahead
 from infra.targets import driver_from as target_from
 from infra.targets import ledger_for
 
@@ -27,71 +28,25 @@ __all__ = ["deploy_version", "rollback_deployment", "rollback_on_regression"]
 WATCH_INTERVAL_S = 0.05
 WATCH_REQUEST_TIMEOUT_S = 2.0
 MIN_WATCH_SAMPLES = 10
-#: The recovery of a change that needs no undo (as in gameday.faults, which remediations do not import).
-NOTHING = {"call": "nothing", "args": {}}
 
 
 def deploy_version(region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
                    force: bool = False, configuration: dict = None, secrets: dict = None) -> dict:
     """Deploy `version` to `region`'s idle slot through the region gateway (health gate; `force` skips it)."""
     target = target_from(configuration)
-    ledger = ledger_for(target)
     params = {"version": version, "error_rate": error_rate, "added_latency_ms": added_latency_ms, "force": force,
               "run_id": os.environ.get("GAMEDAY_RUN_ID")}
-    if target.name == "aws":
-        return _deploy_written_ahead(target, ledger, region, version, params)
-    entry = ledger.begin("deployment", region, params,
-                         {"call": "rollback_deployment", "args": {"region": region, "version": version}})
-    try:
-        status, result = target.deploy(region, version, error_rate, added_latency_ms, force)
-    except BaseException as exc:
-        ledger.failed(entry, exc)
-        raise
-    details = {**result, "region": region, "at_s": time.time()}
-    if status == 200 and result.get("deployed"):
-        ledger.injected(entry, details)
-    else:  # the health gate refused it: nothing went live, nothing to undo
-        ledger.recovered(entry, {**details, "gate_refused": True})
-    return details
-
-
-def _deploy_written_ahead(target, ledger, region: str, version: str, params: dict) -> dict:
-    """AWS: the entry is begun by the driver after its guard and reads, with the exact recovery (previous version)."""
-    entry: str | None = None
-
-    def begin(recovery: dict | None) -> None:
-        nonlocal entry
-        if entry is None:
-            entry = ledger.begin("deployment", region, params, recovery or NOTHING)
-
-    try:
-        with target.write_ahead(begin):
-            result = target.deploy_release(region, version)
-    except BaseException as exc:
-        if entry is not None:
-            ledger.failed(entry, exc)
-        raise
-    details = {**result, "region": region, "at_s": time.time()}
-    if entry is not None:  # None: the alias pointed at that version already, nothing changed
-        ledger.injected(entry, details)
-    return details
+    details = write_ahead.record(target, ledger_for(target), "deployment", region, params,
+                                 {"region": region, "version": version},
+                                 lambda t: t.deploy(region, version, error_rate, added_latency_ms, force))
+    return {**details, "region": region, "at_s": time.time()}
 
 
 def rollback_deployment(region: str, configuration: dict = None, secrets: dict = None) -> dict:
     """Roll back every deployment to `region` still open in the fault ledger (none open: nothing to do)."""
     target = target_from(configuration)
-    ledger = ledger_for(target)
-    undone = []
-    for entry in ledger.open_entries():
-        if entry["kind"] == "deployment" and entry["target"] == region:
-            if target.name == "aws":
-                recovery = ledger.recovery_of(entry["id"])
-                details = {"nothing_to_undo": True} if recovery["call"] == NOTHING["call"] \
-                    else getattr(target, recovery["call"])(**recovery["args"])
-            else:
-                details = target.rollback_deployment(region, entry["params"].get("version"))
-            ledger.recovered(entry["id"], details)
-            undone.append(details)
+    done = write_ahead.undo(target, ledger_for(target), "rollback_deployment", region, {}, fallback=False)
+    undone = [d["details"] for d in done.get("undone", [])]
     return {"region": region, "rolled_back": len(undone), "details": undone, "at_s": time.time()}
 
 
@@ -109,8 +64,7 @@ def rollback_on_regression(region: str, max_error_rate: float = 0.05, max_p95_ms
                            secrets: dict = None) -> dict:
     """Watch `region`'s reads (an alarm stand-in); on a breach roll back, else give up after `timeout_s`."""
     target = target_from(configuration)
-    url = target.release_watch_url(region) if target.name == "aws" else \
-        f"http://127.0.0.1:{target.layout.app_port(region)}"
+    url = target.release_watch_url(region)
     size = max(MIN_WATCH_SAMPLES, round(window_s / WATCH_INTERVAL_S))
     window: deque = deque(maxlen=size)
     started = time.time()

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from reports.render import in_unit, md_cell, show, target_in_unit
+from reports.formatting import TEMPLATES, in_unit, md_cell, show, target_in_unit
 from reports.trends import FIGURES, LABELS, regressions, series
 
 SCHEMA = "gameday-certificate/1"
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)

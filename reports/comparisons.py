@@ -15,15 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from reports.statistics import (MIN_SAMPLES, RateComparison, ShiftComparison, SlidingSlo, compare_error_rates,
-                                compare_latency, sliding_slo)
+from gameday.base.metrics import VS_BASELINE, Window
+from reports.statistics import (
+    MIN_SAMPLES,
+    RateComparison,
+    ShiftComparison,
+    SlidingSlo,
+    compare_error_rates,
+    compare_latency,
+    sliding_slo,
+)
 
-COMPARED = ("fault", "recovery", "after")
+COMPARED = tuple(w.value for w in Window if w in VS_BASELINE)   # fault, recovery, after
 SLIDING_WINDOW_S, SLIDING_STEP_S = 30.0, 1.0
 Bounds = dict[str, tuple[float | None, float | None, bool]]   # window -> (start, end, end included)
 
@@ -127,7 +135,7 @@ def compare(bounds: Bounds, health: list[dict], samples: pd.DataFrame | None, cr
 def _clock(t_s: float | None) -> str:
     if t_s is None:
         return "n/a"
-    return datetime.fromtimestamp(t_s, timezone.utc).strftime("%H:%M:%SZ")
+    return datetime.fromtimestamp(t_s, UTC).strftime("%H:%M:%SZ")
 
 
 def _p(value: float | None) -> str:

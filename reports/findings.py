@@ -1,9 +1,10 @@
 """Pure analysis of one run's files: fault windows, per-window load/health figures, RTO/RPO, split brain, journal.
 
-Windows (epoch seconds; `t0` = the first injected region outage or writer kill of the fault ledger, else its
-first injected fault; baseline ends at the first fault; `after` starts at the later of the last recovery
-and the experiment's end (run.json `experiment_ended_s`, rollbacks included); `last recovery` = the latest
-`recovered` line, defined only when every injected fault was recovered):
+Windows (epoch seconds; `t0` = the first injected disaster of the fault ledger (a region outage or a writer
+kill: gameday.base.catalogue), else its first injected fault; baseline ends at the first fault; `after` starts
+at the later of the last recovery and the experiment's end (run.json `experiment_ended_s`, rollbacks
+included); `last recovery` = the latest `recovered` line, defined only when every injected fault was
+recovered):
 
     baseline  [run start, first fault)   overall   [run start, run end]
     fault     [t0, last recovery)        (to the run end when a fault was never recovered)
@@ -23,23 +24,38 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from gameday.ledger import fault_windows
-from gameday.models import GameDaySpec
+from gameday.base.catalogue import disaster_kinds
+from gameday.base.ledger import fault_windows
+from gameday.base.metrics import Window
+from gameday.base.models import GameDaySpec
+from gameday.base.probe_kinds import ProbeKind, of_kind
 from reports.comparisons import Comparisons, compare
-from reports.recovery import (RpoResult, RtoPhases, RtoResult, read_rto, rpo, rto_phases, split_brain_events,
-                              write_rto)
+from reports.recovery import RpoResult, RtoPhases, RtoResult, read_rto, rpo, rto_phases, split_brain_events, write_rto
 from reports.samples import nearest_rank
 from reports.scaling import Scaling, Throttles, capacity_max, place_spike, scaling, throttles
-from reports.scenario_metrics import (CACHED_READ, HASHED_ASSET, AiStats, Deployment, IntervalStats, Warmup,
-                                      ai_stats, cache_recovered_s, interval_stats, cache_warmup, deployment, hit_counts, share)
+from reports.scenario_metrics import (
+    CACHED_READ,
+    HASHED_ASSET,
+    INTERVAL_S,
+    AiStats,
+    Deployment,
+    Warmup,
+    ai_stats,
+    cache_recovered_s,
+    cache_warmup,
+    deployment,
+    hit_counts,
+    interval_stats,
+    share,
+)
+from reports.statistics import SlidingSlo
 
-WINDOWS = ("baseline", "fault", "recovery", "after", "overall", "spike")
-DISASTER_KINDS = ("region_outage", "db_writer_kill")
+WINDOWS = tuple(w.value for w in Window)
 LOST_SEQS_SHOWN = 100
 FAILBACK = re.compile(r"fail[-_ ]?back", re.IGNORECASE)
 PROMOTION = re.compile(r"promot", re.IGNORECASE)
@@ -87,7 +103,7 @@ class WindowStats:
     edge_requests: int = 0                      # sent, successful GET /static/[asset] samples
     edge_hits: int = 0                          # ... answered with X-Cache: Hit (by the edge)
     ai: AiStats = AiStats()                     # the POST /ai journey's samples only
-    intervals: IntervalStats = IntervalStats()  # the window's worst 10 s interval (soak criteria)
+    intervals: SlidingSlo = SlidingSlo(INTERVAL_S, INTERVAL_S)  # the window's worst 10 s interval (soak criteria)
     throttled: Throttles | None = None          # requests answered 429 (reports.scaling)
     capacity_max: tuple[float, dict] | None = None  # the most instances / cap in the window, and that sample
 
@@ -174,11 +190,7 @@ def iso_utc(t_s: float | None) -> str | None:
     """Epoch seconds as ISO 8601 UTC with milliseconds (`2025-01-01T12:00:03.000Z`); None stays None."""
     if t_s is None or not math.isfinite(t_s):
         return None
-    return datetime.fromtimestamp(t_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _of(probes: tuple[dict, ...], name: str) -> list[dict]:
-    return [r for r in probes if r.get("probe") == name]
+    return datetime.fromtimestamp(t_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _run_bounds(inputs: RunInputs, health: list[dict], canary: list[dict]) -> tuple[float | None, float | None]:
@@ -282,7 +294,7 @@ def _epoch_s(text: object) -> float | None:
         at = datetime.fromisoformat(str(text))
     except ValueError:
         return None
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()  # naive journal times are UTC
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()  # naive journal times are UTC
 
 
 def journal_promotions(journal: dict | None) -> tuple[dict, ...]:
@@ -298,16 +310,16 @@ def journal_promotions(journal: dict | None) -> tuple[dict, ...]:
 
 def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
     """Pure: every figure of one run, from its parsed files and the experiment's gameday block."""
-    health, canary = _of(inputs.probes, "health"), _of(inputs.probes, "canary")
-    writers = _of(inputs.probes, "writers")
-    routing = _of(inputs.probes, "routing")
+    health, canary = of_kind(inputs.probes, ProbeKind.health), of_kind(inputs.probes, ProbeKind.canary)
+    writers = of_kind(inputs.probes, ProbeKind.writers)
+    routing = of_kind(inputs.probes, ProbeKind.routing)
     start_s, end_s = _run_bounds(inputs, health, canary)
     faults = tuple(fault_windows(list(inputs.ledger)))
     # The baseline ends when the first injection began: the fault may bite before its call returns.
     first_fault = faults[0].get("begun_s", faults[0]["start_s"]) if faults else None
     # t0 is the disaster (a region or writer lost) when there is one: a replication cut before it only
     # prepares the loss window that RPO measures.
-    disasters = [w for w in faults if w["kind"] in DISASTER_KINDS]
+    disasters = [w for w in faults if w["kind"] in disaster_kinds()]
     t0 = (disasters or faults)[0]["start_s"] if faults else None
     ends = [w["end_s"] for w in faults]
     last_recovery = max(ends) if faults and None not in ends else None
@@ -339,7 +351,7 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                            False),
               "after": (after_start, end_s if after_start is not None else None, True),
               "overall": (start_s, end_s, True)}
-    capacity = _of(inputs.probes, "capacity")
+    capacity = of_kind(inputs.probes, ProbeKind.capacity)
     spike = place_spike(inputs.load_profile, inputs.samples, spec.windows.warmup_s)
     if spike is not None:
         bounds["spike"] = (spike.window_start_s, spike.drop_s, False)

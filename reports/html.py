@@ -14,10 +14,11 @@ import numpy as np
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from gameday.provenance import tool_versions
+from gameday.base.probe_kinds import ProbeKind, of_kind
+from gameday.base.provenance import tool_versions
 from reports import charts
 from reports.findings import iso_utc
-from reports.render import TEMPLATES, in_unit, show, target_in_unit
+from reports.formatting import TEMPLATES, in_unit, show, target_in_unit
 from reports.run_files import (
     EXPERIMENT_FILE,
     JOURNAL_FILE,
@@ -79,7 +80,7 @@ def build_charts(doc: dict, probes: list[dict], load: Load | None) -> list[chart
     if load is not None:
         rates = charts.per_bucket(load.t_s, load.latency_ms, load.ok, load.dropped, origin, "load samples")
     else:
-        health = [r for r in probes if r.get("probe") == "health" and r.get("at_s") is not None]
+        health = [r for r in of_kind(probes, ProbeKind.health) if r.get("at_s") is not None]
         rates = charts.per_bucket(np.array([r["at_s"] for r in health], dtype=float),
                                   np.array([_num(r.get("latency_ms")) for r in health], dtype=float),
                                   np.array([bool(r.get("ok")) for r in health], dtype=bool),
@@ -91,10 +92,10 @@ def build_charts(doc: dict, probes: list[dict], load: Load | None) -> list[chart
         b = b if b is not None else (end if end is not None else a)
         if a is not None:
             faults.append((a - origin, b - origin, str(w.get("kind"))))
-    routing = sorted((r["at_s"] - origin, r.get("served_region")) for r in probes
-                     if r.get("probe") == "routing" and r.get("at_s") is not None)
-    capacity = [{**r, "x": r["at_s"] - origin} for r in probes
-                if r.get("probe") == "capacity" and r.get("at_s") is not None and r.get("region")]
+    routing = sorted((r["at_s"] - origin, r.get("served_region")) for r in of_kind(probes, ProbeKind.routing)
+                     if r.get("at_s") is not None)
+    capacity = [{**r, "x": r["at_s"] - origin} for r in of_kind(probes, ProbeKind.capacity)
+                if r.get("at_s") is not None and r.get("region")]
     capacity.sort(key=lambda r: r["x"])
     colours = charts.region_colours([region for _, region in routing] + [r["region"] for r in capacity])
     rto, rpo = doc.get("rto") or {}, doc.get("rpo") or {}
@@ -105,7 +106,7 @@ def build_charts(doc: dict, probes: list[dict], load: Load | None) -> list[chart
         phases.append((name, None if at is None or t0 is None else at - t0, p.get("duration_s") if p else None,
                        p.get("resolution_s") if p else None))
     canary = [(r.get("seq"), r["sent_s"] - origin, None if r.get("acked_s") is None else r["acked_s"] - origin,
-               str(r.get("outcome"))) for r in probes if r.get("probe") == "canary" and r.get("sent_s") is not None]
+               str(r.get("outcome"))) for r in of_kind(probes, ProbeKind.canary) if r.get("sent_s") is not None]
     lost = set(rpo.get("lost_seqs") or [])
     return [charts.timeline(rates, faults, routing, capacity, label, colours),
             charts.rto_phases(phases, rto.get("read_s"), rto.get("write_s")),

@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
+from gameday.base.probe_kinds import ProbeKind
+
 DEFAULT_SUSTAIN_S = 10.0
 
 
@@ -113,9 +115,9 @@ class _Mark:
     resolution_s: float
 
 
-def _of(records: Iterable[dict], probe: str) -> list[dict]:
-    # Accept either one probe's records or every record of probes.jsonl.
-    return [r for r in records if r.get("probe", probe) == probe]
+def _of(records: Iterable[dict], kind: ProbeKind) -> list[dict]:
+    # Accept either one probe's records (even without their `probe` field) or every record of probes.jsonl.
+    return [r for r in records if r.get("probe", kind) == kind]
 
 
 def sampling_interval_s(times: Iterable[float]) -> float | None:
@@ -159,7 +161,7 @@ def _rto(points: list[tuple[float, bool]], t0: float, sustain_s: float, resoluti
 def write_rto(canary: list[dict], t0: float, sustain_s: float = DEFAULT_SUSTAIN_S,
               interval_s: float | None = None) -> RtoResult:
     """Write RTO from canary records; `interval_s` defaults to the median spacing of `sent_s` (1 / rate)."""
-    canary = _of(canary, "canary")
+    canary = _of(canary, ProbeKind.canary)
     points = [(float(c["sent_s"]), c["outcome"] == "acked") for c in canary]
     resolution = interval_s if interval_s is not None else sampling_interval_s(t for t, _ in points)
     return _rto(points, t0, sustain_s, resolution)
@@ -168,7 +170,7 @@ def write_rto(canary: list[dict], t0: float, sustain_s: float = DEFAULT_SUSTAIN_
 def read_rto(health: list[dict], t0: float, sustain_s: float = DEFAULT_SUSTAIN_S,
              interval_s: float | None = None) -> RtoResult:
     """Read RTO from health records; `interval_s` defaults to the median spacing of `at_s`."""
-    health = _of(health, "health")
+    health = _of(health, ProbeKind.health)
     points = [(float(h["at_s"]), bool(h["ok"])) for h in health]
     resolution = interval_s if interval_s is not None else sampling_interval_s(t for t, _ in points)
     return _rto(points, t0, sustain_s, resolution)
@@ -176,7 +178,7 @@ def read_rto(health: list[dict], t0: float, sustain_s: float = DEFAULT_SUSTAIN_S
 
 def rpo(canary: list[dict], t0: float, surviving_seqs: set[int], interval_s: float | None = None) -> RpoResult:
     """RPO and write accounting from canary records and the seqs present on the new writer."""
-    canary = _of(canary, "canary")
+    canary = _of(canary, ProbeKind.canary)
     surviving = set(surviving_seqs)
     acked = [c for c in canary if c["outcome"] == "acked"]
     uncertain = [c for c in canary if c["outcome"] == "uncertain"]
@@ -203,7 +205,7 @@ def rpo(canary: list[dict], t0: float, surviving_seqs: set[int], interval_s: flo
 
 def split_brain_events(writers_samples: list[dict]) -> int:
     """How many `writers` samples saw two or more writable regions at once."""
-    return sum(1 for w in _of(writers_samples, "writers") if len(w.get("writable") or ()) >= 2)
+    return sum(1 for w in _of(writers_samples, ProbeKind.writers) if len(w.get("writable") or ()) >= 2)
 
 
 def _pre_fault_region(t0: float, health: list[dict], routing: list[dict]) -> str | None:
@@ -231,7 +233,8 @@ def _first(marks: Iterable[_Mark | None]) -> _Mark | None:
 def rto_phases(t0: float, health: list[dict], routing: list[dict], events: list[dict],
                canary: list[dict] | None = None) -> RtoPhases:
     """Split the recovery after `t0` into phases (definitions in the module docstring)."""
-    health, routing, canary = _of(health, "health"), _of(routing, "routing"), _of(canary or [], "canary")
+    health, routing = _of(health, ProbeKind.health), _of(routing, ProbeKind.routing)
+    canary = _of(canary or [], ProbeKind.canary)
     routing = sorted(routing, key=lambda r: r["at_s"])
     health_res = sampling_interval_s(h["at_s"] for h in health) or 0.0
     routing_res = sampling_interval_s(r["at_s"] for r in routing) or 0.0

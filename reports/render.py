@@ -13,9 +13,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from reports.certify import Certification, Verdict
 from reports.findings import WINDOWS, Findings, iso_utc
+from reports.formatting import TEMPLATES, in_unit, md_cell, show, target_in_unit
 
 SCHEMA = "gameday-summary/1"
-TEMPLATES = Path(__file__).parent / "templates"
 DIGITS = {"s": 3, "ms": 3, "ratio": 6, "count": 0}
 
 
@@ -23,7 +23,7 @@ def _num(value: float | None, digits: int = 3) -> float | int | None:
     """JSON-safe rounding: NaN and None become None, counts stay ints."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return value
     return round(float(value), digits)
 
@@ -40,7 +40,7 @@ def _window(w) -> dict:
             "ai_requests": w.ai.requests, "ai_errors": w.ai.errors, "ai_error_rate": _num(w.ai.error_rate, 6),
             "ai_p95_ms": _num(w.ai.p95_ms), "ai_answers": w.ai.answers,
             "ai_fallback_share": _num(w.ai.fallback_share, 6), "ai_providers": dict(w.ai.providers),
-            "interval_s": w.intervals.interval_s, "intervals": w.intervals.intervals,
+            "interval_s": w.intervals.window_s, "intervals": w.intervals.windows,
             "interval_p95_ms": _num(w.intervals.worst_p95_ms),
             "interval_error_rate": _num(w.intervals.worst_error_rate, 6),
             "throttled_requests": w.throttled.count if w.throttled else None,
@@ -62,7 +62,8 @@ def _comparisons(findings: Findings) -> dict:
         s, e = w.latency, w.errors
         windows[name] = {
             "latency": {"n_baseline": s.n_baseline, "n_window": s.n_window,
-                        "median_baseline_ms": _num(s.median_baseline), "median_window_ms": _num(s.median_window), "shift_ms": _num(s.shift),
+                        "median_baseline_ms": _num(s.median_baseline), "median_window_ms": _num(s.median_window),
+                        "shift_ms": _num(s.shift),
                         "ci_low_ms": _num(s.ci_low), "ci_high_ms": _num(s.ci_high), "confidence": s.confidence,
                         "u": _num(s.u, 1), "p_two_sided": _sig(s.p_two_sided), "p_slower": _sig(s.p_slower),
                         "exact_p": s.exact, "subsampled": s.subsampled, "shift_n_baseline": s.shift_n_baseline,
@@ -177,35 +178,6 @@ def summary(findings: Findings, certification: Certification, meta: dict) -> dic
 
 def _criterion(c: dict) -> dict:
     return {**c, "measured": _num(c["measured"], DIGITS.get(c["unit"], 3) or 3)}
-
-
-def show(value, digits: int = 2, unit: str = "") -> str:
-    """A number for people: rounded, thousands separated, `n/a` for NaN/None."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
-    return f"{text} {unit}".rstrip()
-
-
-def in_unit(value, unit: str) -> str:
-    """A criterion's target or measured value in its unit: `3.41 s`, `187.2 ms`, `0.0012`, `0`."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if unit in ("s", "ms"):
-        return show(value, 2 if unit == "s" else 1, unit)
-    return f"{value:.4g}" if unit == "ratio" else f"{value:,.6g}"
-
-
-def target_in_unit(value, unit: str) -> str:
-    """A criterion's target as written: `900 s`, `0.01`, `0`."""
-    return f"{value:,.6g} {unit}" if unit in ("s", "ms") else f"{value:,.6g}"
-
-
-def md_cell(text) -> str:
-    """Text safe inside a Markdown table cell (a pipe or a newline would break the row)."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown(doc: dict) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gameday.errors import InvalidInput
-from gameday.ledger import read_entries
+from gameday.base.errors import InvalidInput
+from gameday.base.ledger import read_entries
 from reports.findings import RunInputs
 from reports.sample_files import read_samples
 

@@ -4,16 +4,18 @@ warm-up, and the detect/restore times of a bad deployment.
 - hit rate of a window: samples of one request name that were sent and succeeded, share with X-Cache `hit`
   (the recorder stores X-Cache lower-cased, so the edge's `Hit` counts too); cached reads are
   `GET /items/[id]`, hashed assets `GET /static/[asset]`.
-- cache warm-up: from the cache's recovery (the latest end of a `link_cut` of a `cache-*` link or of a
-  `cache_flush`) until the first whole second whose hit rate reaches WARMUP_SHARE of the baseline's; seconds
-  with fewer than MIN_READS_PER_S reads are skipped; resolution 1 s.
+- cache warm-up: from the cache's recovery (the latest end of a fault the fault catalogue says the cache
+  sees: a `link_cut` or `cache_flush` whose target starts with `cache-`) until the first whole second whose
+  hit rate reaches WARMUP_SHARE of the baseline's; seconds with fewer than MIN_READS_PER_S reads are
+  skipped; resolution 1 s.
 - AI gateway: samples of the `POST /ai` journey only (named `POST /ai [<provider>]` by the recorder): their
   error rate, exact P95, and the fallback share = successful answers not served by FIRST_PROVIDER / all
   successful answers naming a provider.
 - soak: the worst INTERVAL_S interval of a window (P95 of non-AI samples, error rate of all samples).
-- deployment (ledger kind `deployment`): detect = the watcher's `detected_at_s` (journal output) minus the
-  time the bad version went live; restore = its ledger recovery minus that time, counted only when it came
-  before the experiment ended (a release the safety net rolled back was not restored by the experiment).
+- deployment (the catalogue's deployment faults, ledger kind `deployment`): detect = the watcher's
+  `detected_at_s` (journal output) minus the time the bad version went live; restore = its ledger recovery
+  minus that time, counted only when it came before the experiment ended (a release the safety net rolled
+  back was not restored by the experiment).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gameday.base.catalogue import Affects, seen_by
 from reports.samples import nearest_rank
+from reports.statistics import SlidingSlo, sliding_slo
 
 CACHED_READ = "GET /items/[id]"
 HASHED_ASSET = "GET /static/[asset]"
 WARMUP_SHARE = 0.8
 MIN_READS_PER_S = 3
-CACHE_FAULTS = ("link_cut", "cache_flush")
 
 
 def matches(values: pd.Series, predicate: Callable[[str], bool]) -> np.ndarray:
@@ -59,8 +62,8 @@ def share(hits: int, requests: int) -> float | None:
 
 
 def cache_recovered_s(fault_windows: tuple[dict, ...] | list[dict]) -> float | None:
-    """When the cache came back: the latest end of a cache link cut or flush; None if there was none."""
-    ends = [w["end_s"] for w in fault_windows if w["kind"] in CACHE_FAULTS and str(w["target"]).startswith("cache-")]
+    """When the cache came back: the latest end of a fault the cache sees (gameday.base.catalogue); None if none."""
+    ends = [w["end_s"] for w in fault_windows if seen_by(Affects.cache, w)]
     if not ends or None in ends:
         return None
     return max(ends)
@@ -133,7 +136,8 @@ def _detections(journal: dict | None) -> list[float]:
     out = []
     for record in (journal or {}).get("run") or []:
         output = record.get("output")
-        if isinstance(output, dict) and output.get("detected") and isinstance(output.get("detected_at_s"), (int, float)):
+        if (isinstance(output, dict) and output.get("detected")
+                and isinstance(output.get("detected_at_s"), (int, float))):
             out.append(float(output["detected_at_s"]))
     return sorted(out)
 
@@ -141,7 +145,7 @@ def _detections(journal: dict | None) -> list[float]:
 def deployment(fault_windows: tuple[dict, ...] | list[dict], journal: dict | None,
                experiment_end_s: float | None) -> Deployment | None:
     """Pure: the first deployment of the ledger and its detection/rollback; None when nothing was deployed."""
-    deployments = [w for w in fault_windows if w["kind"] == "deployment"]
+    deployments = [w for w in fault_windows if seen_by(Affects.deployment, w)]
     if not deployments:
         return None
     live = deployments[0]
@@ -235,60 +239,21 @@ def ai_stats(samples: pd.DataFrame | None, start_s: float | None, end_s: float |
 # intervals from its start (a last partial interval counts when it has enough requests) and the worst
 # interval's P95 and error rate are the window's figures. P95 is over the sent non-AI samples (the AI journey
 # has its own SLO: ai_p95_ms); the error rate over every sent load sample. Intervals with fewer than
-# min_requests such samples are skipped.
+# min_requests such samples are skipped. They are sliding windows that step by their own length
+# (reports.statistics.sliding_slo), so a soak interval and a sliding SLO window are computed alike.
 
 INTERVAL_S = 10.0
 
 
-@dataclass(frozen=True)
-class IntervalStats:
-    """The worst interval of a window."""
-
-    interval_s: float = INTERVAL_S
-    intervals: int = 0                    # intervals with enough requests
-    skipped: int = 0                      # intervals with too few
-    worst_p95_ms: float | None = None
-    worst_p95_start_s: float | None = None
-    worst_error_rate: float | None = None
-    worst_error_start_s: float | None = None
-    worst_errors: int = 0
-    worst_requests: int = 0
-
-
 def interval_stats(samples: pd.DataFrame | None, start_s: float | None, end_s: float | None, closed: bool = False,
-                   interval_s: float = INTERVAL_S, min_requests: int = 20) -> IntervalStats:
+                   interval_s: float = INTERVAL_S, min_requests: int = 20) -> SlidingSlo:
     """Pure: the worst per-interval P95 (non-AI samples) and error rate (all samples) of the window."""
     if samples is None or not len(samples) or start_s is None or end_s is None or end_s <= start_s:
-        return IntervalStats(interval_s)
+        return SlidingSlo(interval_s, interval_s)
     t = samples["t_s"].to_numpy(dtype=float)
     member = (t >= start_s) & ((t <= end_s) if closed else (t < end_s)) & (~samples["dropped"]).to_numpy()
     sent = samples[member]
-    t = sent["t_s"].to_numpy(dtype=float)
-    ok = sent["ok"].to_numpy(dtype=bool)
-    latency = sent["latency_ms"].to_numpy(dtype=float)
-    not_ai = ~matches(sent["name"], is_ai)
-    index = np.floor((t - start_s) / interval_s).astype(int)
-    order = np.argsort(index, kind="stable")      # one pass over the samples, however long the soak
-    index, ok, latency, not_ai = index[order], ok[order], latency[order], not_ai[order]
-    count = int(math.ceil((end_s - start_s) / interval_s))
-    bounds = np.searchsorted(index, np.arange(count + 1))
-    worst_p95 = worst_err = None
-    intervals = skipped = 0
-    for k in range(count):
-        inside = slice(bounds[k], bounds[k + 1])
-        n = bounds[k + 1] - bounds[k]
-        if n < min_requests:
-            skipped += 1
-            continue
-        intervals += 1
-        errors = int((~ok[inside]).sum())
-        if worst_err is None or errors / n > worst_err[0]:
-            worst_err = (errors / n, start_s + k * interval_s, errors, int(n))
-        lat = latency[inside][not_ai[inside]]
-        if len(lat) >= min_requests:
-            p95 = nearest_rank(lat, 95)
-            if worst_p95 is None or p95 > worst_p95[0]:
-                worst_p95 = (p95, start_s + k * interval_s)
-    p95_value, p95_at = worst_p95 if worst_p95 is not None else (None, None)
-    err_rate, err_at, err_n, req_n = worst_err if worst_err is not None else (None, None, 0, 0)
-    return IntervalStats(interval_s, intervals, skipped, p95_value, p95_at, err_rate, err_at, err_n, req_n)
+    return sliding_slo(sent["t_s"].to_numpy(dtype=float), sent["latency_ms"].to_numpy(dtype=float),
+                       sent["ok"].to_numpy(dtype=bool), start_s, end_s, interval_s, interval_s,
+                       min_requests=min_requests, cover_end=True, closed=closed,
+                       latency_counted=~matches(sent["name"], is_ai), min_latencies=min_requests)

@@ -15,7 +15,7 @@
   erroring window is flagged (`zero_baseline`): the certification never lets it pass.
 - Sliding SLO: windows of `window_s` sliding by `step_s` over per-request arrays, each with its exact
   nearest-rank P95 (reports.samples.nearest_rank) and error rate; windows with fewer than MIN_SAMPLES
-  requests are skipped and counted.
+  requests are skipped and counted. With step = window they are tumbling intervals (reports.scenario_metrics).
 Fewer than MIN_SAMPLES samples in either group: `enough` is False and a verdict must be INCONCLUSIVE.
 """
 
@@ -324,34 +324,50 @@ def _p_higher(e0: int, n0: int, e1: int, n1: int) -> tuple[float, str]:
 
 def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s: float, end_s: float,
                 window_s: float = 30.0, step_s: float = 1.0, p95_max_ms: float | None = None,
-                error_rate_max: float | None = None, min_requests: int = MIN_SAMPLES) -> SlidingSlo:
+                error_rate_max: float | None = None, min_requests: int = MIN_SAMPLES, *, cover_end: bool = False,
+                closed: bool = False, latency_counted: np.ndarray | None = None,
+                min_latencies: int = 1) -> SlidingSlo:
     """Pure: every whole window [start_s + k*step_s, + window_s) inside [start_s, end_s]: worst exact P95, worst
-    error rate and how many windows meet both given thresholds (at most)."""
+    error rate and how many windows meet both given thresholds (at most).
+
+    With `cover_end` a last step cut short by `end_s` counts too, so tumbling intervals (step_s == window_s)
+    hold every request of the span; that short step holds a request at `end_s` when the span is `closed`.
+    The P95 is over the requests with a latency that `latency_counted` marks (default: all), and a window with
+    fewer than `min_latencies` of them has none."""
     steps_per_window = window_s / step_s
     if step_s <= 0 or steps_per_window < 1 or abs(steps_per_window - round(steps_per_window)) > 1e-9:
         raise ValueError(f"window_s ({window_s:g}) must be a whole multiple of step_s ({step_s:g})")
     empty = SlidingSlo(window_s, step_s, p95_max_ms=p95_max_ms, error_rate_max=error_rate_max)
     w = int(round(steps_per_window))
-    steps = math.floor((end_s - start_s) / step_s + 1e-9)
+    span = (end_s - start_s) / step_s
+    steps = math.ceil(span) if cover_end else math.floor(span + 1e-9)
     if steps < w:
         return empty
     t = np.asarray(t_s, dtype=float)
     latency, ok = np.asarray(latency_ms), np.asarray(ok, dtype=bool)
+    measured = ~np.isnan(latency) if latency.dtype.kind == "f" else np.ones(len(latency), dtype=bool)
+    if latency_counted is not None:
+        measured &= np.asarray(latency_counted, dtype=bool)
     if len(t) > 1 and not (np.diff(t) >= 0).all():
-        order = np.argsort(t, kind="stable")
-        t, latency, ok = t[order], latency[order], ok[order]
-    bounds = np.searchsorted(t, start_s + np.arange(steps + 1) * step_s, "left")
+        order = np.argsort(t)                # the order of equal times changes no figure: no stable sort
+        t, latency, ok, measured = t[order], latency[order], ok[order], measured[order]
+    edges = start_s + np.arange(steps + 1) * step_s
+    bounds = np.searchsorted(t, edges, "left")
+    if cover_end and edges[-1] > end_s:          # the short last step ends at end_s
+        bounds[-1] = np.searchsorted(t, end_s, "right" if closed else "left")
     errors_before = np.concatenate(([0], np.cumsum(~ok)))
+    latencies_before = np.concatenate(([0], np.cumsum(measured)))
     first, stop = bounds[:steps - w + 1], bounds[w:]
     requests, errors = stop - first, errors_before[stop] - errors_before[first]
     counted = np.flatnonzero(requests >= min_requests)
     if not len(counted):
         return SlidingSlo(window_s, step_s, 0, len(requests), p95_max_ms=p95_max_ms, error_rate_max=error_rate_max)
-    measured = ~np.isnan(latency) if latency.dtype.kind == "f" else np.ones(len(latency), dtype=bool)
-    if measured.all():
-        p95 = np.array([nearest_rank(latency[first[k]:stop[k]], 95) for k in counted])
-    else:                                    # a failed probe may have no latency: P95 of the measured ones
-        p95 = np.array([nearest_rank(latency[first[k]:stop[k]][measured[first[k]:stop[k]]], 95) for k in counted])
+    enough = latencies_before[stop[counted]] - latencies_before[first[counted]] >= min_latencies
+    all_measured = bool(measured.all())      # a failed probe may have no latency: P95 of the measured ones
+    p95 = np.full(len(counted), math.nan)
+    for i in np.flatnonzero(enough):
+        inside = slice(first[counted[i]], stop[counted[i]])
+        p95[i] = nearest_rank(latency[inside] if all_measured else latency[inside][measured[inside]], 95)
     rates = errors[counted] / requests[counted]
     worst_err = int(np.argmax(rates))
     worst_p95 = None if np.isnan(p95).all() else int(np.nanargmax(p95))

@@ -10,7 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, ValidationError, model_validator
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 

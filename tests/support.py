@@ -67,14 +67,14 @@ def running_stack(stack_root: Path, name: str, **overrides):
     """A local stack for tests, in its own directory under `stack_root`. By default its router never fails over
     by itself, so only an experiment's actions move traffic (and outages measure as injected); `overrides` are
     Settings fields (e.g. router_failure_threshold=3 for the router's own failover)."""
-    from gameday.settings import Settings
-    from infra.targets.local import LocalTarget
+    from gameday.base.settings import Settings
+    from infra.targets.local import LocalTarget, with_base_port
     from tests.conftest import free_base_port
 
     root = stack_root / name
     root.mkdir(mode=0o755)
     fields = {"router_interval_s": 0.2, "router_failure_threshold": 1000, **overrides}
-    settings = Settings(stack_root=root, **fields).with_base_port(free_base_port())
+    settings = with_base_port(Settings(stack_root=root, **fields), free_base_port())
     driver = LocalTarget(settings)
     driver.stack.up()
     try:
@@ -90,7 +90,7 @@ def run_argv(target, experiment: Path, out: Path, *more: str) -> list[str]:
 
 
 def run_env(target, **extra: str) -> dict:
-    return {**os.environ, "GAMEDAY_STACK_ROOT": str(target.stack.settings.stack_root), **extra}
+    return {**os.environ, "GAMEDAY_STACK_ROOT": str(target.settings.stack_root), **extra}
 
 
 def gameday_run(target, experiment: Path, out: Path, *more: str, timeout_s: float = 300, **env: str):

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
 from infra.local.circuit import BreakerState, CircuitBreaker, backoff_delay_s
 
 PROVIDER_HEADER = "X-AI-Provider"

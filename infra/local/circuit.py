@@ -14,12 +14,12 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 HISTORY_LIMIT = 256  # transitions kept per breaker; a flapping provider must not grow memory without bound
 
 
-class BreakerState(str, Enum):
+class BreakerState(StrEnum):
     """The three states of a circuit breaker."""
 
     CLOSED = "closed"

@@ -23,9 +23,18 @@ import sys
 import time
 
 from infra.local.faultproxy_api import ApiError, Installed, Registry, log, start_api
-from infra.local.toxics import (RequestBody, RequestFramer, RequestStart, Toxic, bandwidth_delay_s,
-                                http_error_response, latency_delay_s, limit_take, split_address,
-                                toxic_applies)
+from infra.local.toxics import (
+    RequestBody,
+    RequestFramer,
+    RequestStart,
+    Toxic,
+    bandwidth_delay_s,
+    http_error_response,
+    latency_delay_s,
+    limit_take,
+    split_address,
+    toxic_applies,
+)
 
 READ_BYTES = 256 * 1024
 STREAM_LIMIT = 1024 * 1024
@@ -214,7 +223,7 @@ class Connection:
         try:
             up_reader, up_writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port, limit=STREAM_LIMIT), CONNECT_TIMEOUT_S)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log(f"proxy {self.proxy.name}: upstream {self.proxy.upstream} unreachable: {exc or 'timed out'}")
             self.abort()
             return

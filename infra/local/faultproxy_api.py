@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from itertools import count
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 

@@ -7,7 +7,9 @@ address (other 127.x addresses do not bind on macOS without aliases).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
+
+from gameday.base.ports import DEFAULT_BASE_PORT, DEFAULT_ROUTER_PORT, DEFAULT_TOXIPROXY_PORT
 
 PRIMARY_REGION = "eu-central-1"
 SECONDARY_REGION = "eu-west-1"
@@ -18,14 +20,11 @@ SLOTS = ("blue", "green")
 INSTANCES_PER_SLOT = 10
 HOST = "127.0.0.1"
 
-DEFAULT_ROUTER_PORT = 8080
-DEFAULT_TOXIPROXY_PORT = 8474
-DEFAULT_BASE_PORT = 15400
 SPAN = 80
 """Ports one `StackLayout.from_base(base)` uses: base .. base+SPAN-1."""
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     """What a fault-proxy link carries: raw TCP, or HTTP/1.1 (enables per-request HTTP faults)."""
 
     TCP = "tcp"
@@ -124,7 +123,8 @@ class StackLayout:
         """Ports the region's API instances of `slot` may use (one per instance, up to INSTANCES_PER_SLOT)."""
         if slot not in SLOTS:
             raise ValueError(f"unknown slot {slot!r}; valid slots: {', '.join(SLOTS)}")
-        first = self.base_port + 30 + self._index(region) * 2 * INSTANCES_PER_SLOT + SLOTS.index(slot) * INSTANCES_PER_SLOT
+        first = (self.base_port + 30 + self._index(region) * 2 * INSTANCES_PER_SLOT
+                 + SLOTS.index(slot) * INSTANCES_PER_SLOT)
         return list(range(first, first + INSTANCES_PER_SLOT))
 
     def links(self) -> list[Link]:

@@ -10,7 +10,7 @@ import time
 import httpx
 import psycopg
 
-from gameday.errors import StackError
+from gameday.base.errors import StackError
 from infra.local import postgres
 from infra.local.layout import HOST, REGIONS, REPLICATION_LINK, router_link
 from infra.local.processes import ProcessRef, children_of, start_ticks_of

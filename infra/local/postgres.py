@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from gameday.errors import StackError
+from gameday.base.errors import StackError
 from infra.local.layout import HOST
 
 DB_NAME = "gameday"
@@ -165,7 +165,8 @@ def wait_ready(port: int, timeout_s: float, dbname: str = "postgres") -> None:
         except psycopg.Error as exc:
             last = str(exc).strip()
         time.sleep(0.05)
-    raise StackError(f"start of PostgreSQL on port {port} failed: not accepting queries after {timeout_s:.0f} s: {last}")
+    raise StackError(f"start of PostgreSQL on port {port} failed: "
+                     f"not accepting queries after {timeout_s:.0f} s: {last}")
 
 
 def ensure_schema(port: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from gameday.errors import StackError
+from gameday.base.errors import StackError
 from infra.local.layout import HOST
 
 

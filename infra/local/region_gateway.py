@@ -66,7 +66,7 @@ class Gateway:
         self.active = "blue"
         self.previous: str | None = None
         self.slots: dict[str, list[Instance]] = {slot: [] for slot in self.slot_ports}
-        self.releases: dict[str, Release | None] = {slot: None for slot in self.slot_ports}
+        self.releases: dict[str, Release | None] = dict.fromkeys(self.slot_ports)
         self.capacity: deque[dict] = deque(maxlen=20_000)
         self.events: deque[dict] = deque(maxlen=2_000)
         self.requests_total = 0
@@ -102,7 +102,7 @@ class Gateway:
                     if resp.status == 200:
                         instance.ready = True
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 pass
             await asyncio.sleep(0.05)
 
@@ -187,7 +187,7 @@ class Gateway:
                 out = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
                 out["X-Instance-Port"] = str(instance.port)
                 return web.Response(status=resp.status, body=payload, headers=out)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return web.json_response({"error": f"forwarding to instance {instance.port} of {self.region} failed: "
                                                f"{type(exc).__name__}: {exc}"}, status=502,
                                      headers={"X-Region": self.region})
@@ -229,7 +229,7 @@ class Gateway:
                                              timeout=aiohttp.ClientTimeout(total=2)) as resp:
                     await resp.read()
                     errors += resp.status >= 500
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 errors += 1
             latencies.append((time.perf_counter() - started) * 1000)
         return latencies, errors

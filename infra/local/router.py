@@ -141,7 +141,7 @@ class Router:
             async with self._check_session.get(url) as resp:
                 status = resp.status
                 await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = _error_text(exc)
         latency_ms = (time.monotonic() - started) * 1000.0
         switch = self.table.record_check(region, status == 200 and error is None, time.time(),
@@ -281,7 +281,7 @@ class Router:
                 if attempt == 0:  # a pooled keep-alive connection the origin had closed: once more, fresh
                     continue
                 return None, CIMultiDict(), b"", _error_text(exc)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 return None, CIMultiDict(), b"", _error_text(exc)
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
@@ -309,7 +309,7 @@ class Router:
                 if attempt + 1 < attempts:
                     continue
                 return self._bad_gateway(region, exc)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 return self._bad_gateway(region, exc)
         try:
             return await self._relay(request, resp, region)
@@ -323,7 +323,7 @@ class Router:
         if length is not None and length <= SMALL_BODY_BYTES:
             try:
                 body = await resp.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 return self._bad_gateway(region, exc)
             if request.method == "HEAD" or resp.status in (204, 304):
                 if resp.status != 204:
@@ -337,7 +337,7 @@ class Router:
         try:
             async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
                 await out.write(chunk)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             # Headers are gone already: all we can do is cut the client's connection short.
             _log(f"upstream {region} failed mid-response for {request.method} {request.path}: {_error_text(exc)}")
             if request.transport is not None:

@@ -6,9 +6,9 @@ No I/O and no clock reads: every time is passed in as epoch seconds, so tests dr
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
 
 DEFAULT_HISTORY_SIZE = 10_000
 DEFAULT_SWITCHES_SIZE = 1_000
@@ -18,7 +18,7 @@ def iso_utc(at_s: float | None) -> str | None:
     """Epoch seconds as an ISO-8601 UTC string (None stays None)."""
     if at_s is None:
         return None
-    return datetime.fromtimestamp(at_s, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(at_s, tz=UTC).isoformat()
 
 
 @dataclass(frozen=True)

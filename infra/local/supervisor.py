@@ -12,17 +12,30 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from gameday.errors import StackError
-from gameday.settings import Settings
+from gameday.base.errors import StackError
 from infra.local import postgres, redis_server
-from infra.local.layout import (HOST, PRIMARY_REGION, PROVIDERS, REGIONS, REPLICATION_LINK, SECONDARY_REGION,
-                                SLOTS, StackLayout, cache_link, db_link, origin_link, provider_link, router_link)
-from infra.local.scaling import policy_for
+from infra.local.config import StackConfig
+from infra.local.layout import (
+    HOST,
+    PRIMARY_REGION,
+    PROVIDERS,
+    REGIONS,
+    REPLICATION_LINK,
+    SECONDARY_REGION,
+    SLOTS,
+    StackLayout,
+    cache_link,
+    db_link,
+    origin_link,
+    provider_link,
+    router_link,
+)
 from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop, tagged_with
+from infra.local.scaling import policy_for
 from infra.local.stack_status import stack_status
 from infra.local.waiting import http_json, port_accepts, port_is_free, wait_until
 
@@ -62,12 +75,12 @@ class Component:
 
 
 class LocalStack:
-    """The two-region reference stack of one `Settings` (its ports, state directory and router tuning)."""
+    """The two-region reference stack of one `StackConfig` (its ports, state directory and router tuning)."""
 
-    def __init__(self, settings: Settings, progress: Callable[[str], None] = lambda line: None):
-        self.settings = settings
-        self.layout: StackLayout = settings.layout()
-        self.dir = settings.stack_dir
+    def __init__(self, config: StackConfig, progress: Callable[[str], None] = lambda line: None):
+        self.config = config
+        self.layout: StackLayout = config.layout
+        self.dir = config.dir
         self.progress = progress
         self._components: list[Component] = []
 
@@ -156,7 +169,7 @@ class LocalStack:
                                       "or pick other ports with --base-port / GAMEDAY_BASE_PORT")
 
     def _start_all(self) -> None:
-        lay, py, timeout = self.layout, sys.executable, self.settings.start_timeout_s
+        lay, py, timeout = self.layout, sys.executable, self.config.start_timeout_s
         bindir, user = postgres.find_bindir(), postgres.os_user()
         redis_bin = redis_server.find_binary()
         self._components = []
@@ -195,10 +208,10 @@ class LocalStack:
             self._start(f"api-{region}", "api", region, "gateway", lay.app_port(region),
                         [py, "-m", "infra.local.region_gateway", "--config", str(config)])
         router_argv = [py, "-m", "infra.local.router", "--host", HOST, "--port", str(lay.router_port),
-                       "--interval-s", str(self.settings.router_interval_s),
-                       "--failure-threshold", str(self.settings.router_failure_threshold),
-                       "--recovery-threshold", str(self.settings.router_recovery_threshold),
-                       "--ttl-s", str(self.settings.router_ttl_s)]
+                       "--interval-s", str(self.config.router_interval_s),
+                       "--failure-threshold", str(self.config.router_failure_threshold),
+                       "--recovery-threshold", str(self.config.router_recovery_threshold),
+                       "--ttl-s", str(self.config.router_ttl_s)]
         for region in REGIONS:
             router_argv += ["--region", f"{region}=http://{lay.link(router_link(region)).listen}",
                             "--origin", f"{region}=http://{lay.link(origin_link(region)).listen}"]
@@ -224,7 +237,8 @@ class LocalStack:
             wait_until(lambda u=url: (r := http_json(u)) is not None and r[0] == 200 and r[1]["cache"]["ok"],
                        f"api-{region}", timeout, on_timeout=lambda u=url: f"GET {u} -> {http_json(u)}")
         wait_until(self._router_saw_all_regions, "router", timeout,
-                   on_timeout=lambda: f"GET {lay.router_url}/_router/status -> {http_json(lay.router_url + '/_router/status')}")
+                   on_timeout=lambda: f"GET {lay.router_url}/_router/status "
+                                      f"-> {http_json(lay.router_url + '/_router/status')}")
 
     def _gateway_config(self, region: str) -> dict:
         lay = self.layout
@@ -233,7 +247,7 @@ class LocalStack:
                 "app_args": ["--region", region, "--db-port", str(lay.link(db_link(region)).listen_port),
                              "--redis-port", str(lay.link(cache_link(region)).listen_port),
                              *[arg for p in PROVIDERS for arg in ("--provider", f"{p}=http://{lay.link(provider_link(p)).listen}")]],
-                "policy": policy_for(self.settings.environment).as_dict()}
+                "policy": policy_for(self.config.environment).as_dict()}
 
     def _router_saw_all_regions(self) -> bool:
         answer = http_json(f"{self.layout.router_url}/_router/status")

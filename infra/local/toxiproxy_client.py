@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from gameday.errors import StackError
+from gameday.base.errors import StackError
 
 _HINT = "is the fault proxy running? see `gameday stack status`"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
-from gameday.errors import StackError
+from gameday.base.errors import StackError
 from infra.local.layout import HOST
 
 

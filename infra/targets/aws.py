@@ -18,65 +18,30 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
 
-from gameday.errors import GameDayError, InvalidInput
-from infra.targets import safety
+from gameday.base.errors import GameDayError, InvalidInput
+from gameday.base.settings import Settings
+from infra.targets import aws_checks, safety
 from infra.targets.aws_actions import ACTIONS
+from infra.targets.aws_database import DatabaseFaults
 from infra.targets.aws_delivery import DeliveryFaults
+from infra.targets.aws_meaning import (
+    MODE_ALIASES,
+    PROVIDER_LINK_PREFIX,
+    REGION_MODES,
+    THROTTLE_STATUS,
+    link_meaning,
+    link_provider,
+    region_mode,
+)
 from infra.targets.aws_metrics import MetricProbes
 from infra.targets.aws_services import ServiceFaults
-from infra.targets.profile import TargetProfile
+from infra.targets.base import Problems, SamplerSources, TargetOptions
+from infra.targets.profile import TargetProfile, load_target_profile
 
 __all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", "link_provider", "link_meaning",
            "region_mode", "session_for", "THROTTLE_STATUS"]
 
-REGION_MODES = ("health_check", "dns_record", "fis")
-#: The local stack's region failure modes and what they mean on AWS (infra/aws/README.md, "Mode mapping"): AWS
-#: cannot cut a region's links or power it off; the FIS template cuts all network traffic of the region's
-#: GameDay-tagged subnets, which clients and replication see as both.
-MODE_ALIASES = {"partition": "fis", "power_off": "fis"}
-#: Local fault-proxy links with an AWS meaning (infra/aws/README.md): `provider-<name>` is the AI provider's kill
-#: switch, `cache-<region>` the ElastiCache replication group (in its region), `origin-<region>` the S3 bucket
-#: CloudFront reads from in that region.
-PROVIDER_LINK_PREFIX, CACHE_LINK_PREFIX, ORIGIN_LINK_PREFIX = "provider-", "cache-", "origin-"
-#: The one HTTP error with an AWS meaning: an AI provider throttling (its kill switch set to `throttle:<p>`).
-THROTTLE_STATUS = 429
 FIS_RUNNING = ("pending", "initiating", "running")
-
-
-def region_mode(mode: str) -> str:
-    """Pure: the AWS region failure mode for `mode` (an AWS mode, or a local mode it maps to); InvalidInput else."""
-    if mode in REGION_MODES:
-        return mode
-    if mode in MODE_ALIASES:
-        return MODE_ALIASES[mode]
-    raise InvalidInput(f"region failure mode {mode!r} has no AWS meaning; valid on aws: {', '.join(REGION_MODES)} "
-                       f"(local modes map: {', '.join(f'{k} -> {v}' for k, v in MODE_ALIASES.items())})")
-
-
-def link_provider(link: str, profile: TargetProfile) -> str:
-    """Pure: the AI provider whose kill switch stands for local link `link`; InvalidInput for any other link."""
-    kind, name = link_meaning(link, profile)
-    if kind != "provider":
-        valid = ", ".join(PROVIDER_LINK_PREFIX + p for p in sorted(profile.resources.kill_switches)) or "none"
-        raise InvalidInput(f"link {link!r} is no AI provider link on aws; valid here (AI provider kill switches): "
-                           f"{valid}")
-    return name
-
-
-def link_meaning(link: str, profile: TargetProfile) -> tuple[str, str]:
-    """Pure: what local link `link` stands for on aws: ("provider", name), ("cache", region) or ("origin", region);
-    InvalidInput listing the links the profile gives a meaning when it has none."""
-    r = profile.resources
-    meanings = {PROVIDER_LINK_PREFIX + p: ("provider", p) for p in r.kill_switches}
-    if r.cache:
-        meanings[CACHE_LINK_PREFIX + r.cache.region] = ("cache", r.cache.region)
-    meanings |= {ORIGIN_LINK_PREFIX + region: ("origin", region) for region in r.origins}
-    if link not in meanings:
-        raise InvalidInput(f"link {link!r} has no AWS meaning in target profile {profile.name}; valid links on aws: "
-                           f"{', '.join(sorted(meanings)) or 'none'} (provider-<name>: the AI provider's kill "
-                           "switch, resources.kill_switches; cache-<region>: the replication group, resources.cache; "
-                           "origin-<region>: the S3 origin, resources.origins)")
-    return meanings[link]
 
 
 CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, ClientError, EndpointConnectionError)
@@ -107,14 +72,19 @@ def session_for(profile: TargetProfile) -> boto3.Session:
     return boto3.Session()
 
 
-class AwsTarget(ServiceFaults, DeliveryFaults, MetricProbes):
+class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
     """Driver for the AWS resources of one target profile; `dry_run` records every change and sends none."""
 
     name = "aws"
+    needs_profile = True
+    records_dry_runs = True        # a dry run walks the experiment: reads sent, every change printed, none sent
+    replays_without_ledger = False  # only the ledger knows the previous values to restore
+    dry_run: bool
 
     def __init__(self, profile: TargetProfile, *, session: boto3.Session | None = None, dry_run: bool = False,
                  confirm_account: str | None = None, log: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.time, state_root: Path | None = None):
+                 clock: Callable[[], float] = time.time, state_root: Path | None = None,
+                 profile_path: Path | None = None):
         safety.check_confirmation(profile.environment, profile.account_id, confirm_account,
                                   action="GameDay", resource=f"account {profile.account_id}")
         self.profile = profile
@@ -127,13 +97,13 @@ class AwsTarget(ServiceFaults, DeliveryFaults, MetricProbes):
         self._clock = clock
         self._write_ahead: Callable[[dict | None], None] | None = None
         self._state_root = state_root
+        self.profile_path = profile_path  # handed to the run's children (child_env)
 
     @property
     def ledger_path(self) -> Path:
         """The fault ledger of this profile's account, `<stack root>/aws-<profile>-<account>/faults.jsonl`: stable
         across runs, so `gameday recover --target aws` finds what a crashed run left open."""
         if self._state_root is None:
-            from gameday.settings import Settings
             self._state_root = Path(Settings().stack_root)
         return self._state_root / f"aws-{self.profile.name}-{self.profile.account_id}" / "faults.jsonl"
 
@@ -141,6 +111,59 @@ class AwsTarget(ServiceFaults, DeliveryFaults, MetricProbes):
     def entry_url(self) -> str:
         """The public entry point the load, the canary and the health probe use (the profile's endpoints)."""
         return self.profile.endpoints.entry_url
+
+    # --- lifecycle (infra.targets.base) ------------------------------------------------------------
+    @classmethod
+    def configure(cls, options: TargetOptions) -> TargetProfile:
+        """The target profile named by the options (InvalidInput without one, or with a wrong one)."""
+        if options.profile is None:
+            raise InvalidInput("the aws target refused: no target profile given",
+                               hint="--target aws --profile examples/targets/staging.yaml (or GAMEDAY_TARGET_PROFILE)")
+        return load_target_profile(options.profile)
+
+    @classmethod
+    def check(cls, activity: str, args: dict, config: TargetProfile) -> Problems:
+        return aws_checks.problems(activity, args, config)
+
+    @classmethod
+    def open(cls, settings: Settings, options: TargetOptions) -> AwsTarget:
+        """The driver of the options' profile (the prod confirmation is checked here, before anything is touched)."""
+        return cls(cls.configure(options), dry_run=options.dry_run, confirm_account=options.confirm_account,
+                   state_root=options.state_root or Path(settings.stack_root), profile_path=options.profile,
+                   **options.extra)
+
+    @classmethod
+    def from_environment(cls, settings: Settings, configuration: dict) -> AwsTarget:
+        """From configuration keys `gameday_target_profile`, `gameday_confirm_account`, `gameday_dry_run`, falling
+        back to the settings (GAMEDAY_TARGET_PROFILE, ...)."""
+        profile = configuration.get("gameday_target_profile") or settings.target_profile
+        options = TargetOptions(profile=Path(profile) if profile else None,
+                                confirm_account=(configuration.get("gameday_confirm_account")
+                                                 or settings.confirm_account),
+                                dry_run=bool(configuration.get("gameday_dry_run", settings.dry_run)))
+        return cls.open(settings, options)
+
+    def describe(self) -> str:
+        p = self.profile
+        return f"target aws (profile {p.name}, account {p.account_id}, {p.environment})"
+
+    def prepare(self, progress: Callable[[str], None]) -> dict:
+        """Nothing to bring up: the account check (preflight) only."""
+        return self.preflight()
+
+    def child_env(self) -> dict[str, str]:
+        if self.profile_path is None:
+            raise InvalidInput(f"the run's children cannot act on {self.describe()}: the driver was not opened "
+                               "from a profile file", hint="open it with infra.targets.registry.open_target")
+        env = {"GAMEDAY_TARGET": self.name, "GAMEDAY_TARGET_PROFILE": str(Path(self.profile_path).resolve())}
+        return env | ({"GAMEDAY_CONFIRM_ACCOUNT": self.confirm_account} if self.confirm_account else {})
+
+    def dry_run_summary(self) -> dict:
+        calls = self.recorder.calls
+        withheld = [c for c in self.recorder.mutations() if not c["sent"]]
+        counts = {"calls": len(calls), "reads_sent": len(calls) - len(withheld), "changes_not_sent": len(withheld)}
+        return {**counts, "summary": f"{counts['calls']} AWS call(s): {counts['reads_sent']} read(s) sent, "
+                                     f"{counts['changes_not_sent']} change(s) printed and not sent"}
 
     def preflight(self) -> dict:
         """Before a run touches anything: the credentials belong to the profile's account (InvalidInput else)."""
@@ -339,101 +362,52 @@ class AwsTarget(ServiceFaults, DeliveryFaults, MetricProbes):
         sets = self.client("route53", self.profile.regions.primary).list_resource_record_sets(
             HostedZoneId=r53.hosted_zone_id.split("/")[-1], StartRecordName=name, StartRecordType=r53.record_type)
         for rs in sets["ResourceRecordSets"]:
-            if rs["Name"].rstrip(".") + "." == name and rs["Type"] == r53.record_type and rs.get("SetIdentifier") == ident:
+            if (rs["Name"].rstrip(".") + "." == name and rs["Type"] == r53.record_type
+                    and rs.get("SetIdentifier") == ident):
                 return rs
         raise GameDayError(f"fail_region of record {name} {r53.record_type} ({ident}) on target aws failed: no such "
-                           "record set", hint="check resources.route53 in the target profile (it may be failed already)")
+                           "record set",
+                           hint="check resources.route53 in the target profile (it may be failed already)")
 
-    # --- database --------------------------------------------------------------------------------
-    def _cluster(self, region: str) -> dict:
-        cluster = self._need(self.profile.resources.database.clusters.get(region), f"a DB cluster in {region}")
-        return self.client("rds", region).describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+    # --- the rest of the seam: what has no AWS meaning, or lives in the ledger ------------------------
+    def _unrecorded(self, action: str, subject: str) -> dict:
+        """An undo called with no recorded previous values: only the fault ledger knows them, so nothing is done."""
+        return {"action": action, "subject": subject, "skipped": True, "dry_run": self.dry_run, "at_s": self._clock(),
+                "reason": "on aws an undo restores the previous values recorded in the fault ledger; none given"}
 
-    def writer_instance(self, region: str) -> str | None:
-        """The writer instance of `region`'s cluster (None for a global secondary, which has none)."""
-        members = self._cluster(region).get("DBClusterMembers", [])
-        return next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
+    def restore_link(self, link: str, **recorded) -> dict:
+        return self._unrecorded("restore_link", link)
 
-    def writer_regions(self) -> list[str]:
-        """Regions whose cluster has a writer instance (more than one would be split brain)."""
-        db = self.profile.resources.database
-        return [r for r in self.profile.regions.all() if r in db.clusters and self.writer_instance(r)]
+    def remove_latency(self, link: str, **recorded) -> dict:
+        return self._unrecorded("remove_latency", link)
 
-    def failover_cluster(self, region: str, target_instance: str | None = None) -> dict:
-        """Fail `region`'s cluster over to `target_instance` (default: its first reader)."""
-        start = self._clock()
-        cluster = self._cluster(region)
-        ident = cluster["DBClusterIdentifier"]
-        self._guard("failover_cluster", f"DB cluster {ident} ({region})", region, cluster.get("TagList"))
-        members = cluster.get("DBClusterMembers", [])
-        writer = next((m["DBInstanceIdentifier"] for m in members if m.get("IsClusterWriter")), None)
-        readers = [m["DBInstanceIdentifier"] for m in members if not m.get("IsClusterWriter")]
-        target = target_instance or (readers[0] if readers else None)
-        if target_instance is not None and target_instance == writer:  # idempotent as a recovery
-            return self._done("failover_cluster", start, None, region=region, cluster=ident, skipped=True,
-                              reason=f"{writer} is the writer already")
-        if not target or target == writer:
-            raise InvalidInput(f"failover of DB cluster {ident} ({region}) on target aws refused: no other instance "
-                               f"to fail over to (writer {writer}, readers {readers or 'none'}); nothing was changed")
-        recovery = {"call": "failover_cluster", "args": {"region": region, "target_instance": writer}}
-        self._ahead(recovery)
-        self.client("rds", region).failover_db_cluster(DBClusterIdentifier=ident, TargetDBInstanceIdentifier=target)
-        return self._done("failover_cluster", start, recovery, region=region, cluster=ident, from_instance=writer,
-                          to_instance=target)
+    def remove_http_error(self, link: str, **recorded) -> dict:
+        return self._unrecorded("remove_http_error", link)
 
-    def kill_db_writer(self) -> dict:
-        """Take the writer instance away: a cluster failover in the writer region (Aurora's nearest to a kill)."""
-        writers = self.writer_regions()
-        if not writers:
-            raise GameDayError("kill of the database writer on target aws failed: no cluster has a writer instance",
-                               hint="check resources.database.clusters in the target profile")
-        return {**self.failover_cluster(writers[0]), "action": "kill_db_writer"}
+    def limit_bandwidth(self, link: str, rate_kb_s: int) -> dict:
+        raise InvalidInput(f"bandwidth limit on link {link!r} has no AWS meaning: the AWS driver has no fault proxy")
 
-    def _global_writer(self, region: str) -> tuple[dict, str | None]:
-        ident = self._need(self.profile.resources.database.global_cluster_id, "an Aurora global cluster")
-        found = self.client("rds", region).describe_global_clusters(GlobalClusterIdentifier=ident)["GlobalClusters"][0]
-        writer_arn = next((m["DBClusterArn"] for m in found.get("GlobalClusterMembers", []) if m.get("IsWriter")), None)
-        return found, (writer_arn.split(":")[3] if writer_arn else None)
+    def remove_bandwidth_limit(self, link: str, **recorded) -> dict:
+        return self._unrecorded("remove_bandwidth_limit", link)
 
-    def _global_move(self, action: str, to_region: str, *, failover: bool) -> dict:
-        # Called through the target region's endpoint: during a region outage the old primary may not answer.
-        start = self._clock()
-        found, from_region = self._global_writer(to_region)
-        cluster = self._cluster(to_region)
-        self._guard(action, f"DB cluster {cluster['DBClusterIdentifier']} ({to_region}) of global cluster "
-                    f"{found['GlobalClusterIdentifier']}", to_region, cluster.get("TagList"))
-        if from_region == to_region:
-            return self._done(action, start, None, skipped=True, reason=f"{to_region} already writes",
-                              to_region=to_region)
-        rds = self.client("rds", to_region)
-        args = {"GlobalClusterIdentifier": found["GlobalClusterIdentifier"], "TargetDbClusterIdentifier": cluster["DBClusterArn"]}
-        recovery = {"call": "failback", "args": {"to_region": from_region}} if from_region else None
-        self._ahead(recovery)
-        if failover:
-            rds.failover_global_cluster(**args, AllowDataLoss=True)
-        else:
-            rds.switchover_global_cluster(**args)
-        return self._done(action, start, recovery, from_region=from_region, to_region=to_region,
-                          global_cluster=found["GlobalClusterIdentifier"], managed="failover" if failover else "switchover")
+    def deploy(self, region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
+               force: bool = False) -> dict:
+        """The release's Lambda version behind the region's alias (deploy_release); `error_rate`,
+        `added_latency_ms` and `force` are the local stack's (a release carries its own behaviour on AWS)."""
+        ignored = {k: v for k, v in (("error_rate", error_rate), ("added_latency_ms", added_latency_ms),
+                                     ("force", force)) if v}
+        return {**self.deploy_release(region, version), **({"local_only_ignored": ignored} if ignored else {})}
 
-    def promote_secondary(self, to_region: str | None = None) -> dict:
-        """Emergency: Aurora Global Database managed failover (AllowDataLoss) to the secondary region's cluster."""
-        return self._global_move("promote_secondary", to_region or self.profile.regions.secondary, failover=True)
+    def rollback_deployment(self, region: str, version: str | None = None, **recorded) -> dict:
+        return self._unrecorded("rollback_deployment", region)
 
-    def failback(self, to_region: str | None = None) -> dict:
-        """Planned, zero-loss switchover of the global cluster back to `to_region` (default: the primary)."""
-        return self._global_move("failback", to_region or self.profile.regions.primary, failover=False)
+    def served_region(self) -> str:
+        raise InvalidInput("the served region has no AWS meaning: the router's status exists only on the local stack")
 
-    def promote_read_replica(self, region: str) -> dict:
-        """RDS PostgreSQL (non-Aurora): promote `region`'s read replica to a standalone writer. One-way."""
-        start = self._clock()
-        ident = self._need(self.profile.resources.database.replica_instances.get(region), f"a read replica in {region}")
-        rds = self.client("rds", region)
-        instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
-        self._guard("promote_read_replica", f"DB instance {ident} ({region})", region, instance.get("TagList"))
-        self._ahead(None)
-        rds.promote_read_replica(DBInstanceIdentifier=ident)
-        return self._done("promote_read_replica", start, None, region=region, instance=ident,
-                          source=instance.get("ReadReplicaSourceDBInstanceIdentifier"),
-                          note="one-way: rebuild a replica by hand (no API undoes a promotion)")
+    def surviving_writes(self, since_seq: int) -> None:
+        """Not measurable yet: the harness cannot read the Aurora writer's canary rows (RPO stays unmeasured)."""
+        return None
 
+    def sampler_sources(self) -> SamplerSources:
+        """The samplers read the entry point only (no database ports, gateways or router status on AWS)."""
+        return SamplerSources()

@@ -11,7 +11,7 @@ import json
 
 from botocore.exceptions import ClientError
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
 
 __all__ = ["DeliveryFaults", "ORIGIN_DENY_SID", "deny_reads_policy"]
 
@@ -56,7 +56,8 @@ class DeliveryFaults:
         alias = lam.get_alias(FunctionName=dep.function, Name=dep.alias)
         details = {"region": region, "function": dep.function, "alias": dep.alias, "release": release,
                    "version": version}
-        if alias["FunctionVersion"] == version and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights"):
+        if (alias["FunctionVersion"] == version
+                and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")):
             return self._done("deploy_release", start, None, **details, deployed=True, skipped=True,
                               reason=f"alias {dep.alias} points at version {version} already")
         recovery = {"call": "rollback_release", "args": {"region": region, "version": version,
@@ -117,7 +118,8 @@ class DeliveryFaults:
                                hint="gameday recover --target aws --profile PROFILE restores its previous policy")
         recovery = {"call": "restore_origin", "args": {"region": region, "previous": previous}}
         self._ahead(recovery)
-        self.client("s3", region).put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny_reads_policy(bucket, previous)))
+        self.client("s3", region).put_bucket_policy(Bucket=bucket,
+                                                    Policy=json.dumps(deny_reads_policy(bucket, previous)))
         return self._done("fail_origin", start, recovery, region=region, bucket=bucket, had_policy=previous is not None)
 
     def restore_origin(self, region: str, previous: str | None) -> dict:
@@ -130,4 +132,5 @@ class DeliveryFaults:
             s3.delete_bucket_policy(Bucket=bucket)
         else:
             s3.put_bucket_policy(Bucket=bucket, Policy=previous)
-        return self._done("restore_origin", start, None, region=region, bucket=bucket, policy_restored=previous is not None)
+        return self._done("restore_origin", start, None, region=region, bucket=bucket,
+                          policy_restored=previous is not None)

@@ -7,9 +7,9 @@ A mixin of `infra.targets.aws.AwsTarget` (uses `client`, `profile`, `_clock`).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from gameday.errors import GameDayError, InvalidInput
+from gameday.base.errors import GameDayError, InvalidInput
 
 __all__ = ["MetricProbes", "MetricMissing", "value_of", "CLOUDFRONT_REGION"]
 
@@ -39,7 +39,7 @@ class MetricProbes:
         if statistic not in STATISTICS and not PERCENTILE.match(statistic):
             raise InvalidInput(f"statistic {statistic!r} is unknown; valid: {', '.join(STATISTICS)}, or p0..p99.9")
         period = max(60, int(window_s) // 60 * 60)
-        end = datetime.fromtimestamp(self._clock(), timezone.utc)
+        end = datetime.fromtimestamp(self._clock(), UTC)
         stat = {"ExtendedStatistics": [statistic]} if PERCENTILE.match(statistic) else {"Statistics": [statistic]}
         answer = self.client("cloudwatch", region).get_metric_statistics(
             Namespace=namespace, MetricName=metric, Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],

@@ -7,11 +7,11 @@ A mixin of `infra.targets.aws.AwsTarget`: it uses the driver's `client`, `_guard
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
 
 __all__ = ["ServiceFaults", "CACHE_FAILOVER_QUOTA", "failovers_in"]
 
@@ -163,7 +163,7 @@ class ServiceFaults:
     def cache_failover_quota(self) -> dict:
         """Probe: test failovers used and left in the rolling 24 h window of the cache's region."""
         cache = self._need(self.profile.resources.cache, "an ElastiCache replication group")
-        end = datetime.fromtimestamp(self._clock(), timezone.utc)
+        end = datetime.fromtimestamp(self._clock(), UTC)
         pages = self.client("elasticache", cache.region).get_paginator("describe_events").paginate(
             SourceType="replication-group", StartTime=end - CACHE_QUOTA_WINDOW, EndTime=end)
         used = failovers_in([e for page in pages for e in page.get("Events", [])])
@@ -185,7 +185,8 @@ class ServiceFaults:
         if quota["left"] < len(groups):
             raise InvalidInput(f"failover_cache of {resource} on target aws refused: {len(groups)} node group(s) "
                                f"asked, {quota['left']} of {CACHE_FAILOVER_QUOTA} test failovers left in the last "
-                               "24 h; nothing was changed", hint="wait for the rolling window or fail over fewer groups")
+                               "24 h; nothing was changed",
+                               hint="wait for the rolling window or fail over fewer groups")
         self._ahead(None)
         for group in groups:
             ec.test_failover(ReplicationGroupId=cache.replication_group_id, NodeGroupId=group)

@@ -1,25 +1,51 @@
-"""The local driver: faults and remediations carried out on the local reference stack."""
+"""The local driver: faults, remediations and probes carried out on the local reference stack."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import redis
 
-from gameday.errors import InvalidInput, StackError
-from gameday.settings import Settings
+from gameday.base.errors import InvalidInput, StackError
+from gameday.base.settings import Settings
 from infra.local import postgres
-from infra.local.layout import PRIMARY_REGION, REGIONS, StackLayout
+from infra.local.config import StackConfig
+from infra.local.layout import HOST, PRIMARY_REGION, REGIONS, StackLayout
 from infra.local.operations import LocalOperations
 from infra.local.supervisor import LocalStack
+from infra.targets import local_checks
+from infra.targets.base import DEFAULT_RECOVERY, Problems, SamplerSources, TargetOptions
+from infra.targets.local_checks import REGION_MODES
 
-REGION_MODES = ("partition", "power_off")
 LATENCY_TOXIC = "gameday_latency"
 HTTP_ERROR_TOXIC = "gameday_http_error"
+BANDWIDTH_TOXIC = "gameday_bandwidth"
+WRITER_LOOKUP_S = 15.0
 VERIFY_TIMEOUT_S = 30.0
 GATEWAY_TIMEOUT_S = 60.0  # a deploy starts instances and runs the health gate before it answers
+
+
+def stack_config(settings: Settings) -> StackConfig:
+    """The local stack's plain configuration from the harness's settings."""
+    return StackConfig(dir=settings.stack_dir, environment=settings.environment,
+                       layout=StackLayout(router_port=settings.router_port, toxiproxy_port=settings.toxiproxy_port,
+                                          base_port=settings.base_port),
+                       router_interval_s=settings.router_interval_s,
+                       router_failure_threshold=settings.router_failure_threshold,
+                       router_recovery_threshold=settings.router_recovery_threshold,
+                       router_ttl_s=settings.router_ttl_s, start_timeout_s=settings.start_timeout_s)
+
+
+def with_base_port(settings: Settings, base: int) -> Settings:
+    """The same settings for a stack laid out from one base port (see StackLayout.from_base)."""
+    layout = StackLayout.from_base(base)
+    return settings.model_copy(update={"router_port": layout.router_port, "toxiproxy_port": layout.toxiproxy_port,
+                                       "base_port": layout.base_port})
 
 
 def _check_region(region: str) -> None:
@@ -31,12 +57,63 @@ class LocalTarget:
     """Driver for one local stack (chosen by settings: ports and state directory)."""
 
     name = "local"
-    dry_run = False  # the local stack has no dry run: `gameday run --dry-run` prints the plan and starts nothing
+    needs_profile = False
+    records_dry_runs = False  # `gameday run --dry-run` prints the plan and starts nothing
+    replays_without_ledger = True  # every undo is idempotent and needs no saved state
+    dry_run = False
 
     def __init__(self, settings: Settings | None = None):
-        self.stack = LocalStack(settings or Settings())
+        self.settings = settings or Settings()
+        self.stack = LocalStack(stack_config(self.settings))
         self.ops = LocalOperations(self.stack)
         self.layout: StackLayout = self.stack.layout
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def configure(cls, options: TargetOptions) -> None:
+        """Nothing to read: the stack is named by the settings (ports, state directory)."""
+        return None
+
+    @classmethod
+    def check(cls, activity: str, args: dict, config=None) -> Problems:
+        return local_checks.problems(activity, args)
+
+    @classmethod
+    def open(cls, settings: Settings, options: TargetOptions) -> LocalTarget:
+        return cls(settings)
+
+    @classmethod
+    def from_environment(cls, settings: Settings, configuration: dict) -> LocalTarget:
+        """The stack GAMEDAY_* names, or the one laid out from configuration `gameday_base_port`."""
+        base = configuration.get("gameday_base_port")
+        return cls(with_base_port(settings, int(base)) if base else settings)
+
+    def describe(self) -> str:
+        return f"the local stack (router {self.layout.router_url}, state {self.stack.dir})"
+
+    def preflight(self) -> dict:
+        return {"stack": str(self.stack.dir), "entry_url": self.entry_url}
+
+    def prepare(self, progress: Callable[[str], None]) -> dict:
+        """Bring the stack up (or check that it is up)."""
+        self.stack.progress = progress
+        self.stack.up()
+        return self.preflight()
+
+    def child_env(self) -> dict[str, str]:
+        lay = self.layout
+        return {"GAMEDAY_TARGET": self.name, "GAMEDAY_ROUTER_PORT": str(lay.router_port),
+                "GAMEDAY_TOXIPROXY_PORT": str(lay.toxiproxy_port), "GAMEDAY_BASE_PORT": str(lay.base_port),
+                "GAMEDAY_STACK_ROOT": str(self.settings.stack_root)}
+
+    @contextmanager
+    def write_ahead(self, callback: Callable[[dict | None], None]):
+        """A local fault's recovery needs no saved state: the entry is begun at once, with the catalogue's."""
+        callback(DEFAULT_RECOVERY)
+        yield self
+
+    def dry_run_summary(self) -> dict:
+        return {"calls": 0}
 
     @property
     def ledger_path(self) -> Path:
@@ -65,7 +142,7 @@ class LocalTarget:
         killed = self.ops.power_off(region) if mode == "power_off" else []
         return {"region": region, "mode": mode, "links_cut": links, "killed": killed, "at_s": time.time()}
 
-    def restore_region(self, region: str) -> dict:
+    def restore_region(self, region: str, **recorded) -> dict:
         """Undo either mode: processes back (a database as standby of the current writer), links back."""
         _check_region(region)
         links = self.ops.region_links(region)
@@ -79,7 +156,7 @@ class LocalTarget:
         self.ops.set_link(link, False)
         return {"link": link, "enabled": False, "at_s": time.time()}
 
-    def restore_link(self, link: str) -> dict:
+    def restore_link(self, link: str, **recorded) -> dict:
         self._check_link(link)
         self.ops.set_link(link, True)
         return {"link": link, "enabled": True, "at_s": time.time()}
@@ -90,11 +167,26 @@ class LocalTarget:
         self.ops.toxiproxy.add_toxic(link, "latency", {"latency": ms, "jitter": jitter_ms}, name=LATENCY_TOXIC)
         return {"link": link, "latency_ms": ms, "jitter_ms": jitter_ms, "at_s": time.time()}
 
-    def remove_latency(self, link: str) -> dict:
+    def remove_latency(self, link: str, **recorded) -> dict:
         self._check_link(link)
         if any(t["name"] == LATENCY_TOXIC for t in self.ops.toxiproxy.toxics(link)):
             self.ops.toxiproxy.remove_toxic(link, LATENCY_TOXIC)
         return {"link": link, "latency_ms": 0, "at_s": time.time()}
+
+    def limit_bandwidth(self, link: str, rate_kb_s: int) -> dict:
+        self._check_link(link)
+        self.remove_bandwidth_limit(link)
+        for stream in ("upstream", "downstream"):
+            self.ops.toxiproxy.add_toxic(link, "bandwidth", {"rate": int(rate_kb_s)},
+                                         name=f"{BANDWIDTH_TOXIC}_{stream}", stream=stream)
+        return {"link": link, "rate_kb_s": int(rate_kb_s), "at_s": time.time()}
+
+    def remove_bandwidth_limit(self, link: str, **recorded) -> dict:
+        self._check_link(link)
+        for toxic in self.ops.toxiproxy.toxics(link):
+            if toxic["name"].startswith(BANDWIDTH_TOXIC):
+                self.ops.toxiproxy.remove_toxic(link, toxic["name"])
+        return {"link": link, "rate_kb_s": None, "at_s": time.time()}
 
     def inject_http_error(self, link: str, status: int, probability: float = 1.0) -> dict:
         self._check_link(link)
@@ -103,7 +195,7 @@ class LocalTarget:
                                      stream="upstream", toxicity=float(probability))
         return {"link": link, "status": int(status), "probability": float(probability), "at_s": time.time()}
 
-    def remove_http_error(self, link: str) -> dict:
+    def remove_http_error(self, link: str, **recorded) -> dict:
         self._check_link(link)
         if any(t["name"] == HTTP_ERROR_TOXIC for t in self.ops.toxiproxy.toxics(link)):
             self.ops.toxiproxy.remove_toxic(link, HTTP_ERROR_TOXIC)
@@ -169,19 +261,20 @@ class LocalTarget:
         return None if recovery is None else not recovery
 
     # --- deployments and caches ------------------------------------------------------------------
-    def _gateway(self, region: str, method: str, path: str, body: dict | None = None) -> httpx.Response:
+    def _gateway(self, region: str, method: str, path: str, body: dict | None = None,
+                 timeout_s: float = GATEWAY_TIMEOUT_S) -> httpx.Response:
         _check_region(region)
         url = f"http://127.0.0.1:{self.layout.app_port(region)}{path}"
         try:
-            return httpx.request(method, url, json=body, timeout=GATEWAY_TIMEOUT_S)
+            return httpx.request(method, url, json=body, timeout=timeout_s)
         except httpx.HTTPError as exc:
             raise StackError(f"{method} {path} of region {region} on target local failed: {type(exc).__name__}: {exc}",
                              hint="`gameday stack status` shows whether the region gateway runs") from exc
 
     def deploy(self, region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
-               force: bool = False) -> tuple[int, dict]:
-        """Start `version` in `region`'s idle slot behind the health gate (`force` switches anyway):
-        (HTTP status, answer); 200 deployed, 422 refused by the gate."""
+               force: bool = False) -> dict:
+        """Start `version` in `region`'s idle slot behind the health gate (`force` switches anyway); the gateway's
+        answer, with `changed: False` and `gate_refused: True` when the gate kept it from going live."""
         answer = self._gateway(region, "POST", "/_region/deploy", {"version": version, "error_rate": error_rate,
                                                                    "added_latency_ms": added_latency_ms,
                                                                    "force": force})
@@ -189,13 +282,19 @@ class LocalTarget:
         if answer.status_code not in (200, 422):
             raise StackError(f"deployment of {version} to region {region} on target local failed: "
                              f"HTTP {answer.status_code}: {answer.text[:300]}")
-        return answer.status_code, body
+        live = answer.status_code == 200 and bool(body.get("deployed"))
+        return {**body, "changed": live, **({} if live else {"gate_refused": True})}
+
+    def release_watch_url(self, region: str) -> str:
+        """A regression watcher reads the region's gateway directly (the router would hide a bad slot)."""
+        _check_region(region)
+        return f"http://127.0.0.1:{self.layout.app_port(region)}"
 
     def active_release(self, region: str) -> str | None:
         answer = self._gateway(region, "GET", "/_region/status")
         return answer.json().get("release") if answer.status_code == 200 else None
 
-    def rollback_deployment(self, region: str, version: str | None = None) -> dict:
+    def rollback_deployment(self, region: str, version: str | None = None, **recorded) -> dict:
         """Switch `region` back to its previous slot while `version` (any when None) is live; idempotent."""
         active = self.active_release(region)
         if version is not None and (active is None or not active.endswith(f"/{version}")):
@@ -236,3 +335,37 @@ class LocalTarget:
             time.sleep(0.1)
         raise StackError(f"verification of writes in {region} through {self.layout.router_url} failed after "
                          f"{timeout_s:.0f} s: {last}")
+
+    # --- probes ----------------------------------------------------------------------------------
+    def served_region(self) -> str:
+        """The region the entry point's router sends traffic to now."""
+        return httpx.get(f"{self.layout.router_url}/_router/status", timeout=2).json()["served_region"]
+
+    def region_capacity(self, region: str) -> dict:
+        """The region gateway's capacity now: instances, ready ones, in flight, its caps and throttles so far."""
+        status = self._gateway(region, "GET", "/_region/status", timeout_s=2).json()
+        policy = status.get("policy") or {}
+        return {"region": region, "instances": status.get("instances"), "ready": status.get("ready_instances"),
+                "in_flight": (status.get("capacity") or {}).get("in_flight"),
+                "min_instances": policy.get("min_instances"), "max_instances": policy.get("max_instances"),
+                "throttles_total": status.get("throttles_total"), "requests_total": status.get("requests_total")}
+
+    def surviving_writes(self, since_seq: int) -> dict:
+        """The canary writes (seq >= since_seq) the one writer holds; no seqs and writer None when not exactly one
+        database writes (waits a little: a busy database may miss one answer)."""
+        deadline = time.monotonic() + WRITER_LOOKUP_S
+        writers = self.writer_regions()
+        while len(writers) != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            writers = self.writer_regions()
+        if len(writers) != 1:
+            return {"seqs": [], "writer_region": None}
+        with psycopg.connect(postgres.dsn(self.layout.pg_port(writers[0])), autocommit=True) as conn:
+            seqs = [row[0] for row in conn.execute("SELECT seq FROM canary_writes WHERE seq >= %s ORDER BY seq",
+                                                   (since_seq,))]
+        return {"seqs": seqs, "writer_region": writers[0]}
+
+    def sampler_sources(self) -> SamplerSources:
+        return SamplerSources(pg_ports={r: self.layout.pg_port(r) for r in REGIONS},
+                              capacity_urls={r: f"http://{HOST}:{self.layout.app_port(r)}" for r in REGIONS},
+                              routing=True)

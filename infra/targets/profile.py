@@ -18,9 +18,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
 
-__all__ = ["TargetProfile", "load_profile", "profile_from_dict", "KEY_FIELDS"]
+__all__ = ["TargetProfile", "load_target_profile", "profile_from_dict", "KEY_FIELDS"]
 
 #: Field names that would carry long-lived secrets; a profile containing any of them is refused.
 KEY_FIELDS = frozenset({"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "access_key_id",
@@ -182,7 +182,7 @@ def profile_from_dict(data, source: str = "<profile>") -> TargetProfile:
                            hint="see examples/targets/staging.yaml") from None
 
 
-def load_profile(path: str | Path) -> TargetProfile:
+def load_target_profile(path: str | Path) -> TargetProfile:
     """Read and validate a YAML target profile; InvalidInput (naming the file and the field) when unusable."""
     path = Path(path)
     try:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from botocore.awsrequest import AWSResponse
 
-from gameday.errors import GameDayError, InvalidInput
+from gameday.base.errors import GameDayError, InvalidInput
 
 __all__ = ["READ_ONLY_PREFIXES", "is_mutating", "tags_from", "check_confirmation", "check_region",
            "check_account", "check_tagged", "CallRecorder", "UndeclaredAction"]
@@ -66,8 +66,9 @@ def check_region(region: str, allowed: Iterable[str], *, action: str, resource: 
 
 def check_account(caller_account: str, allowed_account: str, *, action: str, resource: str) -> None:
     if caller_account != allowed_account:
-        raise _refused(action, resource, f"the credentials belong to account {caller_account}, the profile allows "
-                       f"only {allowed_account}", "use the credentials (aws_profile / role_arn) of the profile's account")
+        raise _refused(action, resource,
+                       f"the credentials belong to account {caller_account}, the profile allows only {allowed_account}",
+                       "use the credentials (aws_profile / role_arn) of the profile's account")
 
 
 def check_tagged(tags: Mapping[str, str], key: str, value: str, *, action: str, resource: str) -> None:

@@ -52,7 +52,8 @@ def seed() -> dict:
     """Create the stack's resources in moto; returns the ids a profile needs."""
     aws = session()
     ids: dict = {}
-    role = aws.client("iam", region_name=PRIMARY).create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam = aws.client("iam", region_name=PRIMARY)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     for region in (PRIMARY, SECONDARY):
         lam = aws.client("lambda", region_name=region)
         for name, tags in (("api", {"gameday": "allowed"}), ("billing", {})):
@@ -92,7 +93,8 @@ def profile_dict(ids: dict, **overrides) -> dict:
         "name": "contract", "account_id": MOTO_ACCOUNT, "environment": "staging",
         "regions": {"primary": PRIMARY, "secondary": SECONDARY},
         "resources": {
-            "database": {"global_cluster_id": "app-global", "clusters": {PRIMARY: "app-primary", SECONDARY: "app-secondary"}},
+            "database": {"global_cluster_id": "app-global",
+                         "clusters": {PRIMARY: "app-primary", SECONDARY: "app-secondary"}},
             "route53": {"hosted_zone_id": ids["zone"], "record_name": RECORD,
                         "set_identifiers": {PRIMARY: PRIMARY, SECONDARY: SECONDARY}, "health_checks": ids["checks"]},
             "functions": {PRIMARY: ["api"], SECONDARY: ["api"]},

@@ -10,11 +10,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from gameday.base.ledger import read_entries
+from gameday.base.settings import Settings
 from gameday.cli import cli
 from gameday.faults import cut_link, fail_region
-from gameday.ledger import read_entries
-from infra.targets import aws_driver, using
-from gameday.settings import Settings
+from infra.targets import using
+from infra.targets.aws import AwsTarget
 from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, seed_origins, seed_release, session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,8 @@ def aws(service: str, region: str = PRIMARY):
 
 def fis_template(region: str, tagged: bool = True) -> str:
     answer = aws("fis", region).create_experiment_template(
-        clientToken=f"gameday-{region}", description="GameDay region outage", roleArn="arn:aws:iam::123456789012:role/fis",
+        clientToken=f"gameday-{region}", description="GameDay region outage",
+        roleArn="arn:aws:iam::123456789012:role/fis",
         stopConditions=[{"source": "none"}],
         actions={"cut": {"actionId": "aws:network:disrupt-connectivity", "parameters": {"duration": "PT5M"},
                          "targets": {"Subnets": "subnets"}}},
@@ -174,7 +176,7 @@ def test_a_dry_run_of_the_delivery_faults_changes_nothing(world, write_profile, 
 # --- recovery after a crash ---------------------------------------------------------------------------
 def test_recover_restores_what_a_crashed_run_left_open_from_the_profiles_ledger(world, write_profile, stack_root):
     profile = write_profile()
-    driver = aws_driver(Settings(), {"gameday_target_profile": str(profile)})
+    driver = AwsTarget.from_environment(Settings(), {"gameday_target_profile": str(profile)})
     with using(driver):  # the run "crashes" after these: no rollback, no safety net
         fail_region(PRIMARY, "health_check")
         cut_link("provider-bedrock")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gameday.ledger import open_from, read_entries
+from gameday.base.ledger import open_from, read_entries
 from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, seed, session
 from tests.support import free_port, stop_process, wait_http
 
@@ -63,7 +63,8 @@ def test_a_sigkilled_injection_is_recovered_by_gameday_recover_in_a_new_process(
     assert len(open_from(read_entries(ledger))) == 1
 
     env.pop("GAMEDAY_TARGET"), env.pop("GAMEDAY_TARGET_PROFILE")
-    done = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--target", "aws", "--profile", str(profile)],
+    done = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--target", "aws",
+                           "--profile", str(profile)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "recovered 1 open fault(s)" in done.stdout

@@ -6,15 +6,15 @@ functions and the fault ledger, an untagged resource refused with nothing change
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from gameday import faults
-from gameday.errors import InvalidInput
-from gameday.ledger import read_entries
+from gameday.base.errors import InvalidInput
+from gameday.base.ledger import read_entries
 from infra.targets import using
 from infra.targets.aws import AwsTarget
 from infra.targets.aws_delivery import ORIGIN_DENY_SID
@@ -22,8 +22,16 @@ from infra.targets.aws_metrics import MetricMissing
 from infra.targets.profile import profile_from_dict
 from probes.stack import region_capacity
 from remediations import deploy
-from tests.contract.conftest import (ORIGIN_POLICY, ORIGINS, PRIMARY, SECONDARY, profile_dict, seed_origins,
-                                     seed_release, session)
+from tests.contract.conftest import (
+    ORIGIN_POLICY,
+    ORIGINS,
+    PRIMARY,
+    SECONDARY,
+    profile_dict,
+    seed_origins,
+    seed_release,
+    session,
+)
 from tests.contract.test_aws_driver import _cache_stubs
 
 BEDROCK = "/gameday/providers/bedrock/disabled"
@@ -61,7 +69,7 @@ def on_driver(world, tmp_path):
 
 
 def open_entries(driver) -> list[dict]:
-    from gameday.ledger import FaultLedger
+    from gameday.base.ledger import FaultLedger
     return FaultLedger(driver.ledger_path).open_entries()
 
 
@@ -199,7 +207,7 @@ def test_region_capacity_reads_cloudwatch_and_missing_data_is_an_error(on_driver
     driver = on_driver()
     with using(driver), pytest.raises(MetricMissing, match="ConcurrentExecutions"):
         region_capacity(PRIMARY)
-    now = datetime.now(timezone.utc) - timedelta(seconds=5)
+    now = datetime.now(UTC) - timedelta(seconds=5)
     aws("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[
         {"MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": "api"}], "Timestamp": now, "Value": v}
         for name, v in (("ConcurrentExecutions", 40.0), ("ConcurrentExecutions", 90.0), ("Throttles", 3.0))])

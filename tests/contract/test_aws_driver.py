@@ -3,10 +3,12 @@ refuses with nothing changed, dry runs send nothing, the fault ledger restores a
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
-from gameday.errors import InvalidInput
-from gameday.ledger import FaultLedger
+from gameday.base.errors import InvalidInput
+from gameday.base.ledger import FaultLedger
 from infra.targets.aws_metrics import MetricMissing
 from infra.targets.safety import UndeclaredAction
 from tests.contract.conftest import MOTO_ACCOUNT, PRIMARY, RECORD, SECONDARY, session
@@ -152,7 +154,8 @@ def test_a_cluster_failover_moves_the_writer_and_its_recovery_moves_it_back(driv
     done = driver.kill_db_writer()
     assert (done["from_instance"], done["to_instance"]) == ("app-primary-1", "app-primary-2")
     assert driver.writer_instance(PRIMARY) == "app-primary-2"
-    assert done["recovery"] == {"call": "failover_cluster", "args": {"region": PRIMARY, "target_instance": "app-primary-1"}}
+    assert done["recovery"] == {"call": "failover_cluster",
+                                "args": {"region": PRIMARY, "target_instance": "app-primary-1"}}
     driver.failover_cluster(**done["recovery"]["args"])
     assert driver.writer_instance(PRIMARY) == "app-primary-1"
 
@@ -194,10 +197,10 @@ def test_missing_cloudwatch_data_is_an_error_never_zero(driver):
 
 
 def test_a_cloudwatch_maximum_is_read_back(driver):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     aws("cloudwatch", PRIMARY).put_metric_data(Namespace="AWS/Lambda", MetricData=[
         {"MetricName": "ConcurrentExecutions", "Dimensions": [{"Name": "FunctionName", "Value": "api"}],
-         "Timestamp": datetime.now(timezone.utc) - timedelta(seconds=5), "Value": v} for v in (3.0, 240.0, 12.0)])
+         "Timestamp": datetime.now(UTC) - timedelta(seconds=5), "Value": v} for v in (3.0, 240.0, 12.0)])
     assert driver.lambda_concurrency("api", PRIMARY) == 240.0
 
 
@@ -214,9 +217,10 @@ TAGS = [{"Key": "gameday", "Value": "allowed"}]
 
 
 def _global(writer_arn: str) -> dict:
+    members = [{"DBClusterArn": PRIMARY_ARN, "IsWriter": writer_arn == PRIMARY_ARN},
+               {"DBClusterArn": SECONDARY_ARN, "IsWriter": writer_arn == SECONDARY_ARN}]
     return {"GlobalClusters": [{"GlobalClusterIdentifier": "app-global", "GlobalClusterArn": GLOBAL_ARN,
-                                "GlobalClusterMembers": [{"DBClusterArn": PRIMARY_ARN, "IsWriter": writer_arn == PRIMARY_ARN},
-                                                         {"DBClusterArn": SECONDARY_ARN, "IsWriter": writer_arn == SECONDARY_ARN}]}]}
+                                "GlobalClusterMembers": members}]}
 
 
 @pytest.mark.parametrize("method,api,to_region,to_arn,from_arn", [
@@ -252,7 +256,8 @@ def test_global_failover_of_an_untagged_cluster_is_refused(driver):
 
 def _cache_stubs(ec, failovers_used: int) -> None:
     arn = f"arn:aws:elasticache:{PRIMARY}:123456789012:replicationgroup:app-cache"
-    ec.add_response("describe_replication_groups", {"ReplicationGroups": [{"ReplicationGroupId": "app-cache", "ARN": arn}]},
+    ec.add_response("describe_replication_groups",
+                    {"ReplicationGroups": [{"ReplicationGroupId": "app-cache", "ARN": arn}]},
                     {"ReplicationGroupId": "app-cache"})
     ec.add_response("list_tags_for_resource", {"TagList": TAGS}, {"ResourceName": arn})
     events = [{"SourceIdentifier": "app-cache", "SourceType": "replication-group",
@@ -294,7 +299,8 @@ def test_provisioned_concurrency_is_changed_and_restored_exactly(driver, before)
                          {**target, "ProvisionedConcurrentExecutions": 20})
         done = driver.set_provisioned_concurrency("api", PRIMARY, "live", 20)
         assert done["recovery"] == {"call": "set_provisioned_concurrency",
-                                    "args": {"function": "api", "region": PRIMARY, "qualifier": "live", "value": before}}
+                                    "args": {"function": "api", "region": PRIMARY, "qualifier": "live",
+                                             "value": before}}
         # the recovery: back to `before` (None removes the configuration, as it was)
         lam.add_response("get_function", {"Tags": {"gameday": "allowed"}}, {"FunctionName": "api"})
         lam.add_response("get_provisioned_concurrency_config", {"RequestedProvisionedConcurrentExecutions": 20}, target)
@@ -308,11 +314,12 @@ def test_provisioned_concurrency_is_changed_and_restored_exactly(driver, before)
 
 
 def test_a_percentile_probe_asks_for_extended_statistics(driver):
-    from datetime import datetime, timezone
+    from datetime import datetime
     with Stubber(driver.client("cloudwatch", PRIMARY)) as cw:
         cw.add_response("get_metric_statistics", {"Datapoints": [
-            {"Timestamp": datetime(2025, 1, 1, tzinfo=timezone.utc), "ExtendedStatistics": {"p95": 181.5}}]},
-            {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Dimensions": [{"Name": "FunctionName", "Value": "api"}],
+            {"Timestamp": datetime(2025, 1, 1, tzinfo=UTC), "ExtendedStatistics": {"p95": 181.5}}]},
+            {"Namespace": "AWS/Lambda", "MetricName": "Duration",
+             "Dimensions": [{"Name": "FunctionName", "Value": "api"}],
              "StartTime": ANY, "EndTime": ANY, "Period": 300, "ExtendedStatistics": ["p95"]})
         cw.add_response("get_metric_statistics", {"Datapoints": []}, None)
         assert driver.lambda_duration_ms("api", PRIMARY, "p95") == 181.5
@@ -323,13 +330,13 @@ def test_a_percentile_probe_asks_for_extended_statistics(driver):
 # --- target profile -------------------------------------------------------------------------------
 from pathlib import Path  # noqa: E402
 
-from infra.targets.profile import load_profile  # noqa: E402
+from infra.targets.profile import load_target_profile  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "targets" / "staging.yaml"
 
 
 def test_the_example_profile_loads():
-    profile = load_profile(EXAMPLE)
+    profile = load_target_profile(EXAMPLE)
     assert profile.regions.all() == (PRIMARY, SECONDARY) and profile.environment == "staging"
 
 
@@ -339,11 +346,11 @@ def test_an_invalid_profile_names_the_file_and_the_field(tmp_path):
                    .replace("record_type: A", "record_typ: A"))
     with pytest.raises(InvalidInput, match=r"(?s)bad\.yaml is invalid.*environment: Input should be 'staging' or "
                                            r"'prod'.*resources\.route53\.record_typ: unknown field"):
-        load_profile(bad)
+        load_target_profile(bad)
 
 
 def test_a_profile_with_access_keys_is_refused(tmp_path):
     bad = tmp_path / "keys.yaml"
     bad.write_text(EXAMPLE.read_text().replace("credentials:\n", "credentials:\n  aws_secret_access_key: x\n"))
     with pytest.raises(InvalidInput, match=r"credentials\.aws_secret_access_key: access keys are never read"):
-        load_profile(bad)
+        load_target_profile(bad)

@@ -1,4 +1,4 @@
-"""The behavioural contract, run against both drivers through the experiment's own actions (gameday.faults,
+"""The behavioural contract, run against every registered driver through the experiment's own actions (gameday.faults,
 remediations.failover): a region fault is written ahead and restored exactly; the ledger alone restores after a
 crash; failover moves the writer and the rollbacks bring it back; a dry run changes nothing.
 
@@ -18,15 +18,16 @@ import yaml
 from click.testing import CliRunner
 
 from gameday import faults
+from gameday.base.ledger import read_entries
 from gameday.cli import cli
-from gameday.ledger import read_entries
 from infra.targets import ledger_for, using
 from infra.targets.aws import AwsTarget
 from infra.targets.local import LocalTarget
 from infra.targets.profile import profile_from_dict
+from infra.targets.registry import driver_class, missing_members, names
 from remediations import failover
-from tests.support import running_stack
 from tests.contract.conftest import PRIMARY, profile_dict, session
+from tests.support import running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,12 +42,14 @@ class Case:
     fresh: Callable[[], object]                 # another driver on the same target, as after a crash
     state: Callable[[], object]                 # everything a dry run must leave alone
     cli_target: list[str]
+    promotes_itself: bool = False               # a writer loss is remediated by the target itself (Aurora)
+    switchover_on_stub: bool = False            # failback needs an API the stand-in lacks (Stubber-tested)
 
 
 @pytest.fixture(scope="module")
 def local_stack(stack_root: Path):
     with running_stack(stack_root, "contract", router_failure_threshold=3) as driver:
-        yield driver.stack.settings
+        yield driver.settings
 
 
 def _local(request) -> Case:
@@ -82,13 +85,25 @@ def _moto(request, tmp_path: Path) -> Case:
                 writer=lambda: driver.writer_instance(PRIMARY), fresh=make,
                 state=lambda: (inverted(), driver.writer_instance(PRIMARY),
                                ssm.get_parameter(Name="/gameday/providers/bedrock/disabled")["Parameter"]["Version"]),
-                cli_target=["--target", "aws", "--profile", str(path)])
+                cli_target=["--target", "aws", "--profile", str(path)], promotes_itself=True,
+                switchover_on_stub=True)
 
 
-@pytest.fixture(params=[pytest.param("local", marks=[pytest.mark.integration, pytest.mark.slow]), "moto"])
+#: How each registered target is set up for the contract suite (aws: on moto, in process).
+CASES = {"local": _local, "aws": _moto}
+
+
+def test_every_registered_target_runs_the_contract_suite():
+    assert set(names()) <= set(CASES), f"no contract case for {sorted(set(names()) - set(CASES))}"
+    for name in names():
+        assert missing_members(driver_class(name)) == []
+
+
+@pytest.fixture(params=[pytest.param("local", marks=[pytest.mark.integration, pytest.mark.slow]),
+                        pytest.param("aws", id="aws-moto")])
 def case(request, tmp_path, monkeypatch) -> Case:
     monkeypatch.setenv("GAMEDAY_STACK_ROOT", str(tmp_path / "stacks"))
-    return _local(request) if request.param == "local" else _moto(request, tmp_path)
+    return CASES[request.param](request) if request.param == "local" else CASES[request.param](request, tmp_path)
 
 
 def test_a_region_fault_is_written_ahead_and_restored_exactly(case: Case):
@@ -120,11 +135,11 @@ def test_failover_moves_the_writer_and_the_rollbacks_bring_it_back(case: Case):
     before = case.writer()
     with using(case.driver):
         faults.kill_db_writer()
-        if case.name == "local":  # Aurora promotes a reader itself; the local stack needs the DR remediation
+        if not case.promotes_itself:  # Aurora promotes a reader itself; the local stack needs the DR remediation
             failover.promote_secondary()
         assert case.writer() not in (before, [], None)
         faults.restore_region(PRIMARY)  # the experiment's rollbacks
-        if case.name == "local":  # moto lacks switchover_global_cluster (Stubber-tested in test_aws_driver.py)
+        if not case.switchover_on_stub:  # moto lacks switchover_global_cluster (Stubber-tested: test_aws_driver.py)
             failover.failback()
     assert case.writer() == before
     assert ledger_for(case.driver).open_entries() == []

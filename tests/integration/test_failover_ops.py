@@ -1,5 +1,6 @@
 """Failover and failback on the real stack: a region powered off, the standby promoted, then a planned
-switchover back with zero loss; never two writers."""
+switchover back with zero loss; never two writers. Also the fault actions that need a stack but no failover
+(a bandwidth limit on a link)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,39 @@ def test_power_off_promote_restore_and_failback_keep_one_writer_and_every_write(
     while time.monotonic() < deadline and httpx.get(f"{secondary}/writes/{after}", timeout=5).status_code != 200:
         time.sleep(0.1)
     assert httpx.get(f"{secondary}/writes/{after}", timeout=5).status_code == 200, "the secondary streams again"
+
+
+def test_a_bandwidth_limit_slows_a_transfer_by_the_injected_rate_and_its_undo_restores_it(target: LocalTarget,
+                                                                                          monkeypatch):
+    from gameday import faults
+    from gameday.base.ledger import read_entries
+    from infra.local.layout import origin_link
+    from infra.targets import using
+
+    monkeypatch.setenv("GAMEDAY_RUN_ID", "bandwidth-test")
+    link = origin_link(PRIMARY_REGION)
+    url = f"http://{target.layout.link(link).listen}"
+    index = httpx.get(f"{url}/index.html", timeout=5).text
+    asset = next(part.split('"')[0] for part in index.split('src="/static/')[1:] if "vendor" in part)
+    size = len(httpx.get(f"{url}/static/{asset}", timeout=5).content)
+
+    def fetch_s() -> float:
+        started = time.perf_counter()
+        assert len(httpx.get(f"{url}/static/{asset}", timeout=30).content) == size
+        return time.perf_counter() - started
+
+    rate_kb_s = 100
+    with using(target):
+        faults.limit_bandwidth(link, rate_kb_s)
+        try:
+            limited = fetch_s()
+        finally:
+            faults.remove_bandwidth_limit(link)
+    free = fetch_s()
+    floor_s = size / (rate_kb_s * 1000)  # the proxy never lets the body through faster than the rate
+    assert limited >= 0.8 * floor_s, f"{size} bytes at {rate_kb_s} KB/s took {limited:.2f} s (floor {floor_s:.2f} s)"
+    assert free < limited / 2
+    ours = [e for e in read_entries(target.ledger_path) if e.get("params", {}).get("run_id") == "bandwidth-test"]
+    assert [e["recovery"] for e in ours] == [{"call": "remove_bandwidth_limit", "args": {"link": link}}]
+    assert all(t["name"] != "gameday_bandwidth_upstream" for t in target.ops.toxiproxy.toxics(link))
+

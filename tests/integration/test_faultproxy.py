@@ -17,7 +17,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from gameday.errors import StackError
+from gameday.base.errors import StackError
 from infra.local.layout import HOST
 from infra.local.toxiproxy_client import ToxiproxyClient
 from tests.support import free_port

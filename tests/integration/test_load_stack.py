@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gameday.base.settings import Settings
 from gameday.load import LoadSpec, run_load
-from gameday.settings import Settings
 from infra.local.layout import PRIMARY_REGION, REGIONS
 from infra.local.supervisor import LocalStack
+from infra.targets.local import stack_config, with_base_port
 from reports.sample_files import read_samples
 from reports.samples import per_second, summary
 from scenarios.profiles import Profile
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def stack(stack_root: Path):
-    local = LocalStack(Settings(stack_root=stack_root).with_base_port(free_base_port()))
+    local = LocalStack(stack_config(with_base_port(Settings(stack_root=stack_root), free_base_port())))
     local.up()
     yield local
     local.down()

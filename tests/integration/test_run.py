@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.ledger import open_from, read_entries
+from gameday.base.ledger import open_from, read_entries
 from infra.local.layout import PRIMARY_REGION, router_link
 from infra.local.processes import children_of
 from infra.local.toxiproxy_client import ToxiproxyClient

@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from gameday.errors import GameDayError
+from gameday.base.errors import GameDayError
 from infra.local import postgres as pg
 from probes.checks import canary_write, entry_point_healthy, single_writer, writer_region
 from reports.recovery import split_brain_events

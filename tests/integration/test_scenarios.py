@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from gameday import faults
-from gameday.ledger import open_from, read_entries
+from gameday.base.ledger import open_from, read_entries
 from infra.local.layout import HOST, PRIMARY_REGION, SECONDARY_REGION
 from infra.targets.local import LocalTarget
 from tests.support import gameday_run, running_stack
@@ -89,7 +89,7 @@ def test_cache_outage_without_a_database_fallback_fails_the_error_rate(target, t
 
 
 def test_flush_cache_empties_the_regions_redis_and_is_closed_in_the_ledger(target, monkeypatch):
-    monkeypatch.setenv("GAMEDAY_STACK_ROOT", str(target.stack.settings.stack_root))  # the driver reads settings
+    monkeypatch.setenv("GAMEDAY_STACK_ROOT", str(target.settings.stack_root))  # the driver reads settings
     client = redis.Redis(host="127.0.0.1", port=target.layout.redis_port(PRIMARY_REGION), socket_timeout=2)
     try:
         client.set("item:flush-probe", "1")

@@ -14,12 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gameday.settings import Settings
+from gameday.base.settings import Settings
 from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, router_link
 from infra.local.processes import ProcessRef, tagged_with
 from infra.local.supervisor import COMPONENT_COUNT, STACK_TAG, LocalStack
 from infra.local.toxiproxy_client import ToxiproxyClient
 from infra.local.waiting import port_is_free
+from infra.targets.local import stack_config, with_base_port
 from tests.conftest import free_base_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,10 +32,10 @@ RECOVERY_THRESHOLD = 2
 
 @pytest.fixture(scope="module")
 def stack(stack_root: Path):
-    settings = Settings(stack_root=stack_root, router_interval_s=INTERVAL_S,
-                        router_failure_threshold=FAILURE_THRESHOLD,
-                        router_recovery_threshold=RECOVERY_THRESHOLD).with_base_port(free_base_port())
-    local = LocalStack(settings)
+    settings = with_base_port(Settings(stack_root=stack_root, router_interval_s=INTERVAL_S,
+                                       router_failure_threshold=FAILURE_THRESHOLD,
+                                       router_recovery_threshold=RECOVERY_THRESHOLD), free_base_port())
+    local = LocalStack(stack_config(settings))
     local.up()
     yield local
     local.down()
@@ -171,7 +172,7 @@ def test_down_leaves_no_process_even_after_the_supervisor_was_killed(stack_root:
     base = free_base_port()
     env = {**os.environ, "GAMEDAY_STACK_ROOT": str(stack_root / "killed")}
     (stack_root / "killed").mkdir(mode=0o755)
-    settings = Settings(stack_root=stack_root / "killed").with_base_port(base)
+    settings = with_base_port(Settings(stack_root=stack_root / "killed"), base)
     state = settings.stack_dir / "state.json"
     up = subprocess.Popen([sys.executable, "-m", "gameday.cli", "stack", "up", "--base-port", str(base)],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -189,9 +190,9 @@ def test_down_leaves_no_process_even_after_the_supervisor_was_killed(stack_root:
     assert down.returncode == 0, down.stderr
     assert not any(ref.alive() for ref in recorded)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not all(port_is_free(p) for p in settings.layout().all_ports()):
+    while time.monotonic() < deadline and not all(port_is_free(p) for p in stack_config(settings).layout.all_ports()):
         time.sleep(0.1)
-    busy = [p for p in settings.layout().all_ports() if not port_is_free(p)]
+    busy = [p for p in stack_config(settings).layout.all_ports() if not port_is_free(p)]
     listeners = subprocess.run(["ss", "-ltnpa"], capture_output=True, text=True).stdout if busy else ""
     assert busy == [], "\n".join(line for line in listeners.splitlines() if any(f":{p} " in line for p in busy))
     assert tagged_with(STACK_TAG, str(settings.stack_dir)) == []

@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gameday.settings import Settings
+from gameday.base.settings import Settings
 from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, cache_link, origin_link, provider_link
 from infra.local.supervisor import LocalStack
 from infra.local.toxiproxy_client import ToxiproxyClient
+from infra.targets.local import stack_config, with_base_port
 from tests.conftest import free_base_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -23,9 +24,9 @@ REGION = PRIMARY_REGION
 
 @pytest.fixture(scope="module")
 def stack(stack_root: Path):
-    settings = Settings(stack_root=stack_root / "behaviours", router_interval_s=0.5).with_base_port(free_base_port())
+    settings = with_base_port(Settings(stack_root=stack_root / "behaviours", router_interval_s=0.5), free_base_port())
     (stack_root / "behaviours").mkdir(mode=0o755)
-    local = LocalStack(settings)
+    local = LocalStack(stack_config(settings))
     local.up()
     yield local
     local.down()

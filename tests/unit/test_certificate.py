@@ -72,7 +72,8 @@ def test_regressions_are_flagged_without_changing_the_verdict():
 
 def test_markdown_and_html_show_verdict_first_requirements_and_sign_off():
     evil = StepResult("region-failover", False, "01-x", "01-x/report.html", 0,
-                      _summary("PASS", [{**_crit("rto_write_s <= 900", 3.2, "PASS"), "evidence": "<script>x</script>|"}]))
+                      _summary("PASS", [{**_crit("rto_write_s <= 900", 3.2, "PASS"),
+                                         "evidence": "<script>x</script>|"}]))
     doc = certificate(FACTS, [RTO], [evil])
     md = markdown(doc)
     assert md.index("**Verdict: PASS") < md.index("## Requirements") < md.index("## Sign-off")

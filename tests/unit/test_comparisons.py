@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from gameday.models import Criterion, GameDaySpec, Metric, metric_unit
-from reports.certify import Measurement, Verdict, certify, judge, measure
+from gameday.base.models import Criterion, GameDaySpec, Metric, metric_unit
+from reports.certify import Verdict, certify, judge
 from reports.comparisons import compare, figure
 from reports.findings import RunInputs, analyse
+from reports.measures import Measurement, measure
 from tests.unit.test_findings import run_inputs
 
 START = 1_700_000_000.0
@@ -116,11 +118,11 @@ def test_interval_judgement_for_every_operator():
              "x >= 1": Verdict.PASS, "x > 3": Verdict.INCONCLUSIVE, "x >= 5": Verdict.FAIL,
              "x == 3": Verdict.INCONCLUSIVE, "x == 7": Verdict.FAIL}
     for text, expected in cases.items():
-        c = Criterion.model_validate(text.replace("x", "latency_shift_ms"))
+        c = Criterion.model_validate(text.replace("x", "latency_shift_ms") + " in after")
         assert judge(c, m) is expected, text
     point = Measurement(3.0, "x", interval=(3.0, 3.0))
-    assert judge(Criterion.model_validate("latency_shift_ms == 3"), point) is Verdict.PASS
-    assert judge(Criterion.model_validate("latency_shift_ms <= 5"), replace(m, ceiling=Verdict.INCONCLUSIVE)) \
+    assert judge(Criterion.model_validate("latency_shift_ms == 3 in after"), point) is Verdict.PASS
+    assert judge(Criterion.model_validate("latency_shift_ms <= 5 in after"), replace(m, ceiling=Verdict.INCONCLUSIVE)) \
         is Verdict.INCONCLUSIVE
 
 
@@ -163,11 +165,13 @@ def test_too_few_samples_or_no_comparison_are_inconclusive():
     few = few[(few["t_s"] < START + 0.5) | (few["t_s"] >= START + 60)]             # 10 baseline samples
     got = certify(findings_with(few), criteria("latency_shift_ms <= 100 in after",
                                                "error_rate_increase <= 1 in after",
-                                               "latency_shift_ms <= 100 in baseline",
                                                "error_rate_increase <= 1 in recovery"))
-    assert [c.verdict for c in got.criteria] == [Verdict.INCONCLUSIVE] * 4
+    assert [c.verdict for c in got.criteria] == [Verdict.INCONCLUSIVE] * 3
     assert "only 10 baseline" in got.criteria[0].evidence and "< 20" in got.criteria[0].evidence
-    assert "not baseline" in got.criteria[2].evidence
+    # a window never compared with the baseline is refused when the experiment is read, before any run
+    for text in ("latency_shift_ms <= 100 in baseline", "error_rate_increase <= 1"):
+        with pytest.raises(ValidationError, match="valid windows: fault, recovery, after"):
+            Criterion.model_validate(text)
     nothing = analyse(RunInputs(run={}), GameDaySpec())
     assert certify(nothing, criteria("sliding_p95_ms < 100")).criteria[0].verdict is Verdict.INCONCLUSIVE
 

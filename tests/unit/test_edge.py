@@ -9,8 +9,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.local.edge import (IMMUTABLE, NO_STORE, CachedObject, Edge, LruCache, Next, PathKind, after_attempt,
-                              cache_control, hit_rate, is_cacheable, is_origin_failure, origin_path, path_kind)
+from infra.local.edge import (
+    IMMUTABLE,
+    NO_STORE,
+    CachedObject,
+    Edge,
+    LruCache,
+    Next,
+    PathKind,
+    after_attempt,
+    cache_control,
+    hit_rate,
+    is_cacheable,
+    is_origin_failure,
+    origin_path,
+    path_kind,
+)
 from infra.local.origin import build_site
 
 

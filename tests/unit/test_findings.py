@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gameday.models import GameDaySpec
+from gameday.base.models import GameDaySpec
 from reports.findings import RunInputs, analyse, failback, journal_facts, window_stats
 
 T0 = 1_700_000_000.0
@@ -85,12 +85,12 @@ def journal(status: str = "completed", failed: tuple[str, ...] = (), failed_roll
 
 def run_inputs(**overrides) -> RunInputs:
     records = canary()
-    fields = dict(run={"run_id": "r1", "experiment": "region-failover", "title": "Region failover",
-                       "target": "local", "started_s": START, "ended_s": END, "quick": False, "aborted": None,
-                       "chaos_exit_code": 0},
-                  probes=tuple(health() + records + writers()), ledger=tuple(ledger()), journal=journal(),
-                  samples=load(), surviving_seqs=surviving(records), writer_region="eu-central-1",
-                  remediations=({"kind": "promotion", "start_s": T0 + 2.0, "end_s": T0 + 2.2},))
+    fields = {"run": {"run_id": "r1", "experiment": "region-failover", "title": "Region failover",
+                      "target": "local", "started_s": START, "ended_s": END, "quick": False, "aborted": None,
+                      "chaos_exit_code": 0},
+              "probes": tuple(health() + records + writers()), "ledger": tuple(ledger()), "journal": journal(),
+              "samples": load(), "surviving_seqs": surviving(records), "writer_region": "eu-central-1",
+              "remediations": ({"kind": "promotion", "start_s": T0 + 2.0, "end_s": T0 + 2.2},)}
     fields.update(overrides)
     return RunInputs(**fields)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gameday.base.models import load_experiment
 from reports.certificate import StepResult, certificate, markdown
 from reports.certify import certify
 from reports.findings import analyse
 from reports.render import write_reports
 from reports.run_files import read_run
-from gameday.models import load_experiment
 from tests.unit.test_certificate import FACTS, P95, RTO, _crit, _summary
 from tests.unit.test_render import write_run
 
@@ -27,7 +27,8 @@ def _check(name: str, text: str) -> None:
         path.write_text(text)
     assert path.is_file(), f"{path} is missing; create it with GAMEDAY_UPDATE_GOLDEN=1"
     expected = path.read_text()
-    assert text == expected, f"{name} differs from {path}; if the change is intended, re-run with GAMEDAY_UPDATE_GOLDEN=1"
+    assert text == expected, (f"{name} differs from {path}; "
+                              "if the change is intended, re-run with GAMEDAY_UPDATE_GOLDEN=1")
 
 
 def test_the_run_report_markdown_matches_its_golden_file(tmp_path):

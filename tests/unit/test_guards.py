@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gameday.base.models import StopCondition
 from gameday.guards import Guard
-from gameday.models import StopCondition
 
 
 def _health(at: float, ok: bool, latency_ms: float = 5.0) -> dict:

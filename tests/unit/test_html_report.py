@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gameday.models import GameDaySpec
+from gameday.base.models import GameDaySpec
 from reports import charts
 from reports.certify import certify
 from reports.findings import analyse
@@ -190,7 +190,8 @@ def test_per_second_csv_counts_every_request_and_marks_the_fault_second():
     from reports.render import per_second_csv
 
     t = [99.5, 100.2, 100.4, 100.9, 101.1]
-    samples = pd.DataFrame({"t_s": t, "latency_ms": [10.0, 20.0, 30.0, 40.0, 5.0], "ok": [True, True, False, True, True],
+    samples = pd.DataFrame({"t_s": t, "latency_ms": [10.0, 20.0, 30.0, 40.0, 5.0],
+                            "ok": [True, True, False, True, True],
                             "dropped": [False, False, False, False, True]})
     lines = per_second_csv(samples, origin_s=100.0).splitlines()
     assert lines[0].startswith("second_since_t0,requests,errors,dropped,error_rate,p50_ms,p95_ms,p99_ms")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.local.layout import PROVIDERS, REGIONS, REPLICATION_LINK, PRIMARY_REGION, SLOTS, SPAN, StackLayout
+from infra.local.layout import PRIMARY_REGION, PROVIDERS, REGIONS, REPLICATION_LINK, SLOTS, SPAN, StackLayout
 
 
 @given(st.integers(min_value=1024, max_value=65000 - SPAN))

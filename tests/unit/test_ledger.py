@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gameday.errors import GameDayError, InvalidInput
-from gameday.ledger import FaultLedger, fault_windows, open_from, read_entries
+from gameday.base.errors import GameDayError, InvalidInput
+from gameday.base.ledger import FaultLedger, fault_windows, open_from, read_entries
 
 RECOVERY = {"driver": "local", "action": "enable_proxy", "proxy": "router-eu-central-1"}
 

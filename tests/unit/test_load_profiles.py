@@ -7,9 +7,20 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gameday.base.errors import InvalidInput
 from gameday.cli import cli
-from gameday.errors import InvalidInput
-from scenarios.profiles import DEFAULT_MIX, Profile, Stage, load_profile, mix_at, rate_at, scaled, shipped, tick, total_s
+from scenarios.profiles import (
+    DEFAULT_MIX,
+    Profile,
+    Stage,
+    load_profile,
+    mix_at,
+    rate_at,
+    scaled,
+    shipped,
+    tick,
+    total_s,
+)
 
 closed_stage = st.builds(Stage, duration_s=st.floats(0.5, 600), users=st.integers(0, 5000),
                          spawn_rate=st.floats(0.1, 1000))

@@ -11,9 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gameday.errors import InvalidInput
-from gameday.models import (Criterion, ExperimentInvalid, ExperimentSpec, GameDaySpec, Metric, StopCondition,
-                            load_experiment, metric_unit)
+from gameday.base.errors import InvalidInput
+from gameday.base.models import (
+    Criterion,
+    ExperimentInvalid,
+    ExperimentSpec,
+    GameDaySpec,
+    Metric,
+    StopCondition,
+    load_experiment,
+    metric_unit,
+)
+from gameday.base.probe_kinds import ProbeKind
 
 DATA = Path(__file__).parent.parent / "data"
 VALID = DATA / "valid-experiment.yaml"
@@ -46,7 +55,8 @@ def test_the_sample_experiment_loads_with_every_field():
     gd = spec.gameday
     assert gd.load.profile == "failover" and gd.load.rate_per_s == 50 and gd.load.users is None
     assert (gd.probes.health_interval_s, gd.probes.canary_rate_per_s) == (0.2, 10)
-    assert (gd.probes.canary_timeout_s, gd.probes.routing_interval_s, gd.probes.replication_interval_s) == (1.0, 0.2, 0.5)
+    probes = gd.probes
+    assert (probes.canary_timeout_s, probes.routing_interval_s, probes.replication_interval_s) == (1.0, 0.2, 0.5)
     assert [c.name for c in gd.criteria] == ["rto_write_s <= 900", "reads-recover", "p95_ms < 300 in baseline",
                                               "lost_writes == 0"]
     assert gd.criteria[0] == Criterion(name="rto_write_s <= 900", metric="rto_write_s", op="<=", target=900, unit="s")
@@ -132,6 +142,15 @@ def test_a_probe_stop_condition_names_its_probe():
         StopCondition(metric="error_rate", threshold=0.5, probe="health")
     with pytest.raises(ValidationError, match="'error_rate', 'p95_ms' or 'probe'"):
         StopCondition(metric="p99_ms", threshold=0.5)
+
+
+def test_a_probe_stop_condition_names_a_probe_kind_with_failures():
+    assert StopCondition(metric="probe", probe="canary", threshold=0.1).probe is ProbeKind.canary
+    # routing, writers, replication and capacity records carry no success or failure: a guard could never stop
+    with pytest.raises(ValidationError, match="no failure share to stop on; valid: health or canary"):
+        StopCondition(metric="probe", probe="routing", threshold=0.5)
+    with pytest.raises(ValidationError, match="'health', 'canary', 'routing', 'writers', 'replication' or 'capacity'"):
+        StopCondition(metric="probe", probe="disk", threshold=0.5)
 
 
 def test_quick_configuration_overrides_must_be_declared(tmp_path):

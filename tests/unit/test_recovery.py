@@ -52,7 +52,9 @@ def test_uncertain_writes_do_not_hold_the_slo():
 
 
 def test_a_blip_inside_the_sustain_window_moves_recovery_past_it():
-    down = lambda t: T0 <= t < T0 + 2 or T0 + 6 <= t < T0 + 6.5
+    def down(t: float) -> bool:
+        return T0 <= t < T0 + 2 or T0 + 6 <= t < T0 + 6.5
+
     result = read_rto(health(T0 - 1, T0 + 30, 0.1, failing=down), T0, sustain_s=10)
     assert result.rto_s == pytest.approx(6.5, abs=1e-6)
     assert result.last_failure_s == pytest.approx(T0 + 6.4)
@@ -191,7 +193,10 @@ def test_split_brain_counts_samples_with_two_writers():
 def test_phases_of_a_failover_with_a_router_switch_and_a_promotion():
     primary, secondary = "eu-central-1", "eu-west-1"
     switch_s, promo_start_s, promo_end_s = T0 + 3.0, T0 + 3.2, T0 + 3.35
-    where = lambda t: primary if t < switch_s else secondary
+
+    def where(t: float) -> str:
+        return primary if t < switch_s else secondary
+
     routing = [{"probe": "routing", "at_s": T0 - 2 + 0.2 * i, "served_region": where(T0 - 2 + 0.2 * i),
                 "active_region": where(T0 - 2 + 0.2 * i),
                 "last_switch_at_s": switch_s if T0 - 2 + 0.2 * i >= switch_s else None} for i in range(40)]
@@ -201,7 +206,8 @@ def test_phases_of_a_failover_with_a_router_switch_and_a_promotion():
               {"kind": "promotion", "start_s": promo_start_s, "end_s": promo_end_s}]
     phases = rto_phases(T0, reads, routing, events, canary=writes)
     assert phases.pre_fault_region == primary
-    assert phases.detection.duration_s == pytest.approx(3.0) and phases.detection.source == "fault ledger -> router switch"
+    assert phases.detection.duration_s == pytest.approx(3.0)
+    assert phases.detection.source == "fault ledger -> router switch"
     assert phases.routing_switch.start_s == switch_s
     assert 0 <= phases.routing_switch.duration_s <= 0.2 + 1e-6
     assert phases.promotion.duration_s == pytest.approx(0.15)

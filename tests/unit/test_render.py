@@ -10,10 +10,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from gameday.base.errors import InvalidInput
+from gameday.base.ledger import FaultLedger
+from gameday.base.models import GameDaySpec
 from gameday.cli import cli
-from gameday.errors import InvalidInput
-from gameday.ledger import FaultLedger
-from gameday.models import GameDaySpec
 from reports.certify import certify
 from reports.findings import analyse
 from reports.render import show, write_reports

@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gameday.models import Criterion, GameDaySpec, Metric, Windows, metric_unit
+from gameday.base.models import Criterion, GameDaySpec, Metric, Windows, metric_unit
 from reports.certify import Verdict, certify
 from reports.findings import RunInputs, analyse
 from reports.render import markdown, summary
@@ -33,7 +33,8 @@ def load(t_from: float, t_to: float, per_s: float, status=lambda t: 200) -> list
 def frame(rows: list[tuple[float, int]], latency_ms: float = 20.0) -> pd.DataFrame:
     return pd.DataFrame({"t_s": [t for t, _ in rows], "latency_ms": [latency_ms] * len(rows),
                          "status": [s for _, s in rows], "name": ["GET /items/[id]"] * len(rows),
-                         "ok": [s == 200 for _, s in rows], "dropped": [False] * len(rows), "cache": ["hit"] * len(rows),
+                         "ok": [s == 200 for _, s in rows], "dropped": [False] * len(rows),
+                         "cache": ["hit"] * len(rows),
                          "region": [REGION] * len(rows), "source": ["w"] * len(rows)})
 
 
@@ -182,7 +183,8 @@ def test_a_pinned_region_fails_the_scale_out_lag_and_the_throttles_with_evidence
     assert by_name["throttled_requests == 0 in spike"].verdict is Verdict.FAIL
     assert by_name["throttled_requests == 0 in spike"].measured > 200
     rate = by_name["throttle_rate < 0.01 in spike"]
-    assert rate.verdict is Verdict.FAIL and rate.measured == 280 / (14 * 100 + 14 * 2), rate  # both regions' requests count
+    # both regions' requests count
+    assert rate.verdict is Verdict.FAIL and rate.measured == 280 / (14 * 100 + 14 * 2), rate
     assert by_name["scale_in_lag_s <= 20"].verdict is Verdict.INCONCLUSIVE
     assert by_name["capacity_max_ratio <= 1"].verdict is Verdict.PASS
 

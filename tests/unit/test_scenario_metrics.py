@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gameday.models import Criterion, GameDaySpec, Metric, metric_unit
+from gameday.base.models import Criterion, GameDaySpec, Metric, metric_unit
 from reports.certify import Verdict, certify
 from reports.findings import RunInputs, analyse
 from reports.render import markdown, summary
-from reports.scenario_metrics import (AI_REQUEST, CACHED_READ, HASHED_ASSET, ai_provider, ai_stats, cache_recovered_s,
-                                      cache_warmup, deployment, hit_counts, interval_stats, is_ai)
+from reports.samples import nearest_rank
+from reports.scenario_metrics import (
+    AI_REQUEST,
+    CACHED_READ,
+    HASHED_ASSET,
+    ai_provider,
+    ai_stats,
+    cache_recovered_s,
+    cache_warmup,
+    deployment,
+    hit_counts,
+    interval_stats,
+    is_ai,
+)
 from scenarios.recorder import SampleRecorder, ai_request_name, encode_flags
 
 T0 = 1_700_000_000.0
@@ -244,7 +259,7 @@ def test_interval_stats_find_the_worst_interval_and_leave_ai_out_of_the_p95():
     errors = samples([(T0 + 20 + i / 10, "POST /writes", "", False) for i in range(5)])   # 20..30 s: 5 errors
     ai = ai_rows(T0, 300, "bedrock", latency_ms=1200.0)                                   # never in the P95
     got = interval_stats(pd.concat([fast, slow, errors, ai], ignore_index=True), T0, T0 + 30)
-    assert (got.intervals, got.skipped) == (3, 0)
+    assert (got.windows, got.skipped) == (3, 0)
     assert got.worst_p95_ms == 300.0 and got.worst_p95_start_s == T0 + 10
     assert got.worst_error_rate == 5 / 205 and got.worst_error_start_s == T0 + 20  # AI requests count here
     assert (got.worst_errors, got.worst_requests) == (5, 205)
@@ -253,9 +268,54 @@ def test_interval_stats_find_the_worst_interval_and_leave_ai_out_of_the_p95():
 def test_interval_stats_skip_thin_intervals_and_need_samples():
     rows = samples([(T0 + i / 10, CACHED_READ, "hit", True) for i in range(100)] + [(T0 + 15, CACHED_READ, "", False)])
     got = interval_stats(rows, T0, T0 + 20)
-    assert (got.intervals, got.skipped, got.worst_error_rate, got.worst_p95_ms) == (1, 1, 0.0, 5.0)
-    assert interval_stats(None, T0, T0 + 20).intervals == 0
+    assert (got.windows, got.skipped, got.worst_error_rate, got.worst_p95_ms) == (1, 1, 0.0, 5.0)
+    assert interval_stats(None, T0, T0 + 20).windows == 0
     assert interval_stats(rows, T0, None).worst_p95_ms is None
+
+
+def tumbling_by_hand(frame: pd.DataFrame, start: float, end: float, closed: bool, interval_s: float,
+                     min_requests: int) -> list[tuple[float, float, float | None] | None]:
+    """Per interval: (start, error rate, non-AI P95 or None), None when skipped; interval k holds the window's
+    sent samples with floor((t - start) / interval_s) == k, for k < ceil((end - start) / interval_s)."""
+    t = frame["t_s"].to_numpy()
+    member = (t >= start) & ((t <= end) if closed else (t < end)) & ~frame["dropped"].to_numpy(dtype=bool)
+    index = np.floor((t - start) / interval_s)
+    not_ai = ~frame["name"].map(is_ai).to_numpy(dtype=bool)
+    out = []
+    for k in range(math.ceil((end - start) / interval_s)):
+        inside = member & (index == k)
+        if inside.sum() < min_requests:
+            out.append(None)
+            continue
+        latency = frame["latency_ms"].to_numpy()[inside & not_ai]
+        out.append((start + k * interval_s, float((~frame["ok"].to_numpy(dtype=bool)[inside]).mean()),
+                    nearest_rank(latency, 95) if len(latency) >= min_requests else None))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@example([(345, 100, True, False, False)] * 3, 34.5, True, 10.0)     # a closed window's last sample, at its end
+@given(st.lists(st.tuples(st.integers(0, 600), st.integers(1, 500), st.booleans(), st.booleans(), st.booleans()),
+                min_size=1, max_size=250),
+       st.sampled_from([30.0, 34.5, 60.0]), st.booleans(), st.sampled_from([5.0, 10.0]))
+def test_interval_stats_are_the_worst_tumbling_interval(rows, end, closed, interval_s):
+    """Sliding windows stepping by their own length give what cutting the window into intervals gives."""
+    frame = samples([(T0 + tenth / 10, AI_REQUEST if ai else CACHED_READ, "", ok) for tenth, _, ok, ai, _ in rows])
+    frame["latency_ms"] = [float(r[1]) for r in rows]
+    frame["dropped"] = [r[4] and r[0] % 7 == 0 for r in rows]
+    got = interval_stats(frame, T0, T0 + end, closed, interval_s, min_requests=3)
+    by_hand = tumbling_by_hand(frame, T0, T0 + end, closed, interval_s, 3)
+    kept = [i for i in by_hand if i is not None]
+    assert (got.windows, got.skipped) == (len(kept), len(by_hand) - len(kept))
+    if kept:
+        worst = max(kept, key=lambda i: i[1])                   # the first of equal worst ones
+        assert (got.worst_error_rate, got.worst_error_start_s) == pytest.approx((worst[1], worst[0]))
+    p95s = [i for i in kept if i[2] is not None]
+    if p95s:
+        worst = max(p95s, key=lambda i: i[2])
+        assert (got.worst_p95_ms, got.worst_p95_start_s) == (worst[2], worst[0])
+    else:
+        assert got.worst_p95_ms is None
 
 
 def test_certify_judges_interval_criteria_and_renders_them():

@@ -11,10 +11,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from reports.certify import MIN_REQUESTS
+from reports.measures import MIN_REQUESTS
 from reports.samples import nearest_rank
-from reports.statistics import (MIN_SAMPLES, compare_error_rates, compare_latency, hodges_lehmann, kth_difference,
-                                mann_whitney, moses_rank, sliding_slo, u_null_distribution, wilson)
+from reports.statistics import (
+    MIN_SAMPLES,
+    compare_error_rates,
+    compare_latency,
+    hodges_lehmann,
+    kth_difference,
+    mann_whitney,
+    moses_rank,
+    sliding_slo,
+    u_null_distribution,
+    wilson,
+)
 
 # Multiples of 1/8: every difference and midpoint is exact in binary floating point.
 values = st.lists(st.integers(-400, 400).map(lambda v: v / 8), min_size=1, max_size=40)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from gameday.cli import cli
 from gameday.validate import validate_files
-from infra.targets.profile import load_profile
+from infra.targets.profile import load_target_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
@@ -32,7 +32,7 @@ NEEDS = {
 
 
 def _without(resource: str):
-    profile = load_profile(STAGING)
+    profile = load_target_profile(STAGING)
     empty = None if resource == "cache" else {}
     return profile.model_copy(update={"resources": profile.resources.model_copy(update={resource: empty})})
 
@@ -44,7 +44,7 @@ def test_every_experiment_validates_on_local(experiment):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.stem)
 def test_every_experiment_validates_on_aws_with_the_staging_profile(experiment):
-    assert validate_files([experiment], "aws", load_profile(STAGING)) == []
+    assert validate_files([experiment], "aws", load_target_profile(STAGING)) == []
 
 
 @pytest.mark.parametrize("experiment", sorted(NEEDS), ids=str)
@@ -68,7 +68,7 @@ def test_a_throttle_with_another_status_and_a_release_the_profile_does_not_name_
          "func": "flush_cache", "arguments": {"region": "eu-west-1"}}}]}
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump(doc))
-    problems = {p.location: p.message for p in validate_files([path], "aws", load_profile(STAGING))}
+    problems = {p.location: p.message for p in validate_files([path], "aws", load_target_profile(STAGING))}
     assert problems["method.0.provider.arguments.status"].startswith("HTTP error 503 has no AWS meaning; valid on "
                                                                      "aws: 429")
     assert "no Lambda version for release 'v9'" in problems["method.1.provider.arguments.version"]
@@ -87,7 +87,7 @@ def _experiment(tmp_path: Path, arguments: dict, configuration: dict | None = No
 
 def test_a_mode_without_aws_meaning_and_a_foreign_region_are_named_with_their_location(tmp_path):
     path = _experiment(tmp_path, {"region": "us-east-1", "mode": "${mode}"}, {"mode": "blackhole"})
-    problems = {p.location: p.message for p in validate_files([path], "aws", load_profile(STAGING))}
+    problems = {p.location: p.message for p in validate_files([path], "aws", load_target_profile(STAGING))}
     assert problems["method.0.provider.arguments.region"].startswith(
         "region 'us-east-1' is not in target profile staging's regions (eu-central-1, eu-west-1)")
     assert problems["method.0.provider.arguments.mode"] == (
@@ -99,7 +99,7 @@ def test_a_mode_without_aws_meaning_and_a_foreign_region_are_named_with_their_lo
 
 def test_a_mapped_mode_needs_the_profiles_resource(tmp_path):
     path = _experiment(tmp_path, {"region": "eu-central-1", "mode": "power_off"})
-    profile = load_profile(STAGING).model_copy(deep=True)
+    profile = load_target_profile(STAGING).model_copy(deep=True)
     resources = profile.resources.model_copy(update={"fis_templates": {}})
     problems = validate_files([path], "aws", profile.model_copy(update={"resources": resources}))
     assert [(p.location, p.message) for p in problems] == [(

@@ -8,9 +8,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.local.toxics import (FAULT_HEADER, TOXIC_TYPES, Passthrough, RequestBody, RequestFramer, RequestStart,
-                                Toxic, bandwidth_delay_s, http_error_response, latency_delay_s, limit_take,
-                                parse_toxic, split_address, toxic_applies, updated_toxic, validate_attributes)
+from infra.local.toxics import (
+    FAULT_HEADER,
+    TOXIC_TYPES,
+    Passthrough,
+    RequestBody,
+    RequestFramer,
+    RequestStart,
+    Toxic,
+    bandwidth_delay_s,
+    http_error_response,
+    latency_delay_s,
+    limit_take,
+    parse_toxic,
+    split_address,
+    toxic_applies,
+    updated_toxic,
+    validate_attributes,
+)
 
 
 def test_a_toxic_gets_toxiproxys_defaults_and_name():
@@ -117,7 +132,7 @@ def test_split_address():
 def _parse_response(raw: bytes) -> tuple[str, dict[str, str], bytes]:
     head, _, body = raw.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
-    return status_line, {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines)}, body
+    return status_line, {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}, body
 
 
 @given(st.integers(200, 599), st.text(max_size=50))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,7 +41,8 @@ def test_no_passing_run_before_means_nothing_to_regress_against():
 
 def test_lost_writes_after_a_zero_rpo_pass_are_flagged():
     history = [headline(_summary("r1", "2026-01-01T00:00:00Z", rpo=0.0))]
-    assert [r.figure for r in regressions(headline(_summary("r2", "2026-01-02T00:00:00Z", rpo=2.0)), history)] == ["rpo_s"]
+    worse_rpo = headline(_summary("r2", "2026-01-02T00:00:00Z", rpo=2.0))
+    assert [r.figure for r in regressions(worse_rpo, history)] == ["rpo_s"]
 
 
 @given(previous=st.floats(0, 1000), worse_by=st.floats(0, 1000))

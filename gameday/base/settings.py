@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infra.local.layout import DEFAULT_BASE_PORT, DEFAULT_ROUTER_PORT, DEFAULT_TOXIPROXY_PORT, StackLayout
+from gameday.base.ports import DEFAULT_BASE_PORT, DEFAULT_ROUTER_PORT, DEFAULT_TOXIPROXY_PORT
 
 
 def _default_stack_root() -> Path:
@@ -36,24 +36,14 @@ class Settings(BaseSettings):
     router_ttl_s: float = Field(0.0, ge=0)
     start_timeout_s: float = Field(60.0, gt=0)
 
-    # The target a run's child processes act on (the run engine sets GAMEDAY_TARGET* for them).
-    target: Literal["local", "aws"] = "local"
+    # The target a run's child processes act on (the run engine sets GAMEDAY_TARGET* for them); a name in the
+    # target registry (infra.targets.registry), checked when the driver is opened.
+    target: str = "local"
     target_profile: Path | None = Field(None, description="the AWS target profile (YAML) of an aws run")
     confirm_account: str | None = Field(None, description="--confirm-account: needed for a prod profile")
     dry_run: bool = False
-
-    def layout(self) -> StackLayout:
-        return StackLayout(router_port=self.router_port, toxiproxy_port=self.toxiproxy_port,
-                           base_port=self.base_port)
 
     @property
     def stack_dir(self) -> Path:
         """Where one stack keeps its data, logs and state file (one directory per router port)."""
         return self.stack_root / f"stack-{self.router_port}"
-
-    def with_base_port(self, base: int) -> Settings:
-        """The same settings for a stack laid out from one base port (see StackLayout.from_base)."""
-        layout = StackLayout.from_base(base)
-        return self.model_copy(update={"router_port": layout.router_port,
-                                       "toxiproxy_port": layout.toxiproxy_port,
-                                       "base_port": layout.base_port})

@@ -21,10 +21,10 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from gameday.errors import GameDayError, InvalidInput
+from gameday.base.errors import GameDayError, InvalidInput
 
 __all__ = ["FaultLedger", "LEDGER_VERSION", "fault_windows", "open_from", "read_entries"]
 
@@ -87,7 +87,7 @@ class FaultLedger:
     def _append(self, record: dict) -> None:
         at_s = self._clock()
         line = {"v": LEDGER_VERSION, "event": record["event"], "id": record["id"],
-                "at": datetime.fromtimestamp(at_s, timezone.utc).isoformat(timespec="microseconds"),
+                "at": datetime.fromtimestamp(at_s, UTC).isoformat(timespec="microseconds"),
                 "at_s": at_s, "pid": os.getpid(), **record}
         try:
             data = (json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n").encode()

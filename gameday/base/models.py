@@ -6,15 +6,24 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from gameday.errors import InvalidInput
+from gameday.base.errors import InvalidInput
+from gameday.base.metrics import Metric, Window, metric_unit, window_problem
+from gameday.base.probe_kinds import JUDGED_KINDS, ProbeKind
 
 EXTENSION_NAME = "gameday"
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -22,67 +31,6 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class Metric(StrEnum):
-    """What a criterion measures; the suffix is its unit (`_s`, `_ms`), the rest are counts or ratios."""
-
-    rto_read_s = "rto_read_s"            # fault time to sustained read SLO
-    rto_write_s = "rto_write_s"          # fault time to sustained write SLO
-    rpo_s = "rpo_s"                      # fault time minus the newest surviving acked write; 0 if none lost
-    lost_writes = "lost_writes"          # acked canary writes missing after failover
-    p50_ms = "p50_ms"
-    p95_ms = "p95_ms"
-    p99_ms = "p99_ms"
-    error_rate = "error_rate"            # failed / all requests, 0..1
-    availability = "availability"        # successful / all requests, 0..1
-    split_brain_events = "split_brain_events"  # samples with more than one writable region
-    failback_ok = "failback_ok"          # 1 when failback restored the original writer, else 0
-    dropped_requests = "dropped_requests"  # open-model requests never sent (too late or too many in flight)
-    cache_hit_rate = "cache_hit_rate"    # X-Cache hit / sent cached reads (GET /items/[id]) in the window, 0..1
-    cache_warmup_s = "cache_warmup_s"    # cache recovered -> per-second hit rate first >= 80 % of the baseline's
-    edge_hit_rate = "edge_hit_rate"      # X-Cache Hit / sent hashed-asset requests (GET /static/[asset]), 0..1
-    deploy_detect_s = "deploy_detect_s"  # bad version live -> the regression watcher's alarm
-    deploy_restore_s = "deploy_restore_s"  # bad version live -> rolled back by the experiment (not the safety net)
-    ai_p95_ms = "ai_p95_ms"              # exact P95 of the POST /ai journey's sent samples in the window
-    ai_error_rate = "ai_error_rate"      # failed / sent POST /ai requests in the window, 0..1
-    ai_fallback_share = "ai_fallback_share"  # successful AI answers not from the first-priority provider, 0..1
-    interval_p95_ms = "interval_p95_ms"  # the worst P95 of the window's 10 s intervals (non-AI load samples)
-    interval_error_rate = "interval_error_rate"  # the worst error rate of the window's 10 s intervals, 0..1
-    latency_shift_ms = "latency_shift_ms"  # Hodges-Lehmann shift of the window's latencies vs the baseline's
-    error_rate_increase = "error_rate_increase"  # the window's error rate minus the baseline's, -1..1
-    sliding_p95_ms = "sliding_p95_ms"    # the worst exact P95 of the window's 30 s windows sliding by 1 s
-    sliding_error_rate = "sliding_error_rate"  # the worst error rate of the window's 30 s sliding windows, 0..1
-    scale_out_lag_s = "scale_out_lag_s"  # load step -> the capacity the spike held is ready (reports.scaling)
-    scale_in_lag_s = "scale_in_lag_s"    # load drop -> instances back at the count of the load step
-    capacity_max_ratio = "capacity_max_ratio"  # the window's most instances / the cap (max_instances)
-    throttled_requests = "throttled_requests"  # requests the region gateways answered 429 in the window
-    throttle_rate = "throttle_rate"      # throttled / requests the region gateways counted in the window, 0..1
-
-
-def metric_unit(metric: Metric) -> str:
-    """The unit a metric is reported in: `s`, `ms`, `ratio` or `count`."""
-    if metric.value.endswith("_ms"):
-        return "ms"
-    if metric.value.endswith("_s"):
-        return "s"
-    if metric.value.endswith(("_ratio", "_rate")):
-        return "ratio"
-    ratios = (Metric.error_rate, Metric.availability, Metric.cache_hit_rate, Metric.edge_hit_rate,
-              Metric.ai_error_rate, Metric.ai_fallback_share, Metric.interval_error_rate,
-              Metric.error_rate_increase, Metric.sliding_error_rate)
-    return "ratio" if metric in ratios else "count"
-
-
-class Window(StrEnum):
-    """The part of a run a criterion is judged over."""
-
-    baseline = "baseline"
-    fault = "fault"
-    recovery = "recovery"
-    after = "after"
-    overall = "overall"
-    spike = "spike"          # the load profile's peak stage after `windows.warmup_s` (reports.scaling)
 
 
 Op = Literal["<", "<=", ">", ">=", "=="]
@@ -159,18 +107,17 @@ class Criterion(Frozen):
         return data
 
     @model_validator(mode="after")
-    def _unit_matches(self) -> Criterion:
+    def _unit_and_window_match(self) -> Criterion:
         if self.unit != metric_unit(self.metric):
             raise ValueError(f"{self.metric.value} is measured in {metric_unit(self.metric)}, not {self.unit!r}")
+        if problem := window_problem(self.metric, self.window):
+            raise ValueError(problem)
         return self
 
     def holds(self, measured: float) -> bool:
         """Pure: whether `measured` satisfies `op target`."""
         return {"<": measured < self.target, "<=": measured <= self.target, ">": measured > self.target,
                 ">=": measured >= self.target, "==": measured == self.target}[self.op]
-
-
-ProbeName = Literal["health", "canary", "routing", "replication"]
 
 
 class StopCondition(Frozen):
@@ -184,13 +131,17 @@ class StopCondition(Frozen):
     threshold: float
     for_s: NonNegativeFloat = 0.0
     window_s: PositiveFloat = 1.0
-    probe: ProbeName | None = Field(None, description="which sampler, for metric `probe` only")
+    probe: ProbeKind | None = Field(None, description="which sampler, for metric `probe` only")
 
     @model_validator(mode="after")
     def _probe_named(self) -> StopCondition:
+        judged = " or ".join(JUDGED_KINDS)
         if (self.metric == "probe") != (self.probe is not None):
-            raise ValueError("`probe` (health, canary, routing or replication) is required with metric `probe` "
-                             "and not allowed otherwise")
+            raise ValueError(f"`probe` ({judged}) is required with metric `probe` and not allowed otherwise")
+        if self.probe is not None and self.probe not in JUDGED_KINDS:
+            # Its records carry no success or failure: the guard would never see a failure share and never stop.
+            raise ValueError(f"probe {self.probe.value!r} records have no failure share to stop on; "
+                             f"valid: {judged}")
         return self
 
 

@@ -1,0 +1,306 @@
+"""Pure measurement of the criterion metrics: MEASURES maps every Metric to the function measuring it in a run.
+
+A function returns the value (None: it cannot be measured in this run: no fault, no canary, no load, a window
+that cannot be placed), where the value comes from (evidence) and how it may be judged: a lower bound (an RTO
+not reached yet), a confidence interval, or the best verdict a rule allows. Latency and error figures need
+MIN_REQUESTS requests in their window. Each metric's unit and windows are in gameday.base.metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gameday.base.metrics import Metric, Window
+from gameday.base.models import Criterion
+from reports.comparisons import figure as comparison_figure
+from reports.findings import Findings, WindowStats, iso_utc
+from reports.recovery import RtoResult
+from reports.scenario_metrics import FIRST_PROVIDER
+
+MIN_REQUESTS = 20
+
+
+class Verdict(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    value: float | None
+    evidence: str
+    lower_bound: float | None = None  # an RTO not reached yet: the true value is at least this
+    interval: tuple[float, float] | None = None  # a confidence interval of the value: judged by it (see judge)
+    ceiling: Verdict | None = None    # the best verdict a rule allows (the zero-error baseline)
+
+
+Measure = Callable[[Findings, Criterion], Measurement]
+WindowMeasure = Callable[[WindowStats, Metric], Measurement]
+
+
+def measure(f: Findings, c: Criterion) -> Measurement:
+    """Pure: the value of `c.metric` in the run (None: cannot be measured) and where it comes from."""
+    return MEASURES[c.metric](f, c)
+
+
+def _clock(t_s: float | None) -> str:
+    text = iso_utc(t_s)
+    return "n/a" if text is None else text[11:19] + "Z"
+
+
+def _span(w: WindowStats) -> str:
+    close = "]" if w.name in ("after", "overall") else ")"
+    return f"the {w.name} window [{_clock(w.start_s)}, {_clock(w.end_s)}{close}"
+
+
+# --- whole-run figures --------------------------------------------------------------------------------------
+
+def _rto(result: RtoResult | None, f: Findings, what: str, samples: str, cadence: str, success: str) -> Measurement:
+    if result is None:
+        return Measurement(None, f"{what} RTO needs a fault: {f.notes[0] if f.notes else 'no fault time'}")
+    seen = f"{what} RTO from {result.samples:,} {samples} {cadence} after the fault at {_clock(f.t0_s)}"
+    if result.samples == 0:
+        return Measurement(None, f"{seen}: no samples after the fault")
+    if not result.recovered:
+        # Not recovered means the last sample failed: the recovery, if any, came after it.
+        bound = max(0.0, (result.last_failure_s or f.t0_s) - f.t0_s)
+        return Measurement(None, f"{seen}: not recovered (no {f.sustain_s:g} s sustained success) within the "
+                                 f"{bound:.2f} s observed", lower_bound=bound)
+    if result.rto_s == 0:
+        return Measurement(0.0, f"{seen}: none failed, the SLO held throughout")
+    held = f" (held {result.sustained_s:.1f} s until the data ended)" if result.sustained_until_end else ""
+    return Measurement(result.rto_s, f"{seen}: first {success} of a sustained {f.sustain_s:g} s run "
+                                     f"{result.rto_s:.2f} s after the fault{held}")
+
+
+def _rto_read(f: Findings, c: Criterion) -> Measurement:
+    return _rto(f.rto_read, f, "read", "health reads", f"every {f.health_interval_s:g} s", "ok read")
+
+
+def _rto_write(f: Findings, c: Criterion) -> Measurement:
+    return _rto(f.rto_write, f, "write", "canary writes", f"at {f.canary_rate_per_s:g}/s", "acked write")
+
+
+def _rpo(f: Findings, c: Criterion) -> Measurement:
+    """rpo_s and lost_writes, from the same canary accounting."""
+    r = f.rpo
+    if r is None:
+        why = "no fault" if f.t0_s is None else "no canary writes or no surviving_seqs.json (new writer's seqs)"
+        return Measurement(None, f"RPO cannot be measured: {why}")
+    if r.acked_writes == 0:
+        return Measurement(None, "RPO cannot be measured: no canary write was acknowledged")
+    base = (f"{r.acked_writes:,} acked canary writes, {r.lost_writes:,} missing from the final writer "
+            f"{f.writer_region or '?'}")
+    if c.metric is Metric.lost_writes:
+        return Measurement(float(r.lost_writes), base)
+    if r.lost_writes == 0:
+        return Measurement(0.0, f"{base}: nothing lost")
+    bound = " (lower bound: no write acked before the fault survived)" if r.loss_from_start else ""
+    return Measurement(r.rpo_s, f"{base}; newest surviving ack {r.rpo_s:.2f} s before the fault at "
+                                f"{_clock(f.t0_s)}, ± {r.resolution_s or 0:g} s{bound}")
+
+
+def _split_brain(f: Findings, c: Criterion) -> Measurement:
+    if f.split_brain_events is None:
+        return Measurement(None, "no writer samples (database roles) were recorded")
+    return Measurement(float(f.split_brain_events), f"{f.split_brain_events:,} of {f.writers_samples:,} writer "
+                                                      "samples saw two or more writable databases")
+
+
+def _failback(f: Findings, c: Criterion) -> Measurement:
+    return Measurement(None if f.failback_ok is None else float(f.failback_ok), f.failback_evidence)
+
+
+def _warmup(f: Findings, c: Criterion) -> Measurement:
+    w = f.cache_warmup
+    if w is None or w.recovered_s is None or w.target_rate is None:
+        return Measurement(None, f"cache warm-up cannot be measured: {w.evidence if w else 'no findings'}")
+    if w.warmup_s is None:
+        return Measurement(None, w.evidence, lower_bound=w.observed_s)
+    return Measurement(w.warmup_s, w.evidence)
+
+
+def _deployment(f: Findings, c: Criterion) -> Measurement:
+    d = f.deployment
+    if d is None:
+        return Measurement(None, "no deployment in the fault ledger")
+    value = d.detect_s if c.metric is Metric.deploy_detect_s else d.restore_s
+    if value is None:
+        # Not detected / not rolled back while the experiment ran: at least as long as it watched.
+        return Measurement(None, d.evidence, lower_bound=d.observed_s)
+    return Measurement(value, d.evidence)
+
+
+def _lag(f: Findings, c: Criterion) -> Measurement:
+    s = f.scaling
+    if s is None or s.spike is None:
+        why = s.evidence if s else "no load spike and no capacity samples"
+        return Measurement(None, f"scaling cannot be measured: {why}")
+    lag = s.scale_out if c.metric is Metric.scale_out_lag_s else s.scale_in
+    if not lag.evidence:
+        return Measurement(None, f"scaling cannot be measured: {s.evidence}")
+    return Measurement(lag.value_s, lag.evidence, lower_bound=lag.lower_bound_s)
+
+
+def _comparison(f: Findings, c: Criterion) -> Measurement:
+    """A before-vs-after or sliding-window metric (reports.comparisons). The zero-error baseline rule (DESIGN.md):
+    when the baseline had no error and the window has some, the criterion never PASSes; it FAILs when the
+    increase is significant (one-sided p < 0.05) or the target tolerates no increase (<= 0), else INCONCLUSIVE."""
+    got = comparison_figure(f.comparisons, c.metric.value, c.window.value)
+    ceiling = None
+    if got.zero_baseline:
+        ceiling = Verdict.FAIL if got.significant or c.target <= 0 else Verdict.INCONCLUSIVE
+    return Measurement(got.value, got.evidence, interval=got.interval, ceiling=ceiling)
+
+
+# --- figures of one window ----------------------------------------------------------------------------------
+
+def _in_window(measure_window: WindowMeasure) -> Measure:
+    """The measure of a window metric: the criterion's window is placed first (else nothing can be measured)."""
+    def in_window(f: Findings, c: Criterion) -> Measurement:
+        w = f.windows.get(c.window.value)
+        if w is None and c.window is Window.spike:
+            why = f.scaling.evidence if f.scaling is not None and f.scaling.spike is None else "no load spike"
+            return Measurement(None, f"the spike window cannot be placed in this run: {why}")
+        if w is None or not w.defined:
+            return Measurement(None, f"the {c.window.value} window cannot be placed in this run "
+                                     f"({'no fault' if f.t0_s is None else 'a fault or the service never recovered'})")
+        return measure_window(w, c.metric)
+    return in_window
+
+
+def _percentile(w: WindowStats, m: Metric) -> Measurement:
+    q = {Metric.p50_ms: 50, Metric.p95_ms: 95, Metric.p99_ms: 99}[m]
+    if w.latency_samples < MIN_REQUESTS:
+        return Measurement(None, f"only {w.latency_samples} latency samples in {_span(w)} (< {MIN_REQUESTS})")
+    value = getattr(w, f"p{q}_ms")
+    return Measurement(value, f"exact nearest-rank P{q} of {w.latency_samples:,} {w.latency_source} in {_span(w)}")
+
+
+def _errors(w: WindowStats, m: Metric) -> Measurement:
+    """error_rate and availability."""
+    if w.requests < MIN_REQUESTS:
+        return Measurement(None, f"only {w.requests} requests in {_span(w)} (< {MIN_REQUESTS})")
+    value = w.error_rate if m is Metric.error_rate else w.availability
+    return Measurement(value, f"{w.errors:,} errors in {w.requests:,} requests ({w.load_requests:,} load, "
+                              f"{w.health_requests:,} health probes) in {_span(w)}")
+
+
+def _dropped(w: WindowStats, m: Metric) -> Measurement:
+    if w.dropped_requests is None:
+        return Measurement(None, "no load samples in this run")
+    if w.load_arrivals < MIN_REQUESTS:
+        return Measurement(None, f"only {w.load_arrivals} load arrivals in {_span(w)} (< {MIN_REQUESTS})")
+    return Measurement(float(w.dropped_requests), f"{w.dropped_requests:,} of {w.load_arrivals:,} open-model "
+                                                  f"arrivals never sent in {_span(w)}")
+
+
+def _hit_rate(w: WindowStats, m: Metric) -> Measurement:
+    """cache_hit_rate and edge_hit_rate."""
+    hits, total, what = ((w.cache_hits, w.cache_reads, "cached reads (GET /items/[id])")
+                         if m is Metric.cache_hit_rate else
+                         (w.edge_hits, w.edge_requests, "hashed-asset requests (GET /static/[asset])"))
+    if total < MIN_REQUESTS:
+        return Measurement(None, f"only {total} successful {what} in {_span(w)} (< {MIN_REQUESTS})")
+    return Measurement(hits / total, f"{hits:,} X-Cache hits in {total:,} successful {what} in {_span(w)}")
+
+
+def _ai(w: WindowStats, m: Metric) -> Measurement:
+    a = w.ai
+    if m is Metric.ai_fallback_share:
+        if a.answers < MIN_REQUESTS:
+            return Measurement(None, f"only {a.answers} successful AI answers (POST /ai) in {_span(w)} "
+                                     f"(< {MIN_REQUESTS})")
+        by = ", ".join(f"{name} {count:,}" for name, count in a.providers)
+        return Measurement(a.fallback_answers / a.answers,
+                           f"{a.fallback_answers:,} of {a.answers:,} successful AI answers in {_span(w)} not served "
+                           f"by the first-priority provider {FIRST_PROVIDER} (X-AI-Provider: {by})")
+    if a.requests < MIN_REQUESTS:
+        return Measurement(None, f"only {a.requests} AI requests (POST /ai) in {_span(w)} (< {MIN_REQUESTS})")
+    if m is Metric.ai_error_rate:
+        return Measurement(a.error_rate, f"{a.errors:,} errors in {a.requests:,} AI requests (POST /ai) in {_span(w)}")
+    return Measurement(a.p95_ms, f"exact nearest-rank P95 of {a.latency_samples:,} AI requests (POST /ai) in "
+                                 f"{_span(w)}")
+
+
+def _interval(w: WindowStats, m: Metric) -> Measurement:
+    """interval_p95_ms and interval_error_rate: the worst of the window's tumbling intervals."""
+    i = w.intervals
+    size = f"{i.window_s:g} s intervals"
+    if i.windows == 0:
+        return Measurement(None, f"no {size} with >= {MIN_REQUESTS} load requests in {_span(w)}")
+    counted = f"{i.windows} {size} of {_span(w)} ({i.skipped} with < {MIN_REQUESTS} requests skipped)"
+    if m is Metric.interval_error_rate:
+        return Measurement(i.worst_error_rate, f"worst of {counted}: {i.worst_errors:,} errors in {i.worst_requests:,} "
+                                               f"load requests from {_clock(i.worst_error_start_s)}")
+    if i.worst_p95_ms is None:
+        return Measurement(None, f"no interval with >= {MIN_REQUESTS} non-AI load samples in {counted}")
+    return Measurement(i.worst_p95_ms, f"worst exact nearest-rank P95 of the non-AI load samples of {counted}: "
+                                       f"the interval from {_clock(i.worst_p95_start_s)}")
+
+
+def _capacity_max(w: WindowStats, m: Metric) -> Measurement:
+    if w.capacity_max is None:
+        return Measurement(None, f"no capacity samples in {_span(w)}")
+    ratio, at = w.capacity_max
+    return Measurement(ratio, f"at most {at['instances']} instance(s) of {at.get('region')} against its cap of "
+                              f"{at['max_instances']} (capacity sample at {_clock(at['at_s'])}) in {_span(w)}")
+
+
+def _throttles(w: WindowStats, m: Metric) -> Measurement:
+    """throttle_rate and throttled_requests: the gateways' counters, else the load samples' 429s."""
+    t = w.throttled
+    if t is None or t.count is None:
+        return Measurement(None, f"no capacity samples and no load samples in {_span(w)}")
+    if m is Metric.throttle_rate:
+        if t.requests < MIN_REQUESTS:
+            return Measurement(None, f"only {t.requests} requests counted in {_span(w)} (< {MIN_REQUESTS})")
+        return Measurement(t.rate, f"{t.count:,} of {t.requests:,} requests throttled (429) in {_span(w)} "
+                                   f"({t.source}{'; ± 0.5 s' if t.source == 'gateway counters' else ''}); "
+                                   f"{t.load_throttled:,} of {t.load_requests:,} load requests got a 429")
+    if t.source == "load samples":
+        return Measurement(float(t.count), f"{t.count:,} of {t.load_requests:,} load requests answered 429 in "
+                                           f"{_span(w)} (no capacity samples: load samples only)")
+    regions = ", ".join(f"{region} {n:,}" for region, n in t.by_region)
+    return Measurement(float(t.count), f"{t.count:,} requests throttled (429) by the region gateways in {_span(w)} "
+                                       f"({regions}; their counters, ± 0.5 s); {t.load_throttled:,} of "
+                                       f"{t.load_requests:,} load requests got a 429")
+
+
+#: Every metric's measure (gameday.base.metrics.METRICS has its unit and windows).
+MEASURES: dict[Metric, Measure] = {
+    Metric.rto_read_s: _rto_read,
+    Metric.rto_write_s: _rto_write,
+    Metric.rpo_s: _rpo,
+    Metric.lost_writes: _rpo,
+    Metric.p50_ms: _in_window(_percentile),
+    Metric.p95_ms: _in_window(_percentile),
+    Metric.p99_ms: _in_window(_percentile),
+    Metric.error_rate: _in_window(_errors),
+    Metric.availability: _in_window(_errors),
+    Metric.split_brain_events: _split_brain,
+    Metric.failback_ok: _failback,
+    Metric.dropped_requests: _in_window(_dropped),
+    Metric.cache_hit_rate: _in_window(_hit_rate),
+    Metric.cache_warmup_s: _warmup,
+    Metric.edge_hit_rate: _in_window(_hit_rate),
+    Metric.deploy_detect_s: _deployment,
+    Metric.deploy_restore_s: _deployment,
+    Metric.ai_p95_ms: _in_window(_ai),
+    Metric.ai_error_rate: _in_window(_ai),
+    Metric.ai_fallback_share: _in_window(_ai),
+    Metric.interval_p95_ms: _in_window(_interval),
+    Metric.interval_error_rate: _in_window(_interval),
+    Metric.latency_shift_ms: _comparison,
+    Metric.error_rate_increase: _comparison,
+    Metric.sliding_p95_ms: _comparison,
+    Metric.sliding_error_rate: _comparison,
+    Metric.scale_out_lag_s: _lag,
+    Metric.scale_in_lag_s: _lag,
+    Metric.capacity_max_ratio: _in_window(_capacity_max),
+    Metric.throttled_requests: _in_window(_throttles),
+    Metric.throttle_rate: _in_window(_throttles),
+}
