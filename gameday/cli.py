@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from gameday import __version__
-from gameday.base.errors import GameDayError, InvalidInput
+from gameday.base.errors import GameDayError, InvalidInput, StackError
 from gameday.base.settings import Settings
 
 EXIT_FAILED = 1
@@ -80,9 +80,16 @@ def stack_up(base_port: int | None, as_json: bool) -> None:
 
 @stack.command("down")
 @base_port_option
-def stack_down(base_port: int | None) -> None:
+@click.option("--force", is_flag=True, help="Stop the stack even while a run or a GameDay is using it.")
+def stack_down(base_port: int | None, force: bool) -> None:
     """Stop every component of the stack, also after the supervisor was killed (PIDs are in a state file)."""
-    stopped = _stack(base_port).down()
+    from gameday.run_lock import holder
+
+    stack_ = _stack(base_port)
+    if not force and (busy := holder(stack_.dir)) is not None:
+        _fail(InvalidInput(f"stop of the local stack in {stack_.dir} refused: {busy} is using it",
+                           hint="wait for it to end, or `gameday stack down --force` (the run then fails)"))
+    stopped = stack_.down()
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
@@ -138,6 +145,7 @@ class TargetName(click.ParamType):
 
     def shell_complete(self, ctx, param, incomplete):
         from click.shell_completion import CompletionItem
+
         from infra.targets.registry import names
 
         return [CompletionItem(name) for name in names() if name.startswith(incomplete)]
@@ -145,7 +153,8 @@ class TargetName(click.ParamType):
 
 target_option = click.option("--target", type=TargetName(), default="local", show_default=True,
                              help="local: the reference stack; aws: the resources of --profile.")
-profile_option = click.option("--profile", "profile", type=click.Path(path_type=Path), default=None,
+profile_option = click.option("--profile", "profile", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                              default=None,
                               help="Target profile (YAML) of --target aws, e.g. examples/targets/staging.yaml.")
 confirm_option = click.option("--confirm-account", default=None, metavar="ACCOUNT_ID",
                               help="Needed for a prod profile: its account id, to confirm acting on production.")
@@ -248,20 +257,39 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
 @profile_option
 @confirm_option
 @base_port_option
-def recover(target: str, profile: Path | None, confirm_account: str | None, base_port: int | None) -> None:
-    """Recover faults left open by a crashed run (from the stack's, or the AWS profile's, fault ledger)."""
+@click.option("--force", is_flag=True, help="Recover even while a run or a GameDay is using the target.")
+def recover(target: str, profile: Path | None, confirm_account: str | None, base_port: int | None,
+            force: bool) -> None:
+    """Recover faults left open by a crashed run (from the stack's, or the AWS profile's, fault ledger), then
+    check the target is in its reference topology and bring it back there if not; exit 1 when it cannot."""
     from gameday.faults import recover_open
+    from gameday.run_lock import holder, lock_dir
     from infra.targets.base import TargetOptions
     from infra.targets.registry import open_target
 
     try:
         driver = open_target(target, _settings(base_port), TargetOptions(profile=profile,
                                                                          confirm_account=confirm_account))
+        if not force and (busy := holder(lock_dir(driver))) is not None:
+            raise InvalidInput(f"recovery of target {target} refused: {busy} is using it (its own rollbacks and "
+                               "safety net recover its faults)", hint="wait for it to end, or `gameday recover "
+                               "--force` (the two may then undo the same fault at once)")
         click.echo(f"recover: ledger {driver.ledger_path}")
         done = recover_open(driver, log=lambda line: click.echo(f"recover: {line}"))
+        click.echo(f"recovered {len(done)} open fault(s)" if done else "no open fault in the ledger")
+        if problems := driver.reference_problems():
+            click.echo(f"recover: not in the reference topology: {'; '.join(problems)}; restoring it")
+            click.echo(f"recover: {json.dumps(driver.restore_reference(), default=str)}")
+            if problems := driver.reference_problems():
+                raise StackError(f"recovery of target {target} incomplete: {'; '.join(problems)}",
+                                 hint="a person decides what to do; `gameday stack status` shows the stack")
+        click.echo(f"target {target} is in its reference topology")
     except GameDayError as exc:
         _fail(exc)
-    click.echo(f"recovered {len(done)} open fault(s)" if done else "no open fault in the ledger")
+    except Exception as exc:  # a crash left something no check foresaw: say so, never a traceback
+        click.echo(f"error: recovery of target {target} failed: {type(exc).__name__}: {exc}\n"
+                   "hint: run `gameday recover` again; `gameday stack status` shows the stack", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command("list")

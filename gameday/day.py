@@ -16,15 +16,19 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from gameday import run_lock
 from gameday.base.errors import GameDayError
-from gameday.history import history_file, record_gameday, runs_of
-from gameday.plans import LoadedPlan
 from gameday.base.provenance import git_sha, tool_versions
-from gameday.runner import EXIT_ABORTED, Run, RunOptions
 from gameday.base.settings import Settings
+from gameday.history import history_file, record_gameday, runs_of
+from gameday.out_dir import check_out
+from gameday.plans import LoadedPlan
+from gameday.runner import EXIT_ABORTED, Run, RunOptions
+from infra.targets.base import TargetOptions
+from infra.targets.registry import driver_class
 from reports.certificate import GameDayFacts, RequirementSpec, StepResult, certificate, html, markdown
 from reports.trends import headline
 
@@ -41,7 +45,7 @@ class DayOptions:
 
 
 def _utc(t: datetime | None = None) -> str:
-    return (t or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (t or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _write(path: Path, text: str) -> None:
@@ -61,8 +65,17 @@ class GameDay:
         self.echo = echo
 
     def execute(self) -> int:
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         gameday_id = f"{started:%Y%m%dT%H%M%SZ}-{self.loaded.name}"
+        check_out(self.options.out, self.settings.runs_dir, "GameDay directory")
+        profile = self.options.profile.resolve() if self.options.profile else None
+        target = driver_class(self.options.target).open(self.settings, TargetOptions(
+            profile=profile, confirm_account=self.options.confirm_account))
+        # The GameDay holds the stack for its whole duration (its runs reuse the hold): another run is refused.
+        with run_lock.holding(run_lock.lock_dir(target), gameday_id, action="GameDay"):
+            return self._execute_locked(started, gameday_id)
+
+    def _execute_locked(self, started: datetime, gameday_id: str) -> int:
         day_dir = self.options.out or self.settings.runs_dir / gameday_id
         day_dir.mkdir(parents=True, exist_ok=False)
         history = history_file(day_dir.resolve().parent)
@@ -78,7 +91,7 @@ class GameDay:
             run_dir = day_dir / f"{index:02d}-{experiment.stem}"
             options = RunOptions(experiment, self.options.target, run_dir, quick=quick, history=history,
                                  gameday_id=gameday_id, profile=self.options.profile,
-                                 confirm_account=self.options.confirm_account)
+                                 confirm_account=self.options.confirm_account, stack_locked=True)
             try:
                 code = Run(options, self.settings, lambda line: self.echo(f"  {line}")).execute()
             except KeyboardInterrupt:  # Ctrl-C outside a run's experiment (e.g. while the stack starts)

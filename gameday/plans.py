@@ -94,7 +94,8 @@ class LoadedPlan(BaseModel):
 
 
 def _matches(spec: ExperimentSpec, req: Requirement) -> list[Criterion]:
-    return [c for c in spec.gameday.criteria if c.metric is req.metric and (req.window is None or c.window is req.window)]
+    return [c for c in spec.gameday.criteria
+            if c.metric is req.metric and (req.window is None or c.window is req.window)]
 
 
 def load_plan(path: str | Path, force_quick: bool = False, target: str = "local", config=None) -> LoadedPlan:
@@ -102,7 +103,11 @@ def load_plan(path: str | Path, force_quick: bool = False, target: str = "local"
     PlanInvalid with every problem found."""
     path = Path(path)
     file = str(path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # a name the file system refuses (too long)
+        raise PlanInvalid(path, [Problem(file, "file", f"reading failed: {exc.strerror or exc}")]) from exc
+    if not found:
         raise PlanInvalid(path, [Problem(file, "file", "no such file" if not path.exists() else "not a file")])
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -112,6 +117,10 @@ def load_plan(path: str | Path, force_quick: bool = False, target: str = "local"
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
         raise PlanInvalid(path, [Problem(file, where, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]) from exc
+    if not isinstance(raw, dict):
+        fields = ", ".join(GameDayPlan.model_fields)
+        raise PlanInvalid(path, [Problem(file, "file", f"a GameDay plan is a mapping of {fields}, "
+                                                       f"not {type(raw).__name__}")])
     try:
         plan = GameDayPlan.model_validate(raw)
     except ValidationError as exc:

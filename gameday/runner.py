@@ -17,22 +17,23 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
-from gameday import children
-from gameday.base.errors import InvalidInput
-from gameday.faults import recover_open
-from gameday.history import history_file
+from gameday import children, run_lock
+from gameday.base.errors import InvalidInput, StackError
 from gameday.base.ledger import read_entries
-from gameday.live import LiveMonitor
 from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
+from gameday.base.settings import Settings
+from gameday.faults import recover_open
+from gameday.history import history_file
+from gameday.live import LiveMonitor
+from gameday.out_dir import check_out
 from gameday.redact import redact_dir, secret_values
 from gameday.reporting import report_run
-from gameday.base.settings import Settings
 from gameday.validate import validate_files
 from infra.targets import ledger_for
 from infra.targets.base import TargetOptions
@@ -41,6 +42,8 @@ from infra.targets.registry import driver_class
 EXIT_INVALID = 2
 EXIT_ABORTED = 3
 CHAOS_TIMEOUT_S = 3600.0
+LOAD_WARMUP_S = 1.0          # after the first raw samples: the load's first burst is not measured
+LOAD_START_TIMEOUT_S = 15.0  # a load that sends nothing by then is measured as it is (its absence shows)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class RunOptions:
     gameday_id: str | None = None   # the GameDay this run belongs to, if any
     profile: Path | None = None          # the target profile, for targets that need one (aws)
     confirm_account: str | None = None   # a run on a prod profile needs it equal to the profile's account
+    stack_locked: bool = False           # the caller (a GameDay) holds the stack's run lock (gameday.run_lock)
 
     def target_options(self, **changes) -> TargetOptions:
         return TargetOptions(profile=self.profile.resolve() if self.profile else None,
@@ -83,22 +87,32 @@ class Run:
             walk(spec, lambda root: driver.open(self.settings, self.options.target_options(
                 dry_run=True, state_root=root, extra={"log": self.echo})), self.echo, variables)
             return 0
-        if self.options.out is not None and self.options.out.exists():
-            raise InvalidInput(f"run directory {self.options.out} exists already; a run never writes over another",
-                               hint="choose a new --out, or remove that directory")
+        check_out(self.options.out, self.settings.runs_dir, "run directory")
         target = driver.open(self.settings, self.options.target_options())
         if self.options.dry_run:
             self._print_plan(spec, gd, target)
             return 0
+        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.options.experiment.stem}"
+        # One run at a time per stack: another live run's lock refuses this one here (exit 2, nothing touched).
+        with run_lock.holding(run_lock.lock_dir(target), run_id, reuse=self.options.stack_locked):
+            return self._execute_locked(spec, gd, variables, target, run_id)
+
+    def _execute_locked(self, spec: ExperimentSpec, gd, variables: dict, target, run_id: str) -> int:
         # The local stack comes up; a wrong AWS account ends here (exit 2, nothing touched, no run directory).
         ready = target.prepare(lambda line: self.echo(f"stack: {line}"))
         self.echo(f"target {target.name}: {json.dumps(ready)}")
-        run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{self.options.experiment.stem}"
         run_dir = self.options.out or self.settings.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         self.echo(f"run {run_id} -> {run_dir}")
         for done in recover_open(target, log=lambda line: self.echo(f"recover: {line}")):
             self.echo(f"recover: closed {done['kind']} of {done['target']} left open by an earlier run")
+        if problems := target.reference_problems():  # a crash may leave more than the ledger knows
+            self.echo(f"recover: not in the reference topology ({'; '.join(problems)}): restoring it")
+            target.restore_reference()
+            if problems := target.reference_problems():
+                raise StackError(f"run of {self.options.experiment} refused: target {target.name} is not in its "
+                                 f"reference topology: {'; '.join(problems)}",
+                                 hint="`gameday recover`, or a person, brings it back first")
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())
         seq_start = int(time.time() * 1000)
         env = {**os.environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
@@ -117,6 +131,7 @@ class Run:
             load = (children.start(load_cmd, run_dir / "load" / "locust.out", env, die_with_runner=True)
                     if load_cmd else None)
             monitor.start()
+            started = self._warm_up(monitor, run_dir, load, started)
             self._phase(monitor, "baseline", gd.windows.baseline_s)
             if not self._aborted(monitor):
                 chaos = children.start(children.chaos_argv(run_dir, self.options.experiment.resolve(), variables),
@@ -184,6 +199,22 @@ class Run:
         self.echo(f"phase {name}: {seconds:g} s")
         children.wait_or_abort(seconds, lambda: self._aborted(monitor))
 
+    def _warm_up(self, monitor: LiveMonitor, run_dir: Path, load, started: float) -> float:
+        """Let the load's first burst pass (Locust starting, connections opening, gateways meeting their first
+        requests) before anything is measured: until the first raw samples are on disk, then LOAD_WARMUP_S more.
+        Returns the start of the measured run (every window begins there; docs/measurement.md)."""
+        if load is None:
+            return started
+        monitor.phase = "warm-up"
+        deadline = time.monotonic() + LOAD_START_TIMEOUT_S
+        while (not _load_recorded(run_dir / "load")
+               and time.monotonic() < deadline and load.poll() is None and not self._aborted(monitor)):
+            time.sleep(0.1)
+        children.wait_or_abort(LOAD_WARMUP_S, lambda: self._aborted(monitor))
+        measured_from = time.time()
+        self.echo(f"phase warm-up: {measured_from - started:.1f} s until the load ran steadily (not measured)")
+        return measured_from
+
     def _wait_chaos(self, chaos, monitor: LiveMonitor) -> None:
         deadline = time.monotonic() + CHAOS_TIMEOUT_S
         interrupted = False
@@ -220,3 +251,11 @@ class Run:
 
     def _analyse(self, run_dir: Path) -> int:
         return report_run(run_dir, self.echo)
+
+
+def _load_recorded(load_dir: Path) -> bool:
+    """Whether the load has put raw samples on disk yet (the recorder appends a chunk every second)."""
+    try:
+        return any(p.stat().st_size for p in load_dir.rglob("samples-*.bin"))
+    except OSError:  # a file renamed or removed while looking
+        return False

@@ -15,8 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gameday.base.models import (EXTENSION_NAME, Problem, check_document, experiment_activities, pydantic_problems,
-                            read_document)
+from gameday.base.models import (
+    EXTENSION_NAME,
+    Problem,
+    check_document,
+    experiment_activities,
+    pydantic_problems,
+    read_document,
+)
 
 __all__ = ["Problem", "validate_files", "validate_file"]
 
@@ -35,10 +41,17 @@ def validate_file(path: str | Path, target: str = "local", config=None) -> list[
     from gameday.target_check import target_problems
 
     file = str(path)
-    raw, problems = read_document(path)
+    try:
+        raw, problems = read_document(path)
+    except (OSError, ValueError) as exc:  # a name the file system refuses (too long, a NUL byte)
+        return [Problem(file, "file", f"reading of experiment failed: {getattr(exc, 'strerror', None) or exc}")]
     if raw is None:
         return problems
-    _, problems = check_document(raw, path)
+    if not isinstance(raw.get("configuration") or {}, dict):  # check_document reads its keys
+        problems = [Problem(file, "configuration", "configuration is a mapping of name -> value, "
+                                                   f"not {type(raw['configuration']).__name__}")]
+        raw = {**raw, "configuration": {}}
+    problems += check_document(raw, path)[1]
     problems += load_problems(file, raw)
     problems += inline_secrets(file, raw)
     problems += missing_controls(file, raw)
@@ -51,7 +64,8 @@ def load_problems(file: str, raw: dict) -> list[Problem]:
     """The load profile exists (by name) or is a valid profile for the load engine (inline)."""
     from scenarios.profiles import Profile, shipped
 
-    for index, ext in enumerate(raw.get("extensions") or []):
+    extensions = raw.get("extensions")
+    for index, ext in enumerate(extensions if isinstance(extensions, list) else []):  # else check_document says
         if isinstance(ext, dict) and ext.get("name") == EXTENSION_NAME:
             break
     else:

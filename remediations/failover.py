@@ -7,9 +7,11 @@ from infra.targets import driver_from as target_from
 __all__ = ["promote_secondary", "failback"]
 
 
-def promote_secondary(configuration: dict = None, secrets: dict = None) -> dict:
-    """Fence the old writer, promote the standby, route to it, and verify a write through the entry point."""
-    return target_from(configuration).promote_secondary()
+def promote_secondary(allow_data_loss: bool = False, configuration: dict = None, secrets: dict = None) -> dict:
+    """Fence the old writer, promote the standby, route to it, and verify a write through the entry point
+    (`allow_data_loss: true` only when the experiment declares the primary region lost; aws: managed failover)."""
+    target = target_from(configuration)
+    return target.promote_secondary(allow_data_loss=bool(allow_data_loss))
 
 
 def failback(configuration: dict = None, secrets: dict = None) -> dict:

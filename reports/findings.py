@@ -13,10 +13,13 @@ recovered):
     after     [after start, run end]
     spike     [load step + windows.warmup_s, load drop): only when the load profile has a spike (reports.scaling)
 
-Requests and errors of a window count every load request sent plus every health probe (availability =
-1 - error rate over both); latency percentiles are exact nearest-rank over the load samples when the run
-has any, else over the health probe latencies. A window that cannot be placed (no fault, a fault never
-recovered) has no bounds and no figures.
+Requests and errors of a window count every load arrival (sent, or dropped: an open-model arrival never
+sent is a failed request) plus every health probe (availability = 1 - error rate over both); latency
+percentiles are exact nearest-rank over every load arrival when the run has any, else over the health
+probes, with each failed or dropped one ranked above every success (reports.samples: a fast failure never
+lowers a percentile). A window that overlaps a closed-model stage of the load profile is marked
+(`closed_model`): closed-model latencies get no coordinated-omission correction and are not judged.
+A window that cannot be placed (no fault, a fault never recovered) has no bounds and no figures.
 """
 
 from __future__ import annotations
@@ -35,8 +38,18 @@ from gameday.base.metrics import Window
 from gameday.base.models import GameDaySpec
 from gameday.base.probe_kinds import ProbeKind, of_kind
 from reports.comparisons import Comparisons, compare
-from reports.recovery import RpoResult, RtoPhases, RtoResult, read_rto, rpo, rto_phases, split_brain_events, write_rto
-from reports.samples import nearest_rank
+from reports.recovery import (
+    RpoResult,
+    RtoPhases,
+    RtoResult,
+    impact_phase,
+    read_rto,
+    rpo,
+    rto_phases,
+    split_brain_events,
+    write_rto,
+)
+from reports.samples import nearest_rank_with_failures
 from reports.scaling import Scaling, Throttles, capacity_max, place_spike, scaling, throttles
 from reports.scenario_metrics import (
     CACHED_READ,
@@ -96,8 +109,10 @@ class WindowStats:
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
-    dropped_requests: int | None = None         # None without load samples
+    dropped_requests: int | None = None         # None without load samples; counted in requests and errors
     load_arrivals: int = 0                      # sent + dropped
+    latency_failures: int = 0                   # failed or dropped arrivals ranked above every success
+    closed_model: bool = False                  # overlaps a closed-model stage: latencies are not judged
     cache_reads: int = 0                        # sent, successful GET /items/[id] samples
     cache_hits: int = 0                         # ... answered with X-Cache: hit
     edge_requests: int = 0                      # sent, successful GET /static/[asset] samples
@@ -177,6 +192,7 @@ class Findings:
     journal: JournalFacts
     writer_region: str | None = None
     sustain_s: float = 10.0
+    sustain_success_ratio: float = 0.95
     health_interval_s: float = 0.1
     canary_rate_per_s: float = 20.0
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -224,7 +240,8 @@ def window_stats(name: str, start_s: float | None, end_s: float | None, closed: 
     health_requests, health_errors = int(h_in.sum()), int((~h_ok).sum())
     load_requests = load_errors = arrivals = 0
     dropped = None
-    latencies, source = h_lat[~np.isnan(h_lat)], "health probes"
+    # failures rank above every success (+inf); a success without a latency is not measured
+    latencies, failures, source = h_lat[h_ok & ~np.isnan(h_lat)], health_errors, "health probes"
     if samples is not None and len(samples):
         t = samples["t_s"].to_numpy()
         member = _in(t, start_s, end_s, closed)
@@ -234,13 +251,33 @@ def window_stats(name: str, start_s: float | None, end_s: float | None, closed: 
         sent = s[~s["dropped"]]
         load_requests, load_errors = len(sent), int((~sent["ok"]).sum())
         dropped, arrivals = int(s["dropped"].sum()), len(s)
-        latencies, source = sent["latency_ms"].to_numpy(dtype=float), "load samples"
-    requests, errors = load_requests + health_requests, load_errors + health_errors
+        sent_ok = sent["ok"].to_numpy(dtype=bool)
+        latencies, failures = sent["latency_ms"].to_numpy(dtype=float)[sent_ok], load_errors + dropped
+        source = "load samples"
+    # an arrival never sent is a failed request (open model: it was due and nobody served it)
+    requests = load_requests + (dropped or 0) + health_requests
+    errors = load_errors + (dropped or 0) + health_errors
     rate = errors / requests if requests else None
-    pct = {q: nearest_rank(latencies, q) if len(latencies) else None for q in (50, 95, 99)}
+    ranked = len(latencies) + failures
+    pct = {q: nearest_rank_with_failures(latencies, failures, q) if ranked else None for q in (50, 95, 99)}
     return WindowStats(name, start_s, end_s, requests, errors, load_requests, load_errors, health_requests,
-                       health_errors, rate, None if rate is None else 1 - rate, source, len(latencies),
-                       pct[50], pct[95], pct[99], dropped, arrivals)
+                       health_errors, rate, None if rate is None else 1 - rate, source, ranked,
+                       pct[50], pct[95], pct[99], dropped, arrivals, latency_failures=failures)
+
+
+def closed_model_spans(profile: dict | None, samples: pd.DataFrame | None) -> list[tuple[float, float]]:
+    """Pure: [start, end) of every closed-model stage (users, no arrival rate) of the load profile, anchored at
+    the first load sample as reports.scaling does; none without a profile or samples."""
+    stages = (profile or {}).get("stages") or []
+    if not stages or samples is None or not len(samples):
+        return []
+    at, spans = float(samples["t_s"].min()), []
+    for stage in stages:
+        duration = float(stage.get("duration_s") or 0.0)
+        if stage.get("rate_per_s") is None:
+            spans.append((at, at + duration))
+        at += duration
+    return spans
 
 
 def journal_facts(journal: dict | None) -> JournalFacts:
@@ -326,20 +363,23 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
     # "after" begins once the whole experiment is over (rollbacks such as a failback included).
     experiment_end = inputs.run.get("experiment_ended_s")
     after_start = max(last_recovery, experiment_end) if last_recovery is not None and experiment_end else last_recovery
-    sustain_s = spec.windows.sustain_s
+    sustain_s, ratio = spec.windows.sustain_s, spec.windows.sustain_success_ratio
     health_interval_s, canary_interval_s = spec.probes.health_interval_s, 1 / spec.probes.canary_rate_per_s
 
     rto_read = rto_write = phases = rpo_result = None
     if t0 is not None:
-        rto_read = read_rto(health, t0, sustain_s, health_interval_s)
-        rto_write = write_rto(canary, t0, sustain_s, canary_interval_s)
+        rto_read = read_rto(health, t0, sustain_s, health_interval_s, ratio)
+        rto_write = write_rto(canary, t0, sustain_s, canary_interval_s, ratio)
         events = list(inputs.remediations)
         if not any(e.get("kind") == "promotion" for e in events):  # the journal times the promotion too
             events += journal_promotions(inputs.journal)
-        phases = rto_phases(t0, health, routing, events, canary)
+        phases = replace(rto_phases(t0, health, routing, events, canary),
+                         impact=impact_phase(t0, rto_read, rto_write))
         if inputs.surviving_seqs is not None and canary:
-            rpo_result = rpo(canary, t0, set(inputs.surviving_seqs), canary_interval_s)
-            if len(rpo_result.lost_seqs) > LOST_SEQS_SHOWN:
+            # the final writer is known only when exactly one database wrote at the end (surviving_seqs.json)
+            rpo_result = rpo(canary, t0, set(inputs.surviving_seqs), canary_interval_s,
+                             writer_known=inputs.writer_region is not None)
+            if len(rpo_result.lost_seqs) > LOST_SEQS_SHOWN or len(rpo_result.lost_after_t0_seqs) > LOST_SEQS_SHOWN:
                 rpo_result = _first_lost(rpo_result)
 
     recovered = [r.recovered_at_s for r in (rto_read, rto_write) if r is not None and r.recovered]
@@ -359,6 +399,9 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                                                             name == "baseline"), inputs.samples, closed),
                                     capacity, inputs.samples)
                for name, (a, b, closed) in bounds.items()}
+    closed_spans = closed_model_spans(inputs.load_profile, inputs.samples)
+    windows = {name: replace(w, closed_model=w.defined and any(a < w.end_s and w.start_s < b for a, b in closed_spans))
+               for name, w in windows.items()}
     warmup = cache_warmup(inputs.samples, cache_recovered_s(faults), end_s, windows["baseline"].cache_hit_rate)
     ok, evidence = failback(inputs.journal, inputs.remediations, phases.pre_fault_region if phases else None,
                             inputs.writer_region)
@@ -368,7 +411,7 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                     split_brain_events=split_brain_events(writers) if writers else None,
                     writers_samples=len(writers), failback_ok=ok, failback_evidence=evidence,
                     journal=journal_facts(inputs.journal), writer_region=inputs.writer_region,
-                    sustain_s=sustain_s, health_interval_s=health_interval_s,
+                    sustain_s=sustain_s, sustain_success_ratio=ratio, health_interval_s=health_interval_s,
                     canary_rate_per_s=spec.probes.canary_rate_per_s, notes=notes, cache_warmup=warmup,
                     deployment=deployment(faults, inputs.journal, experiment_end),
                     comparisons=compare(bounds, health, inputs.samples, spec.criteria),
@@ -393,4 +436,5 @@ def _with_capacity(w: WindowStats, capacity: list[dict], samples: pd.DataFrame |
 
 
 def _first_lost(result: RpoResult) -> RpoResult:
-    return replace(result, lost_seqs=result.lost_seqs[:LOST_SEQS_SHOWN])
+    return replace(result, lost_seqs=result.lost_seqs[:LOST_SEQS_SHOWN],
+                   lost_after_t0_seqs=result.lost_after_t0_seqs[:LOST_SEQS_SHOWN])

@@ -17,7 +17,9 @@ from gameday.base.models import Criterion
 from reports.comparisons import figure as comparison_figure
 from reports.findings import Findings, WindowStats, iso_utc
 from reports.recovery import RtoResult
+from reports.samples import percentile_minimum
 from reports.scenario_metrics import FIRST_PROVIDER
+from reports.statistics import CONFIDENCE, clopper_pearson
 
 MIN_REQUESTS = 20
 
@@ -58,22 +60,47 @@ def _span(w: WindowStats) -> str:
 
 # --- whole-run figures --------------------------------------------------------------------------------------
 
+def _rel(t_s: float | None, t0: float | None) -> str:
+    return "n/a" if t_s is None or t0 is None else f"+{t_s - t0:.2f} s"
+
+
 def _rto(result: RtoResult | None, f: Findings, what: str, samples: str, cadence: str, success: str) -> Measurement:
     if result is None:
         return Measurement(None, f"{what} RTO needs a fault: {f.notes[0] if f.notes else 'no fault time'}")
-    seen = f"{what} RTO from {result.samples:,} {samples} {cadence} after the fault at {_clock(f.t0_s)}"
+    slo = (f"SLO: >= {result.success_ratio:.1%} {success}s in every {result.sustain_s:g} s window from the fault "
+           "to the end of the data")
+    seen = f"{what} RTO from {result.samples:,} {samples} {cadence} after the fault at {_clock(f.t0_s)} ({slo})"
     if result.samples == 0:
         return Measurement(None, f"{seen}: no samples after the fault")
+    t0 = f.t0_s
+    facts = []
+    if result.impact_at_s is not None:
+        facts.append(f"first impact {_rel(result.impact_at_s, t0)} after the fault (time to impact)")
+    if result.relapses:
+        facts.append(f"the SLO broke again after holding at {', '.join(_rel(r, t0) for r in result.relapses)} "
+                     "(relapse; recovery counts from after the last)")
+    if result.max_gap_s is not None and result.resolution_s and result.max_gap_s > 1.5 * result.resolution_s:
+        facts.append(f"probes missing or late: widest gap {result.max_gap_s:.2f} s "
+                     f"(interval {result.resolution_s:g} s)")
+    more = "; " + "; ".join(facts) if facts else ""
+    if result.sustained_until_end:
+        return Measurement(None, f"{seen}: recovery unknown: the SLO held from {_rel(result.recovered_at_s, t0)} but "
+                                 f"the data ended after {result.sustained_s or 0:.2f} s of the {result.sustain_s:g} s "
+                                 f"sustain window{more}", lower_bound=result.rto_low_s)
     if not result.recovered:
-        # Not recovered means the last sample failed: the recovery, if any, came after it.
-        bound = max(0.0, (result.last_failure_s or f.t0_s) - f.t0_s)
-        return Measurement(None, f"{seen}: not recovered (no {f.sustain_s:g} s sustained success) within the "
-                                 f"{bound:.2f} s observed", lower_bound=bound)
+        # Not recovered: the recovery, if any, came after the last window that broke the SLO.
+        last = result.broken_until_s if result.broken_until_s is not None else result.last_failure_s
+        bound = max(0.0, (last if last is not None else t0) - t0)
+        return Measurement(None, f"{seen}: not recovered: the SLO last broke in the window from "
+                                 f"{_rel(last, t0)}{more}", lower_bound=bound)
     if result.rto_s == 0:
-        return Measurement(0.0, f"{seen}: none failed, the SLO held throughout")
-    held = f" (held {result.sustained_s:.1f} s until the data ended)" if result.sustained_until_end else ""
-    return Measurement(result.rto_s, f"{seen}: first {success} of a sustained {f.sustain_s:g} s run "
-                                     f"{result.rto_s:.2f} s after the fault{held}")
+        return Measurement(0.0, f"{seen}: no sustain window broke the SLO ({result.failures:,} isolated failures "
+                                f"of {result.samples:,}){more}")
+    low, high = result.rto_low_s, result.rto_high_s
+    return Measurement(result.rto_s, f"{seen}: first {success} after the last window that broke the SLO "
+                                     f"{result.rto_s:.2f} s after the fault; the true RTO lies in "
+                                     f"[{low:.2f}, {high:.2f}] s (last failure .. that {success} answered){more}",
+                       interval=(low, high))
 
 
 def _rto_read(f: Findings, c: Criterion) -> Measurement:
@@ -84,23 +111,44 @@ def _rto_write(f: Findings, c: Criterion) -> Measurement:
     return _rto(f.rto_write, f, "write", "canary writes", f"at {f.canary_rate_per_s:g}/s", "acked write")
 
 
+def _seqs(seqs: tuple[int, ...], total: int) -> str:
+    shown = ", ".join(str(s) for s in seqs[:10])
+    return shown + (f" ... ({total:,} in all)" if total > 10 else "")
+
+
 def _rpo(f: Findings, c: Criterion) -> Measurement:
-    """rpo_s and lost_writes, from the same canary accounting."""
+    """rpo_s, lost_writes and lost_writes_after_t0, from the same canary accounting."""
     r = f.rpo
     if r is None:
-        why = "no fault" if f.t0_s is None else "no canary writes or no surviving_seqs.json (new writer's seqs)"
+        why = "no fault" if f.t0_s is None else "no canary writes or no surviving_seqs.json (final writer's seqs)"
         return Measurement(None, f"RPO cannot be measured: {why}")
+    if not r.writer_known:
+        return Measurement(None, "RPO unknown: the final writer is unknown (not exactly one writable database when "
+                                 "the run ended), so no acked write can be judged lost or kept")
     if r.acked_writes == 0:
         return Measurement(None, "RPO cannot be measured: no canary write was acknowledged")
     base = (f"{r.acked_writes:,} acked canary writes, {r.lost_writes:,} missing from the final writer "
             f"{f.writer_region or '?'}")
+    after = ""
+    if r.lost_after_t0:
+        first, last = r.lost_after_t0_acks or (None, None)
+        after = (f"; {r.lost_after_t0:,} sent after the fault and lost (acked {_rel(first, f.t0_s)} .. "
+                 f"{_rel(last, f.t0_s)}; seqs {_seqs(r.lost_after_t0_seqs, r.lost_after_t0)}): split brain or a "
+                 "failback dropped them (criterion lost_writes_after_t0)")
     if c.metric is Metric.lost_writes:
-        return Measurement(float(r.lost_writes), base)
-    if r.lost_writes == 0:
-        return Measurement(0.0, f"{base}: nothing lost")
-    bound = " (lower bound: no write acked before the fault survived)" if r.loss_from_start else ""
-    return Measurement(r.rpo_s, f"{base}; newest surviving ack {r.rpo_s:.2f} s before the fault at "
-                                f"{_clock(f.t0_s)}, ± {r.resolution_s or 0:g} s{bound}")
+        return Measurement(float(r.lost_writes), base + after)
+    if c.metric is Metric.lost_writes_after_t0:
+        return Measurement(float(r.lost_after_t0), f"{base}{after or '; none acked after the fault was lost'}")
+    if r.lost_before_t0 == 0:
+        return Measurement(0.0, f"{base}: no write acked before the fault was lost{after}")
+    figure = (f"{base}; oldest lost write acked {r.rpo_s:.2f} s before the fault at {_clock(f.t0_s)} "
+              f"({r.lost_before_t0:,} lost writes acked before the fault)")
+    if r.loss_from_start or r.rpo_high_s is None:
+        return Measurement(None, f"{figure}: only a lower bound: the first acked canary write was lost, so the loss "
+                                 f"may have begun before the canary started{after}", lower_bound=r.rpo_s)
+    return Measurement(r.rpo_s, f"{figure}; the true RPO lies in [{r.rpo_s:.2f}, {r.rpo_high_s:.2f}] s (up to the "
+                                f"newest surviving ack before it; canary interval {r.resolution_s or 0:g} s){after}",
+                       interval=(r.rpo_s, r.rpo_high_s))
 
 
 def _split_brain(f: Findings, c: Criterion) -> Measurement:
@@ -146,14 +194,11 @@ def _lag(f: Findings, c: Criterion) -> Measurement:
 
 
 def _comparison(f: Findings, c: Criterion) -> Measurement:
-    """A before-vs-after or sliding-window metric (reports.comparisons). The zero-error baseline rule (DESIGN.md):
-    when the baseline had no error and the window has some, the criterion never PASSes; it FAILs when the
-    increase is significant (one-sided p < 0.05) or the target tolerates no increase (<= 0), else INCONCLUSIVE."""
+    """A before-vs-after or sliding-window metric (reports.comparisons), judged by its interval when it has one.
+    `error_rate_increase` is decided from the one-sided bounds of the increase only (no zero-error-baseline
+    rule: that rule was not monotone), so one more error in the window never improves its verdict."""
     got = comparison_figure(f.comparisons, c.metric.value, c.window.value)
-    ceiling = None
-    if got.zero_baseline:
-        ceiling = Verdict.FAIL if got.significant or c.target <= 0 else Verdict.INCONCLUSIVE
-    return Measurement(got.value, got.evidence, interval=got.interval, ceiling=ceiling)
+    return Measurement(got.value, got.evidence, interval=got.interval)
 
 
 # --- figures of one window ----------------------------------------------------------------------------------
@@ -173,20 +218,41 @@ def _in_window(measure_window: WindowMeasure) -> Measure:
 
 
 def _percentile(w: WindowStats, m: Metric) -> Measurement:
+    """p50_ms, p95_ms, p99_ms: over every arrival of the window, a failed or dropped one ranked above every
+    success (+inf); judged only with percentile_minimum(q) of them and never on closed-model load."""
     q = {Metric.p50_ms: 50, Metric.p95_ms: 95, Metric.p99_ms: 99}[m]
-    if w.latency_samples < MIN_REQUESTS:
-        return Measurement(None, f"only {w.latency_samples} latency samples in {_span(w)} (< {MIN_REQUESTS})")
+    need = percentile_minimum(q)
+    if w.latency_samples < need:
+        return Measurement(None, f"only {w.latency_samples} latency samples in {_span(w)} (< {need}: with fewer "
+                                 f"even the largest is no {CONFIDENCE:.0%} upper confidence bound of the P{q})")
+    if w.closed_model:
+        return Measurement(None, f"{_span(w)} overlaps a closed-model load stage: its latencies get no "
+                                 "coordinated-omission correction (users wait for replies), so no latency criterion "
+                                 "is judged on it; use open-model stages (rate_per_s)")
+    how = (f"exact nearest-rank P{q} of {w.latency_samples:,} {w.latency_source} in {_span(w)}, latency from the "
+           f"intended start; {w.latency_failures:,} failed or never sent, ranked slower than every success")
     value = getattr(w, f"p{q}_ms")
-    return Measurement(value, f"exact nearest-rank P{q} of {w.latency_samples:,} {w.latency_source} in {_span(w)}")
+    if value is not None and value == float("inf"):
+        # the rank falls on a failure: the percentile is above every served latency, so it breaks any `<` target
+        return Measurement(None, f"{how}: more than {100 - q} % failed, so the P{q} is no served latency",
+                           lower_bound=float("inf"))
+    return Measurement(value, how)
 
 
 def _errors(w: WindowStats, m: Metric) -> Measurement:
-    """error_rate and availability."""
-    if w.requests < MIN_REQUESTS:
-        return Measurement(None, f"only {w.requests} requests in {_span(w)} (< {MIN_REQUESTS})")
+    """error_rate and availability, judged by one-sided 95 % Clopper-Pearson bounds: `error_rate < t` PASSes only
+    when the upper bound is below t and FAILs when the lower bound is not; the minimum follows from the target."""
+    bounds = clopper_pearson(w.errors, w.requests)
+    if bounds is None:
+        return Measurement(None, f"no requests in {_span(w)}")
+    low, high = bounds
     value = w.error_rate if m is Metric.error_rate else w.availability
-    return Measurement(value, f"{w.errors:,} errors in {w.requests:,} requests ({w.load_requests:,} load, "
-                              f"{w.health_requests:,} health probes) in {_span(w)}")
+    interval = (low, high) if m is Metric.error_rate else (1 - high, 1 - low)
+    dropped = f", {w.dropped_requests:,} open-model arrivals never sent counted as failed" if w.dropped_requests else ""
+    return Measurement(value, f"{w.errors:,} errors in {w.requests:,} requests ({w.load_requests:,} load sent, "
+                              f"{w.health_requests:,} health probes{dropped}) in {_span(w)}; one-sided "
+                              f"{CONFIDENCE:.0%} Clopper-Pearson bounds [{interval[0]:.4g}, {interval[1]:.4g}], "
+                              "judged by them", interval=interval)
 
 
 def _dropped(w: WindowStats, m: Metric) -> Measurement:
@@ -221,9 +287,16 @@ def _ai(w: WindowStats, m: Metric) -> Measurement:
     if a.requests < MIN_REQUESTS:
         return Measurement(None, f"only {a.requests} AI requests (POST /ai) in {_span(w)} (< {MIN_REQUESTS})")
     if m is Metric.ai_error_rate:
-        return Measurement(a.error_rate, f"{a.errors:,} errors in {a.requests:,} AI requests (POST /ai) in {_span(w)}")
-    return Measurement(a.p95_ms, f"exact nearest-rank P95 of {a.latency_samples:,} AI requests (POST /ai) in "
-                                 f"{_span(w)}")
+        return Measurement(a.error_rate, f"{a.errors:,} errors in {a.requests:,} AI requests (POST /ai, arrivals "
+                                         f"never sent count as failed) in {_span(w)}")
+    if a.latency_samples < (need := percentile_minimum(95)):
+        return Measurement(None, f"only {a.latency_samples} AI requests (POST /ai) in {_span(w)} (< {need} for a P95)")
+    how = (f"exact nearest-rank P95 of {a.latency_samples:,} AI requests (POST /ai) in {_span(w)}, {a.errors:,} "
+           "failed or never sent ranked slower than every success")
+    if a.p95_ms == float("inf"):
+        return Measurement(None, f"{how}: more than 5 % failed, so the P95 is no served latency",
+                           lower_bound=float("inf"))
+    return Measurement(a.p95_ms, how)
 
 
 def _interval(w: WindowStats, m: Metric) -> Measurement:
@@ -276,6 +349,7 @@ MEASURES: dict[Metric, Measure] = {
     Metric.rto_write_s: _rto_write,
     Metric.rpo_s: _rpo,
     Metric.lost_writes: _rpo,
+    Metric.lost_writes_after_t0: _rpo,
     Metric.p50_ms: _in_window(_percentile),
     Metric.p95_ms: _in_window(_percentile),
     Metric.p99_ms: _in_window(_percentile),

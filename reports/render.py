@@ -94,7 +94,7 @@ def _scenario(findings: Findings) -> dict:
     warmup = None if w is None or w.recovered_s is None else {
         "recovered": iso_utc(w.recovered_s), "baseline_hit_rate": _num(w.baseline_rate, 6),
         "target_hit_rate": _num(w.target_rate, 6), "warmup_s": _num(w.warmup_s), "observed_s": _num(w.observed_s),
-        "resolution_s": 1.0, "evidence": w.evidence}
+        "resolution_s": w.resolution_s, "evidence": w.evidence}
     deploy = None if d is None else {
         "live": iso_utc(d.live_s), "detected": iso_utc(d.detected_at_s), "restored": iso_utc(d.restored_at_s),
         "detect_s": _num(d.detect_s), "restore_s": _num(d.restore_s), "observed_s": _num(d.observed_s),
@@ -117,12 +117,25 @@ def _scaling(findings: Findings) -> dict | None:
             "peak_instances": s.peak_instances, "first_added_s": _num(s.first_added_s),
             "scale_out_lag_s": _num(s.scale_out.value_s), "scale_out_lower_bound_s": _num(s.scale_out.lower_bound_s),
             "scale_in_lag_s": _num(s.scale_in.value_s), "scale_in_lower_bound_s": _num(s.scale_in.lower_bound_s),
-            "resolution_s": 0.5, "evidence": s.evidence, "scale_out_evidence": s.scale_out.evidence,
+            "resolution_s": _num(s.resolution_s), "evidence": s.evidence, "scale_out_evidence": s.scale_out.evidence,
             "scale_in_evidence": s.scale_in.evidence}
 
 
+def _rto_detail(r, t0_s: float | None) -> dict | None:
+    """One RTO's bracket (two-sided: the truth lies in [low_s, high_s]), impact and relapses, relative to t0."""
+    if r is None:
+        return None
+
+    def rel(t: float | None) -> float | None:
+        return None if t is None or t0_s is None else _num(t - t0_s)
+
+    return {"low_s": _num(r.rto_low_s), "high_s": _num(r.rto_high_s), "impact_s": rel(r.impact_at_s),
+            "relapses_s": [rel(t) for t in r.relapses], "unknown_until_end": r.sustained_until_end,
+            "max_gap_s": _num(r.max_gap_s), "samples": r.samples, "failures": r.failures}
+
+
 def _phases(findings: Findings) -> dict:
-    names = ("detection", "routing_switch", "promotion", "client_recovery")
+    names = ("impact", "detection", "routing_switch", "promotion", "client_recovery")
     phases = findings.phases
     out = {}
     for name in names:
@@ -152,9 +165,14 @@ def summary(findings: Findings, certification: Certification, meta: dict) -> dic
                 "phases": _phases(findings), "resolution_s": _num(max(resolutions)) if resolutions else None,
                 "read_resolution_s": _num(read.resolution_s) if read else None,
                 "write_resolution_s": _num(write.resolution_s) if write else None,
-                "sustain_s": findings.sustain_s},
+                "sustain_s": findings.sustain_s, "sustain_success_ratio": findings.sustain_success_ratio,
+                "read": _rto_detail(read, findings.t0_s), "write": _rto_detail(write, findings.t0_s)},
         "rpo": {"s": _num(rpo.rpo_s) if rpo else None, "acked_writes": rpo.acked_writes if rpo else None,
-                "lost_writes": rpo.lost_writes if rpo else None,
+                "writer_known": rpo.writer_known if rpo else None,
+                "high_s": _num(rpo.rpo_high_s) if rpo else None,
+                "lost_writes": rpo.lost_writes if rpo and rpo.writer_known else None,
+                "lost_writes_after_t0": rpo.lost_after_t0 if rpo and rpo.writer_known else None,
+                "lost_after_t0_seqs": list(rpo.lost_after_t0_seqs) if rpo else [],
                 "uncertain_writes": rpo.uncertain_writes if rpo else None,
                 "failed_writes": rpo.failed_writes if rpo else None,
                 "lost_seqs": list(rpo.lost_seqs) if rpo else [],

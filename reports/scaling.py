@@ -27,7 +27,8 @@ The served region is the one whose gateway counted the most requests between ste
   period (0.5 s) either side counts too; without capacity samples in the window, the load samples answered 429.
 - throttle rate (per window): those throttled requests / the requests the gateways counted over the same span
   (without capacity samples: / the sent load samples).
-Resolution of the lags: the gateway's sampling period (0.5 s) plus the load start's uncertainty.
+Resolution of the lags: the median spacing of the region's capacity samples (`Scaling.resolution_s`, from the
+data) plus the load start's uncertainty.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from reports.recovery import sampling_interval_s
 
 THROTTLED = 429
 
@@ -88,6 +91,7 @@ class Scaling:
     scale_out: Lag = Lag(None, None, "")
     scale_in: Lag = Lag(None, None, "")
     evidence: str = ""
+    resolution_s: float | None = None  # the median spacing of the region's capacity samples (the lags' resolution)
 
 
 def _load(stage: dict) -> tuple[float, str]:
@@ -205,6 +209,8 @@ def scaling(spike: Spike | None, capacity: list[dict] | tuple[dict, ...]) -> Sca
     if not before:
         return Scaling(spike, region, len(records), evidence=f"no capacity sample of {region} before the load step")
     at_step = before[-1]
+    resolution = sampling_interval_s(r["at_s"] for r in records)
+    res = f"resolution {resolution:g} s (capacity sample spacing)" if resolution else "resolution unknown (one sample)"
     during = [r for r in records if spike.step_s <= r["at_s"] < spike.drop_s]
     half = [r for r in during if r["at_s"] >= (spike.step_s + spike.drop_s) / 2]
     cap, low = at_step.get("max_instances"), at_step.get("min_instances")
@@ -222,7 +228,7 @@ def scaling(spike: Spike | None, capacity: list[dict] | tuple[dict, ...]) -> Sca
         reached = next(r for r in during if r["ready"] >= held)
         out = Lag(reached["at_s"] - spike.step_s, None,
                   f"{head}: {held} ready (held through the spike's second half) {reached['at_s'] - spike.step_s:.2f} s "
-                  f"after the step; first added instance ready after {added:.2f} s; resolution 0.5 s")
+                  f"after the step; first added instance ready after {added:.2f} s; {res}")
     after = [r for r in records if r["at_s"] >= spike.drop_s]
     if peak <= base_n:
         back = Lag(None, None, f"{head}: never ran more than {base_n} instance(s), nothing to scale in")
@@ -236,5 +242,6 @@ def scaling(spike: Spike | None, capacity: list[dict] | tuple[dict, ...]) -> Sca
                 if done is None else
                 Lag(done["at_s"] - spike.drop_s, None, f"{head}: from a peak of {peak} back at {done['instances']} "
                                                       f"instance(s) {done['at_s'] - spike.drop_s:.2f} s after the "
-                                                      "drop; resolution 0.5 s"))
-    return Scaling(spike, region, len(records), cap, low, base_n, base_ready, held, peak, added, out, back, head)
+                                                      f"drop; {res}"))
+    return Scaling(spike, region, len(records), cap, low, base_n, base_ready, held, peak, added, out, back, head,
+                   resolution_s=resolution)

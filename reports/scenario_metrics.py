@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from gameday.base.catalogue import Affects, seen_by
-from reports.samples import nearest_rank
+from reports.samples import nearest_rank_with_failures
 from reports.statistics import SlidingSlo, sliding_slo
 
 CACHED_READ = "GET /items/[id]"
@@ -44,6 +44,13 @@ def matches(values: pd.Series, predicate: Callable[[str], bool]) -> np.ndarray:
     return verdicts[codes]  # code -1 (missing) picks the trailing False
 
 
+def is_cache_hit(x_cache: str) -> bool:
+    """Pure: whether an X-Cache value says the response came from the cache: `hit` (the local stack), CloudFront's
+    `Hit from cloudfront` and `RefreshHit from cloudfront` (served from the edge after revalidation), any case."""
+    words = x_cache.strip().lower().split()
+    return bool(words) and words[0] in ("hit", "refreshhit")
+
+
 def hit_counts(samples: pd.DataFrame | None, name: str, start_s: float | None, end_s: float | None,
                closed: bool = False) -> tuple[int, int]:
     """(hits, requests): sent, successful `name` samples with intended start in the window, and their hits."""
@@ -53,7 +60,7 @@ def hit_counts(samples: pd.DataFrame | None, name: str, start_s: float | None, e
     member = (t >= start_s) & ((t <= end_s) if closed else (t < end_s))
     chosen = samples[member & (samples["name"] == name).to_numpy() & (~samples["dropped"]).to_numpy()
                      & samples["ok"].to_numpy()]
-    hits = int(matches(chosen["cache"], lambda c: c.lower() == "hit").sum())
+    hits = int(matches(chosen["cache"], is_cache_hit).sum())
     return hits, len(chosen)
 
 
@@ -80,6 +87,7 @@ class Warmup:
     observed_s: float = 0.0         # seconds of samples looked at after the recovery
     seconds_counted: int = 0        # whole seconds with enough reads
     evidence: str = ""
+    resolution_s: float = 1.0       # the hit-rate bucket width used (warmup_s is a bucket's start: one-sided)
 
 
 def cache_warmup(samples: pd.DataFrame | None, recovered_s: float | None, end_s: float | None,
@@ -210,27 +218,27 @@ class AiStats:
 
 def ai_stats(samples: pd.DataFrame | None, start_s: float | None, end_s: float | None, closed: bool = False,
              first_provider: str = FIRST_PROVIDER) -> AiStats:
-    """Pure: error rate, exact nearest-rank P95 and fallback share of the AI samples whose intended start is
-    in the window."""
+    """Pure: error rate, exact nearest-rank P95 and fallback share of the AI arrivals whose intended start is
+    in the window. An arrival never sent (dropped) is a failed request, and in the P95 every failure ranks above
+    every success (reports.samples.nearest_rank_with_failures: a fast failure never lowers it)."""
     if samples is None or not len(samples) or start_s is None or end_s is None:
         return AiStats()
     t = samples["t_s"].to_numpy()
     member = (t >= start_s) & ((t <= end_s) if closed else (t < end_s))
-    ai = member & matches(samples["name"], is_ai) & (~samples["dropped"]).to_numpy()
-    sent = samples[ai]
+    sent = samples[member & matches(samples["name"], is_ai)]      # arrivals: sent or dropped
     if not len(sent):
         return AiStats()
-    ok = sent["ok"].to_numpy(dtype=bool)
+    ok = sent["ok"].to_numpy(dtype=bool) & ~sent["dropped"].to_numpy(dtype=bool)
     answers: dict[str, int] = {}
     for name, n in sent["name"][ok].value_counts(sort=False).items():  # once per distinct name
         provider = ai_provider(str(name))
         if provider is not None and n:
             answers[provider] = answers.get(provider, 0) + int(n)
     counts = pd.Series(answers, dtype=int).sort_values(ascending=False, kind="stable")
-    latencies = sent["latency_ms"].to_numpy(dtype=float)
-    return AiStats(requests=len(sent), errors=int((~ok).sum()), answers=int(counts.sum()),
+    latencies, failures = sent["latency_ms"].to_numpy(dtype=float)[ok], int((~ok).sum())
+    return AiStats(requests=len(sent), errors=failures, answers=int(counts.sum()),
                    fallback_answers=int(counts.sum() - counts.get(first_provider, 0)),
-                   latency_samples=len(latencies), p95_ms=nearest_rank(latencies, 95),
+                   latency_samples=len(sent), p95_ms=nearest_rank_with_failures(latencies, failures, 95),
                    providers=tuple((str(k), int(v)) for k, v in counts.items()))
 
 

@@ -2,7 +2,8 @@
 
     python -m scenarios.echo_target --port 8089
 
-`POST /_stall?s=2` makes every request (new or in flight) wait until 2 s from now; responses carry
+`POST /_stall?s=2` makes every request (new or in flight) wait until 2 s from now and answers the stall's
+start and end (epoch s, `stall_from`, `stall_until`); responses carry
 `X-Region: echo` and `X-Cache: hit` like the stack's API.
 """
 
@@ -21,8 +22,9 @@ def build_app() -> web.Application:
     state = {"stall_until": 0.0}
 
     async def stall(request: web.Request) -> web.Response:
-        state["stall_until"] = time.time() + float(request.query.get("s", "2"))
-        return web.json_response({"stall_until": state["stall_until"]})
+        stall_from = time.time()
+        state["stall_until"] = stall_from + float(request.query.get("s", "2"))
+        return web.json_response({"stall_from": stall_from, "stall_until": state["stall_until"]})
 
     async def answer(request: web.Request) -> web.Response:
         await request.read()

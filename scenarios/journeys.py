@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import re
 from bisect import bisect
+from collections.abc import Callable
 from itertools import accumulate
-from typing import Callable
 
 ITEM_IDS = (1, 1000)
 ASSET_LINK = re.compile(r"/static/[\w.-]+")

@@ -16,10 +16,11 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from scenarios.arrival import run_arrivals
 from scenarios.journeys import JOURNEYS, REQUEST_NAMES, Chooser
-from scenarios.profiles import Profile, load_profile, mix_at, rate_at, tick
+from scenarios.profiles import Profile, load_profile, mix_at, rate_at, stage_at, tick
 from scenarios.recorder import FileSink, SampleRecorder
 
 LOCAL_FLUSH_S = 1.0
+PROFILE_OVER_POLL_S = 0.1
 _state: dict = {"recorder": None, "started_at": None}
 
 
@@ -119,6 +120,9 @@ class LoadUser(FastHttpUser):
 
     @task
     def journey(self) -> None:
+        if stage_at(self.profile, _elapsed()) is None:  # over: send nothing until the shape ends the test (<= 1 s)
+            gevent.sleep(PROFILE_OVER_POLL_S)
+            return
         if rate_at(self.profile, _elapsed()) is None:
             JOURNEYS[_pick(self.profile, self.rng)](self.client, self.rng, {})
             return

@@ -17,8 +17,8 @@ import os
 import socket
 import struct
 from array import array
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 FORMAT = "gameday-samples/1"
 COLUMNS = (("t_s", "d", "<f8"), ("latency_ms", "f", "<f4"), ("status", "H", "<u2"), ("name", "B", "u1"),

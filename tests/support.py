@@ -23,8 +23,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, proc: subprocess.Popen, log: Path | None = None, timeout_s: float = 10.0) -> None:
-    """Until GET `url` answers at all; fails the test if `proc` exits or time runs out."""
+def wait_http(url: str, proc: subprocess.Popen, log: Path | None = None, timeout_s: float = 60.0) -> None:
+    """Until GET `url` answers at all; fails the test if `proc` exits or time runs out (generous: on a busy
+    machine a server takes many seconds to import and bind, and an exit is caught at once anyway)."""
     deadline = time.monotonic() + timeout_s
     while True:
         with contextlib.suppress(httpx.HTTPError):

@@ -34,6 +34,7 @@ class Metric(StrEnum):
     rto_write_s = "rto_write_s"
     rpo_s = "rpo_s"
     lost_writes = "lost_writes"
+    lost_writes_after_t0 = "lost_writes_after_t0"
     p50_ms = "p50_ms"
     p95_ms = "p95_ms"
     p99_ms = "p99_ms"
@@ -78,10 +79,12 @@ class MetricSpec:
 
 
 METRICS: dict[Metric, MetricSpec] = {
-    Metric.rto_read_s: MetricSpec("s", WHOLE_RUN, "fault time to sustained read SLO"),
-    Metric.rto_write_s: MetricSpec("s", WHOLE_RUN, "fault time to sustained write SLO"),
-    Metric.rpo_s: MetricSpec("s", WHOLE_RUN, "fault time minus the newest surviving acked write; 0 if none lost"),
-    Metric.lost_writes: MetricSpec("count", WHOLE_RUN, "acked canary writes missing after failover"),
+    Metric.rto_read_s: MetricSpec("s", WHOLE_RUN, "fault time to the read SLO held for good (sustain window)"),
+    Metric.rto_write_s: MetricSpec("s", WHOLE_RUN, "fault time to the write SLO held for good (sustain window)"),
+    Metric.rpo_s: MetricSpec("s", WHOLE_RUN, "fault time minus the oldest lost write sent before it; 0 if none"),
+    Metric.lost_writes: MetricSpec("count", WHOLE_RUN, "acked canary writes missing from the final writer"),
+    Metric.lost_writes_after_t0: MetricSpec("count", WHOLE_RUN,
+                                            "acked, sent after the fault and missing from the final writer"),
     Metric.p50_ms: MetricSpec("ms", ANY_WINDOW, "exact nearest-rank P50 of the window's latencies"),
     Metric.p95_ms: MetricSpec("ms", ANY_WINDOW, "exact nearest-rank P95 of the window's latencies"),
     Metric.p99_ms: MetricSpec("ms", ANY_WINDOW, "exact nearest-rank P99 of the window's latencies"),

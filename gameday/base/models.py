@@ -73,6 +73,8 @@ class Windows(Frozen):
     baseline_s: NonNegativeFloat = 30.0
     after_s: NonNegativeFloat = 30.0
     sustain_s: PositiveFloat = 10.0
+    sustain_success_ratio: float = Field(0.95, gt=0, le=1, description=(
+        "the SLO of an RTO: a sustain window holds when at least this share of its probes succeeded"))
     warmup_s: NonNegativeFloat = Field(0.0, description="the spike window starts this long after the load step")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from contextlib import contextmanager
 
 import httpx
 import psycopg
@@ -14,6 +15,7 @@ from gameday.base.errors import StackError
 from infra.local import postgres
 from infra.local.layout import HOST, REGIONS, REPLICATION_LINK, router_link
 from infra.local.processes import ProcessRef, children_of, start_ticks_of
+from infra.local.stack_status import component_status
 from infra.local.supervisor import Component, LocalStack
 from infra.local.toxiproxy_client import ToxiproxyClient
 from infra.local.waiting import wait_until
@@ -46,12 +48,14 @@ class LocalOperations:
         return [c for c in self.stack.components() if c.region == region and c.kind in POWERED_KINDS]
 
     def power_off(self, region: str) -> list[str]:
-        """SIGSTOP every process of the region at once, then SIGKILL them all (a power cut, no clean shutdown)."""
+        """SIGSTOP every process of the region at once, then SIGKILL them all (a power cut, no clean shutdown).
+        Ctrl-C and SIGTERM wait until it is done: a power cut stopped half way would leave frozen processes."""
         victims = [c for c in self.region_components(region) if c.ref.alive()]
-        for c in victims:
-            _kill_tree(c.ref.pid, signal.SIGSTOP)
-        for c in victims:
-            _kill_tree(c.ref.pid, signal.SIGKILL)
+        with _signals_deferred():
+            for c in victims:
+                _kill_tree(c.ref.pid, signal.SIGSTOP)
+            for c in victims:
+                _kill_tree(c.ref.pid, signal.SIGKILL)
         # No waiting for the kernel to reap them: frozen then killed, they serve nothing from here on, and
         # returning now keeps the ledger's fault time (t0) on the moment the region died.
         return [c.name for c in victims]
@@ -61,7 +65,8 @@ class LocalOperations:
         when another region took over meanwhile (never as a second writer), else as it was."""
         started = []
         for c in self.region_components(region):
-            if c.ref.alive() and _is_stopped(c.ref.pid):  # killed a moment ago by power_off
+            if c.ref.alive() and _is_stopped(c.ref.pid):  # killed a moment ago by power_off, or frozen by one
+                _kill_tree(c.ref.pid, signal.SIGKILL)     # that was itself killed half way (SIGKILL cannot wait)
                 _wait_dead(c.ref)
             if c.ref.alive():
                 continue
@@ -76,7 +81,29 @@ class LocalOperations:
         for c in self.region_components(region):
             if c.kind == "postgres":
                 postgres.wait_ready(c.port, 60)
+        self.wait_region_healthy(region)
         return started
+
+    def region_problems(self, region: str) -> list[str]:
+        """What keeps `region`'s processes from serving: components dead or not answering their health check."""
+        problems = []
+        for c in self.region_components(region):
+            status = component_status(c.as_dict() | {"alive": c.ref.alive()})
+            if not status["healthy"]:
+                problems.append(f"{c.name} {'not running' if not status['alive'] else 'not healthy'}")
+        return problems
+
+    def wait_region_healthy(self, region: str, timeout_s: float = 30.0) -> None:
+        """Postcondition of bringing a region back: every component of it runs and answers (StackError else)."""
+        deadline = time.monotonic() + timeout_s
+        problems = self.region_problems(region)
+        while problems and time.monotonic() < deadline:
+            time.sleep(0.2)
+            problems = self.region_problems(region)
+        if problems:
+            raise StackError(f"restore of region {region} on target local failed: after {timeout_s:.0f} s "
+                             f"{'; '.join(problems)}", hint="`gameday stack status` shows each component; "
+                             "`gameday recover` tries again")
 
     # --- databases -----------------------------------------------------------------------------------
     def pg_component(self, region: str) -> Component:
@@ -161,6 +188,17 @@ class LocalOperations:
     def region_links(self, region: str) -> list[str]:
         """The links a partition of `region` cuts: traffic into the region and the inter-region replication."""
         return [router_link(region), REPLICATION_LINK]
+
+
+@contextmanager
+def _signals_deferred():
+    """Block SIGINT and SIGTERM for the block (they are delivered when it ends)."""
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _is_stopped(pid: int) -> bool:

@@ -6,6 +6,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import psycopg
 
 from gameday.base.errors import StackError
 from infra.local.layout import HOST
+from infra.local.processes import children_of
 
 DB_NAME = "gameday"
 DB_USER = "postgres"
@@ -130,10 +132,56 @@ def initdb(bindir: Path, datadir: Path, user: tuple[int, int] | None) -> None:
 def base_backup(bindir: Path, datadir: Path, source_port: int, user: tuple[int, int] | None) -> None:
     """Clone the primary reachable on `source_port` into a streaming standby (`-R`: it follows that port)."""
     if datadir.exists():
-        shutil.rmtree(datadir)
+        # A clone or a server an interrupted run left behind may still write into the directory: stop them first.
+        kill_users_of(datadir)
+        shutil.rmtree(datadir, onerror=_gone_is_fine)
     prepare_dir(datadir.parent, user)
     _run([str(bindir / "pg_basebackup"), "-h", HOST, "-p", str(source_port), "-U", DB_USER, "-D", str(datadir),
           "-R", "-X", "stream", "-c", "fast"], user, f"pg_basebackup into {datadir} from port {source_port}")
+
+
+def kill_users_of(datadir: Path, timeout_s: float = 5.0) -> list[int]:
+    """SIGKILL every process whose command line names `datadir` (a postmaster and its children, a pg_basebackup):
+    only this stack's own processes name its data directories. Returns their PIDs once they are gone."""
+    needle = str(datadir).encode()
+    victims = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes().split(b"\0"):
+                victims.append(int(entry.name))
+        except OSError:
+            continue
+    for pid in victims:
+        for child in children_of(pid):
+            _kill(child)
+        _kill(pid)
+    deadline = time.monotonic() + timeout_s
+    while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in victims) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return victims
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "Zx"
+
+
+def _gone_is_fine(function, path, excinfo) -> None:
+    """rmtree's error handler: a file that vanished meanwhile is what removing wanted anyway."""
+    if not isinstance(excinfo[1], FileNotFoundError):
+        raise excinfo[1]
 
 
 def is_standby_dir(datadir: Path) -> bool:

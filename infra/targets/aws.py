@@ -35,6 +35,7 @@ from infra.targets.aws_meaning import (
 )
 from infra.targets.aws_metrics import MetricProbes
 from infra.targets.aws_services import ServiceFaults
+from infra.targets.aws_wait import Waiting, WaitTimeouts, fis_pending, wait_for
 from infra.targets.base import Problems, SamplerSources, TargetOptions
 from infra.targets.profile import TargetProfile, load_target_profile
 
@@ -83,7 +84,8 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
 
     def __init__(self, profile: TargetProfile, *, session: boto3.Session | None = None, dry_run: bool = False,
                  confirm_account: str | None = None, log: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.time, state_root: Path | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 timeouts: WaitTimeouts | None = None, state_root: Path | None = None,
                  profile_path: Path | None = None):
         safety.check_confirmation(profile.environment, profile.account_id, confirm_account,
                                   action="GameDay", resource=f"account {profile.account_id}")
@@ -95,6 +97,9 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         self._clients: dict[tuple[str, str], object] = {}
         self._account: str | None = None
         self._clock = clock
+        # The waits for asynchronous operations (aws_wait): injectable clock and sleep, progress through `log`.
+        self.waiting = Waiting(clock=clock, sleep=sleep, log=log or (lambda line: None),
+                               timeouts=timeouts or WaitTimeouts())
         self._write_ahead: Callable[[dict | None], None] | None = None
         self._state_root = state_root
         self.profile_path = profile_path  # handed to the run's children (child_env)
@@ -164,6 +169,17 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         counts = {"calls": len(calls), "reads_sent": len(calls) - len(withheld), "changes_not_sent": len(withheld)}
         return {**counts, "summary": f"{counts['calls']} AWS call(s): {counts['reads_sent']} read(s) sent, "
                                      f"{counts['changes_not_sent']} change(s) printed and not sent"}
+
+    def reference_problems(self) -> list[str]:
+        """The writer is the primary region's cluster (the other checks need traffic: `gameday aws check`)."""
+        writers = self.writer_regions()
+        primary = self.profile.regions.primary
+        return [] if writers == [primary] else [f"DB writers {writers or 'none'}, expected exactly {primary}"]
+
+    def restore_reference(self) -> dict:
+        """Nothing automatic on AWS: a person decides (the problems are printed by `gameday recover`)."""
+        return {"skipped": True, "reason": "on aws the reference topology is restored by a person",
+                "problems": self.reference_problems(), "at_s": self._clock()}
 
     def preflight(self) -> dict:
         """Before a run touches anything: the credentials belong to the profile's account (InvalidInput else)."""
@@ -236,9 +252,13 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
             self._guard("fail_region", f"FIS experiment template {template} ({region})", region, tags)
             # The experiment id is known only once started: the write-ahead entry stops by template instead.
             self._ahead(self._region_recovery(region, mode, {"template_id": template}))
-            answer = fis.start_experiment(experimentTemplateId=template, clientToken=f"gameday-{int(start * 1000)}")
+            # Tagged: the role's StopExperiment (the recovery) is granted only on experiments carrying the tag.
+            answer = fis.start_experiment(experimentTemplateId=template, clientToken=f"gameday-{int(start * 1000)}",
+                                          tags={self.profile.tag.key: self.profile.tag.value})
             experiment = answer.get("experiment", {}).get("id", "dry-run")
             previous = {"template_id": template, "experiment_id": experiment}
+            if not self.dry_run:
+                self._wait_fis(fis, "fail_region", experiment, template, region, "running")
             return self._done("fail_region", start, self._region_recovery(region, mode, previous), region=region,
                               mode=mode, experiment_id=experiment, template_id=template)
         r53 = self._need(self.profile.resources.route53, "a Route 53 failover record")
@@ -284,6 +304,8 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
             self._ahead(None)
             for experiment in running:
                 fis.stop_experiment(id=experiment)
+                if not self.dry_run:  # stopping: FIS undoes its actions (e.g. puts the network ACLs back)
+                    self._wait_fis(fis, "restore_region", experiment, template, region, "ended")
             return self._done("restore_region", start, None, region=region, mode=mode, template_id=template,
                               stopped=running)
         r53 = self._need(self.profile.resources.route53, "a Route 53 failover record")
@@ -346,6 +368,16 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         start = self._clock()
         return self._done("add_latency", start, None, link=link, ms=ms, jitter_ms=jitter_ms, applied=False,
                           reason="on AWS the functions' own duration is the service time; no latency is added")
+
+    def _wait_fis(self, fis, action: str, experiment: str, template: str, region: str, until: str) -> float:
+        resource = f"FIS experiment {experiment} of template {template} ({region})"
+        _, waited = wait_for(lambda: fis.get_experiment(id=experiment)["experiment"],
+                             lambda found: fis_pending(found, until=until, action=action, resource=resource),
+                             waiting=self.waiting, action=action, resource=resource,
+                             until="it runs" if until == "running" else "it has stopped",
+                             timeout_s=self.waiting.timeouts.fis_s,
+                             hint="read the experiment in the FIS console; stop it by hand if it still runs")
+        return waited
 
     @staticmethod
     def _region_recovery(region: str, mode: str, previous: dict) -> dict:

@@ -10,7 +10,8 @@ UNPERMISSIONED = frozenset({"sts:GetCallerIdentity"})
 READ_ACTIONS = frozenset({
     "route53:GetHealthCheck", "route53:ListResourceRecordSets", "route53:ListTagsForResource",
     "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeGlobalClusters",
-    "lambda:GetFunction", "lambda:GetFunctionConcurrency", "lambda:GetProvisionedConcurrencyConfig", "lambda:GetAlias",
+    "lambda:GetFunctionConfiguration", "lambda:ListTags", "lambda:GetFunctionConcurrency",
+    "lambda:GetProvisionedConcurrencyConfig", "lambda:GetAlias",
     "s3:GetBucketPolicy", "s3:GetBucketTagging",
     "ssm:GetParameter", "ssm:ListTagsForResource",
     "elasticache:DescribeReplicationGroups", "elasticache:DescribeEvents", "elasticache:ListTagsForResource",

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from gameday.base.errors import InvalidInput
+from gameday.base.errors import GameDayError, InvalidInput
+from infra.targets.aws_wait import wait_for
 
 __all__ = ["ServiceFaults", "CACHE_FAILOVER_QUOTA", "failovers_in"]
 
@@ -28,6 +29,25 @@ def failovers_in(events: list[dict]) -> int:
     return sum(1 for e in events if _FAILOVER_EVENT.search(e.get("Message", "")))
 
 
+def _primaries(found: dict) -> dict[str, str]:
+    """Pure: node group id -> its primary's cache cluster id, where the replication group reports roles."""
+    return {g["NodeGroupId"]: m["CacheClusterId"] for g in found.get("NodeGroups", [])
+            for m in g.get("NodeGroupMembers", []) if m.get("CurrentRole") == "primary" and "CacheClusterId" in m}
+
+
+def _provisioned_pending(found: dict, resource: str) -> str | None:
+    """Pure: what a provisioned concurrency config still waits for (None: READY); FAILED raises with AWS's reason."""
+    status = found.get("Status", "")
+    if status == "READY":
+        return None
+    if status == "FAILED":
+        raise GameDayError(f"set_provisioned_concurrency of {resource} on target aws failed: "
+                           f"{found.get('StatusReason') or 'status FAILED'}",
+                           hint="lower the value or raise the account's concurrency quota; the recovery restores "
+                                "the previous value")
+    return f"status {status or 'unknown'}, allocated {found.get('AllocatedProvisionedConcurrentExecutions', 0)}"
+
+
 def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
@@ -35,8 +55,12 @@ def _code(exc: ClientError) -> str:
 class ServiceFaults:
     # --- Lambda ----------------------------------------------------------------------------------
     def _guard_function(self, action: str, function: str, region: str) -> None:
-        self._guard(action, f"Lambda function {function} ({region})", region,
-                    lambda: self.client("lambda", region).get_function(FunctionName=function).get("Tags"))
+        # GetFunction returns tags only with lambda:ListTags as well; read the ARN, then its tags, explicitly.
+        def tags() -> dict:
+            lam = self.client("lambda", region)
+            arn = lam.get_function_configuration(FunctionName=function)["FunctionArn"]
+            return lam.list_tags(Resource=arn).get("Tags", {})
+        self._guard(action, f"Lambda function {function} ({region})", region, tags)
 
     def function_concurrency(self, function: str, region: str) -> int | None:
         """Probe: the reserved concurrency of `function` (None when none is set)."""
@@ -96,8 +120,19 @@ class ServiceFaults:
         else:
             lam.put_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier,
                                                    ProvisionedConcurrentExecutions=int(value))
+        waited = None
+        if value is not None and not self.dry_run:  # requested is not allocated: wait until READY
+            resource = f"provisioned concurrency of Lambda function {function}:{qualifier} ({region})"
+            _, waited = wait_for(lambda: lam.get_provisioned_concurrency_config(FunctionName=function,
+                                                                               Qualifier=qualifier),
+                                 lambda found: _provisioned_pending(found, resource),
+                                 waiting=self.waiting, action="set_provisioned_concurrency", resource=resource,
+                                 until=f"{int(value)} allocated (READY)",
+                                 timeout_s=self.waiting.timeouts.provisioned_s,
+                                 hint="check the function's account concurrency headroom and its "
+                                      "provisioned concurrency status in the Lambda console")
         return self._done("set_provisioned_concurrency", start, recovery, function=function, region=region,
-                          qualifier=qualifier, value=value, previous=previous)
+                          qualifier=qualifier, value=value, previous=previous, waited_s=waited)
 
     # --- AI provider kill switch (SSM parameter, same name in every region) -------------------------
     def _kill_switch_state(self, name: str, region: str) -> tuple[str | None, list]:
@@ -188,7 +223,35 @@ class ServiceFaults:
                                "24 h; nothing was changed",
                                hint="wait for the rolling window or fail over fewer groups")
         self._ahead(None)
-        for group in groups:
+        waited = []
+        for group in groups:  # one at a time: a node group's failover must finish before the next one starts
+            before = _primaries(found).get(group)
             ec.test_failover(ReplicationGroupId=cache.replication_group_id, NodeGroupId=group)
+            if not self.dry_run:
+                found, seconds = self._wait_cache(resource, cache.replication_group_id, cache.region, group, before)
+                waited.append(seconds)
         return self._done("failover_cache", start, None, replication_group=cache.replication_group_id,
-                          region=cache.region, node_groups=groups, quota_left_before=quota["left"])
+                          region=cache.region, node_groups=groups, quota_left_before=quota["left"],
+                          waited_s=sum(waited) if waited else None)
+
+    def _wait_cache(self, resource: str, group_id: str, region: str, node_group: str, old_primary: str | None
+                    ) -> tuple[dict, float]:
+        """Wait until the replication group is available again and `node_group`'s primary is no longer
+        `old_primary` (when ElastiCache reports roles; cluster-mode-enabled groups report status only)."""
+        ec = self.client("elasticache", region)
+
+        def pending(found: dict) -> str | None:
+            status = found.get("Status", "available")
+            primary = _primaries(found).get(node_group)
+            if status != "available":
+                return f"status {status}"
+            if old_primary is not None and primary == old_primary:
+                return f"node group {node_group} primary still {primary}"
+            return None
+
+        return wait_for(lambda: ec.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0],
+                        pending, waiting=self.waiting, action="failover_cache", resource=resource,
+                        until=f"node group {node_group} has a new primary and the group is available",
+                        timeout_s=self.waiting.timeouts.cache_s,
+                        hint="read the replication group's ElastiCache events; do not start another test failover "
+                             "until it is available")

@@ -94,6 +94,8 @@ class Target(Protocol):
     def child_env(self) -> dict[str, str]: ...                       # how the run's children reach this target
     def write_ahead(self, callback: Callable[[dict | None], None]) -> AbstractContextManager: ...
     def dry_run_summary(self) -> dict: ...                           # after a dry-run walk: what was (not) sent
+    def reference_problems(self) -> list[str]: ...  # how the target differs from its reference topology ([]: none)
+    def restore_reference(self) -> dict: ...        # bring it back to the reference topology (after a crash)
 
     # --- faults (gameday.base.catalogue) -------------------------------------------------------------
     def fail_region(self, region: str, mode: str) -> dict: ...
@@ -110,7 +112,7 @@ class Target(Protocol):
     def flush_cache(self, region: str) -> dict: ...
 
     # --- remediations --------------------------------------------------------------------------------
-    def promote_secondary(self) -> dict: ...
+    def promote_secondary(self, allow_data_loss: bool = False) -> dict: ...  # True: the primary region is lost
     def failback(self) -> dict: ...
     def deploy(self, region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
                force: bool = False) -> dict: ...   # `changed: False` when nothing went live (a refusing gate)

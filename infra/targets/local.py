@@ -115,6 +115,52 @@ class LocalTarget:
     def dry_run_summary(self) -> dict:
         return {"calls": 0}
 
+    def reference_problems(self) -> list[str]:
+        """How the stack differs from its reference topology: every link enabled without toxics, every component
+        running and healthy, exactly one writer and in the primary region, the router serving the primary
+        region by health (no override), and a write through the entry point committed there."""
+        problems = []
+        for link in self.layout.links():
+            if not self.ops.toxiproxy.proxy(link.name)["enabled"]:
+                problems.append(f"link {link.name} disabled")
+            if toxics := [t["name"] for t in self.ops.toxiproxy.toxics(link.name)]:
+                problems.append(f"link {link.name} has toxics {', '.join(toxics)}")
+        for region in REGIONS:
+            problems += self.ops.region_problems(region)
+        if (writers := self.writer_regions()) != [PRIMARY_REGION]:
+            problems.append(f"writers {writers or 'none'}, expected exactly {PRIMARY_REGION}")
+        try:
+            routing = httpx.get(f"{self.layout.router_url}/_router/status", timeout=2).json()
+            if routing.get("override") is not None or routing.get("served_region") != PRIMARY_REGION:
+                problems.append(f"router serves {routing.get('served_region')} (override {routing.get('override')})")
+        except httpx.HTTPError as exc:
+            problems.append(f"router status unreadable: {exc}")
+        if not problems:
+            try:
+                self.verify_write(PRIMARY_REGION, timeout_s=10)
+            except StackError as exc:
+                problems.append(str(exc).splitlines()[0])
+        return problems
+
+    def restore_reference(self) -> dict:
+        """Back to the reference topology whatever a crash left: links enabled and clean, dead processes back,
+        the writer in the primary region (failback), health-based routing; then verified (StackError else)."""
+        for link in self.layout.links():
+            self.ops.set_link(link.name, True)
+            for toxic in self.ops.toxiproxy.toxics(link.name):
+                self.ops.toxiproxy.remove_toxic(link.name, toxic["name"])
+        started = [name for region in REGIONS for name in self.ops.power_on(region)]
+        writers = self.writer_regions()
+        if not writers:  # both databases standbys or dead: the primary's was the writer of the reference
+            self.ops.promote(PRIMARY_REGION)
+            writers = self.writer_regions()
+        failback = self.failback() if writers != [PRIMARY_REGION] else None
+        self.ops.route_to(None)
+        if problems := self.reference_problems():
+            raise StackError(f"restore of the reference topology on target local failed: {'; '.join(problems)}",
+                             hint="`gameday stack down` then `gameday stack up` rebuilds the stack from scratch")
+        return {"started": started, "failback": failback, "at_s": time.time()}
+
     @property
     def ledger_path(self) -> Path:
         """The stack-level fault ledger: it outlives any run (infra.targets.ledger_for opens it)."""
@@ -213,8 +259,9 @@ class LocalTarget:
         return self.ops.writer_regions()
 
     # --- remediations ----------------------------------------------------------------------------
-    def promote_secondary(self) -> dict:
-        """Emergency failover: fence the old writer, promote the standby, pin routing to it, verify a write."""
+    def promote_secondary(self, allow_data_loss: bool = False) -> dict:
+        """Emergency failover: fence the old writer, promote the standby, pin routing to it, verify a write
+        (`allow_data_loss` is accepted and ignored: a local promotion after a power-off is always this one)."""
         writers = self.ops.writer_regions()
         current = writers[0] if writers else PRIMARY_REGION
         target = next(r for r in REGIONS if r != current)

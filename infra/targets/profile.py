@@ -187,8 +187,8 @@ def load_target_profile(path: str | Path) -> TargetProfile:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise InvalidInput(f"target profile {path} cannot be read: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise InvalidInput(f"target profile {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"target profile {path} is not valid YAML: {exc}") from None
     return profile_from_dict(data, str(path))

@@ -88,6 +88,15 @@ def seed() -> dict:
     return ids
 
 
+def tag_global_cluster(ident: str) -> None:
+    """Tag moto's global cluster `ident` (moto 5 can neither create nor add tags on a global cluster, and its
+    DescribeGlobalClusters answers TagList from this attribute)."""
+    from moto.rds.models import rds_backends
+    for backend in rds_backends[MOTO_ACCOUNT].values():
+        if ident in backend.global_clusters:
+            backend.global_clusters[ident].tags = list(TAG)
+
+
 def profile_dict(ids: dict, **overrides) -> dict:
     data = {
         "name": "contract", "account_id": MOTO_ACCOUNT, "environment": "staging",

@@ -16,7 +16,15 @@ from gameday.cli import cli
 from gameday.faults import cut_link, fail_region
 from infra.targets import using
 from infra.targets.aws import AwsTarget
-from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, seed_origins, seed_release, session
+from tests.contract.conftest import (
+    PRIMARY,
+    SECONDARY,
+    profile_dict,
+    seed_origins,
+    seed_release,
+    session,
+    tag_global_cluster,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BEDROCK = "/gameday/providers/bedrock/disabled"
@@ -51,6 +59,7 @@ def stack_root(tmp_path, monkeypatch) -> Path:
 def write_profile(world, tmp_path):
     """`write_profile(fis_untagged=False, **top_level_overrides)` -> a profile file for the seeded moto world."""
     aws("rds").create_global_cluster(GlobalClusterIdentifier="app-global", Engine="aurora-postgresql")
+    tag_global_cluster("app-global")
 
     def write(*, fis_untagged: bool = False, kill_switches: dict | None = None, resources: dict | None = None,
               **overrides) -> Path:
@@ -83,8 +92,9 @@ def untouched(world) -> dict:
 
 # --- dry run ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("experiment, changes", [
-    ("region-failover", ["fis:StartExperiment", "rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster"]),
-    ("db-writer-failover", ["rds:FailoverDBCluster", "rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster"]),
+    # promote_secondary without allow_data_loss is a managed switchover (no data loss) on aws
+    ("region-failover", ["fis:StartExperiment", "rds:SwitchoverGlobalCluster"]),
+    ("db-writer-failover", ["rds:FailoverDBCluster", "rds:SwitchoverGlobalCluster"]),
     ("ai-provider-outage", ["ssm:PutParameter"]),
 ])
 def test_a_dry_run_prints_every_aws_call_and_changes_nothing(world, write_profile, stack_root, experiment, changes):

@@ -176,6 +176,9 @@ def test_a_cache_cut_is_a_test_failover_with_nothing_to_undo(on_driver):
         _cache_stubs(ec, failovers_used=0)
         ec.add_response("test_failover", {"ReplicationGroup": {"ReplicationGroupId": "app-cache"}},
                         {"ReplicationGroupId": "app-cache", "NodeGroupId": "0001"})
+        ec.add_response("describe_replication_groups",  # the wait: available again (test_aws_async.py in depth)
+                        {"ReplicationGroups": [{"ReplicationGroupId": "app-cache", "Status": "available"}]},
+                        {"ReplicationGroupId": "app-cache"})
         done = faults.cut_link("cache-eu-central-1")
         ec.assert_no_pending_responses()
         assert done["recovery"] is None and done["link"] == "cache-eu-central-1"

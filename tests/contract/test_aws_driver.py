@@ -151,13 +151,20 @@ def test_a_refused_change_writes_no_ledger_entry(driver, tmp_path):
 # --- database -------------------------------------------------------------------------------------
 def test_a_cluster_failover_moves_the_writer_and_its_recovery_moves_it_back(driver):
     assert driver.writer_regions() == [PRIMARY]
-    done = driver.kill_db_writer()
+    done = driver.failover_cluster(PRIMARY)
     assert (done["from_instance"], done["to_instance"]) == ("app-primary-1", "app-primary-2")
     assert driver.writer_instance(PRIMARY) == "app-primary-2"
     assert done["recovery"] == {"call": "failover_cluster",
                                 "args": {"region": PRIMARY, "target_instance": "app-primary-1"}}
     driver.failover_cluster(**done["recovery"]["args"])
     assert driver.writer_instance(PRIMARY) == "app-primary-1"
+
+
+def test_kill_db_writer_leaves_the_promoted_reader_writing(driver):
+    """Aurora promoted a reader and the old writer rejoined as a reader: failing back would be a second outage."""
+    done = driver.kill_db_writer()
+    assert driver.writer_instance(PRIMARY) == "app-primary-2"
+    assert done["recovery"] is None and done["undo"].startswith("nothing to undo")
 
 
 # --- region failure (Route 53) --------------------------------------------------------------------
@@ -210,48 +217,10 @@ def test_a_cloudwatch_maximum_is_read_back(driver):
 # API (names, types, required parameters); STS still answers from moto, so the guard runs as it does for real.
 from botocore.stub import ANY, Stubber  # noqa: E402
 
-GLOBAL_ARN = "arn:aws:rds::123456789012:global-cluster:app-global"
-PRIMARY_ARN = f"arn:aws:rds:{PRIMARY}:123456789012:cluster:app-primary"
-SECONDARY_ARN = f"arn:aws:rds:{SECONDARY}:123456789012:cluster:app-secondary"
 TAGS = [{"Key": "gameday", "Value": "allowed"}]
 
 
-def _global(writer_arn: str) -> dict:
-    members = [{"DBClusterArn": PRIMARY_ARN, "IsWriter": writer_arn == PRIMARY_ARN},
-               {"DBClusterArn": SECONDARY_ARN, "IsWriter": writer_arn == SECONDARY_ARN}]
-    return {"GlobalClusters": [{"GlobalClusterIdentifier": "app-global", "GlobalClusterArn": GLOBAL_ARN,
-                                "GlobalClusterMembers": members}]}
-
-
-@pytest.mark.parametrize("method,api,to_region,to_arn,from_arn", [
-    ("promote_secondary", "failover_global_cluster", SECONDARY, SECONDARY_ARN, PRIMARY_ARN),
-    ("failback", "switchover_global_cluster", PRIMARY, PRIMARY_ARN, SECONDARY_ARN)])
-def test_global_database_failover_and_switchover_calls(driver, method, api, to_region, to_arn, from_arn):
-    ident = "app-secondary" if to_region == SECONDARY else "app-primary"
-    with Stubber(driver.client("rds", to_region)) as rds:
-        rds.add_response("describe_global_clusters", _global(from_arn), {"GlobalClusterIdentifier": "app-global"})
-        rds.add_response("describe_db_clusters", {"DBClusters": [{"DBClusterIdentifier": ident, "DBClusterArn": to_arn,
-                                                                  "TagList": TAGS}]}, {"DBClusterIdentifier": ident})
-        expected = {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": to_arn}
-        if api == "failover_global_cluster":
-            expected["AllowDataLoss"] = True
-        rds.add_response(api, {"GlobalCluster": {"GlobalClusterIdentifier": "app-global"}}, expected)
-        done = getattr(driver, method)()
-        rds.assert_no_pending_responses()
-    other = PRIMARY if to_region == SECONDARY else SECONDARY
-    assert (done["from_region"], done["to_region"]) == (other, to_region)
-    assert done["recovery"] == {"call": "failback", "args": {"to_region": other}}
-
-
-def test_global_failover_of_an_untagged_cluster_is_refused(driver):
-    with Stubber(driver.client("rds", SECONDARY)) as rds:
-        rds.add_response("describe_global_clusters", _global(PRIMARY_ARN), {"GlobalClusterIdentifier": "app-global"})
-        rds.add_response("describe_db_clusters", {"DBClusters": [{"DBClusterIdentifier": "app-secondary",
-                                                                  "DBClusterArn": SECONDARY_ARN, "TagList": []}]},
-                         {"DBClusterIdentifier": "app-secondary"})
-        with pytest.raises(InvalidInput, match="DB cluster app-secondary"):
-            driver.promote_secondary()
-        rds.assert_no_pending_responses()  # and no failover_global_cluster was queued or sent
+# Global failover/switchover and their waits: test_aws_async.py (a stateful behaviour layer, not a Stubber queue).
 
 
 def _cache_stubs(ec, failovers_used: int) -> None:
@@ -271,6 +240,9 @@ def test_cache_test_failover_checks_the_quota_first(driver):
         _cache_stubs(ec, failovers_used=3)
         ec.add_response("test_failover", {"ReplicationGroup": {"ReplicationGroupId": "app-cache"}},
                         {"ReplicationGroupId": "app-cache", "NodeGroupId": "0001"})
+        ec.add_response("describe_replication_groups",  # the wait: available again (test_aws_async.py in depth)
+                        {"ReplicationGroups": [{"ReplicationGroupId": "app-cache", "Status": "available"}]},
+                        {"ReplicationGroupId": "app-cache"})
         done = driver.failover_cache()
         ec.assert_no_pending_responses()
     assert done["node_groups"] == ["0001"] and done["quota_left_before"] == 12 and done["recovery"] is None
@@ -284,11 +256,18 @@ def test_cache_test_failover_is_refused_when_the_quota_is_spent(driver):
         ec.assert_no_pending_responses()
 
 
+def _function_tags(lam) -> None:
+    """The guard's reads: the function's ARN, then its tags (GetFunction hides tags without lambda:ListTags)."""
+    arn = f"arn:aws:lambda:{PRIMARY}:123456789012:function:api"
+    lam.add_response("get_function_configuration", {"FunctionArn": arn}, {"FunctionName": "api"})
+    lam.add_response("list_tags", {"Tags": {"gameday": "allowed"}}, {"Resource": arn})
+
+
 @pytest.mark.parametrize("before", [4, None], ids=["had-a-value", "had-none"])
 def test_provisioned_concurrency_is_changed_and_restored_exactly(driver, before):
     with Stubber(driver.client("lambda", PRIMARY)) as lam:
         target = {"FunctionName": "api", "Qualifier": "live"}
-        lam.add_response("get_function", {"Tags": {"gameday": "allowed"}}, {"FunctionName": "api"})
+        _function_tags(lam)
         if before is None:
             lam.add_client_error("get_provisioned_concurrency_config", "ProvisionedConcurrencyConfigNotFoundException",
                                  http_status_code=404, expected_params=target)
@@ -297,18 +276,22 @@ def test_provisioned_concurrency_is_changed_and_restored_exactly(driver, before)
                              {"RequestedProvisionedConcurrentExecutions": before}, target)
         lam.add_response("put_provisioned_concurrency_config", {"RequestedProvisionedConcurrentExecutions": 20},
                          {**target, "ProvisionedConcurrentExecutions": 20})
+        lam.add_response("get_provisioned_concurrency_config",  # the wait (test_aws_async.py in depth)
+                         {"RequestedProvisionedConcurrentExecutions": 20, "Status": "READY"}, target)
         done = driver.set_provisioned_concurrency("api", PRIMARY, "live", 20)
         assert done["recovery"] == {"call": "set_provisioned_concurrency",
                                     "args": {"function": "api", "region": PRIMARY, "qualifier": "live",
                                              "value": before}}
         # the recovery: back to `before` (None removes the configuration, as it was)
-        lam.add_response("get_function", {"Tags": {"gameday": "allowed"}}, {"FunctionName": "api"})
+        _function_tags(lam)
         lam.add_response("get_provisioned_concurrency_config", {"RequestedProvisionedConcurrentExecutions": 20}, target)
         if before is None:
             lam.add_response("delete_provisioned_concurrency_config", {}, target)
         else:
             lam.add_response("put_provisioned_concurrency_config", {"RequestedProvisionedConcurrentExecutions": before},
                              {**target, "ProvisionedConcurrentExecutions": before})
+            lam.add_response("get_provisioned_concurrency_config",
+                             {"RequestedProvisionedConcurrentExecutions": before, "Status": "READY"}, target)
         getattr(driver, done["recovery"]["call"])(**done["recovery"]["args"])
         lam.assert_no_pending_responses()
 

@@ -44,6 +44,7 @@ class Case:
     cli_target: list[str]
     promotes_itself: bool = False               # a writer loss is remediated by the target itself (Aurora)
     switchover_on_stub: bool = False            # failback needs an API the stand-in lacks (Stubber-tested)
+    writer_fails_back: bool = True              # aws: the promoted reader keeps writing (a failback = 2nd outage)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def _moto(request, tmp_path: Path) -> Case:
                 state=lambda: (inverted(), driver.writer_instance(PRIMARY),
                                ssm.get_parameter(Name="/gameday/providers/bedrock/disabled")["Parameter"]["Version"]),
                 cli_target=["--target", "aws", "--profile", str(path)], promotes_itself=True,
-                switchover_on_stub=True)
+                switchover_on_stub=True, writer_fails_back=False)
 
 
 #: How each registered target is set up for the contract suite (aws: on moto, in process).
@@ -141,7 +142,7 @@ def test_failover_moves_the_writer_and_the_rollbacks_bring_it_back(case: Case):
         faults.restore_region(PRIMARY)  # the experiment's rollbacks
         if not case.switchover_on_stub:  # moto lacks switchover_global_cluster (Stubber-tested: test_aws_driver.py)
             failover.failback()
-    assert case.writer() == before
+    assert (case.writer() == before) is case.writer_fails_back
     assert ledger_for(case.driver).open_entries() == []
 
 

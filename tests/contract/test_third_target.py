@@ -84,6 +84,12 @@ class RecordingTarget:
     def dry_run_summary(self):
         return {"calls": len(self.calls)}
 
+    def reference_problems(self):
+        return []
+
+    def restore_reference(self):
+        return self._did("restore_reference")
+
     # faults, remediations, probes
     def fail_region(self, region, mode):
         return self._did("fail_region", region=region, mode=mode)
@@ -121,8 +127,8 @@ class RecordingTarget:
     def flush_cache(self, region):
         return self._did("flush_cache", region=region)
 
-    def promote_secondary(self):
-        return self._did("promote_secondary")
+    def promote_secondary(self, allow_data_loss=False):
+        return self._did("promote_secondary", allow_data_loss=allow_data_loss)
 
     def failback(self):
         return self._did("failback")
@@ -183,7 +189,8 @@ def test_a_registered_third_target_dry_runs_a_shipped_experiment_without_touchin
                                       "--dry-run"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "on the recording target: no change is sent" in result.output
-    assert recording.calls[:2] == ["fail_region(region=eu-central-1, mode=power_off)", "promote_secondary()"]
+    assert recording.calls[:2] == ["fail_region(region=eu-central-1, mode=power_off)",
+                                   "promote_secondary(allow_data_loss=True)"]
     assert "failback()" in recording.calls
     assert not (tmp_path / "recording" / "faults.jsonl").exists()  # the dry run's ledger was temporary
 

@@ -34,7 +34,10 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = ("bedrock", "google", "meta")
 LATENCY = {"bedrock": "40:100", "google": "60:140", "meta": "80:180"}  # fast, so the suite stays short
-TIMEOUT_S, THRESHOLD, COOL_DOWN_S = 0.5, 3, 1.0
+# A healthy answer (under 0.2 s) times out only if the machine stalls for most of TIMEOUT_S; a "slow" fault is
+# three timeouts long, so it is a timeout whatever the machine does.
+TIMEOUT_S, THRESHOLD, COOL_DOWN_S = 1.0, 3, 1.0
+SLOW_MS = int(3 * TIMEOUT_S * 1000)
 SLO_P95_S = 1.5
 
 
@@ -151,7 +154,7 @@ FAULTS = {
                       lambda c: c.set_enabled("ai-bedrock", True)),
     "429": ("429", lambda c: c.add_toxic("ai-bedrock", "http_error", {"status": 429}, stream="upstream"),
             lambda c: c.remove_toxic("ai-bedrock", "http_error_upstream")),
-    "slow": ("timeout", lambda c: c.add_toxic("ai-bedrock", "latency", {"latency": 1500}),
+    "slow": ("timeout", lambda c: c.add_toxic("ai-bedrock", "latency", {"latency": SLOW_MS}),
              lambda c: c.remove_toxic("ai-bedrock", "latency_downstream")),
 }
 

@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXPERIMENTS = DATA / "experiments"
 ROOT = Path(__file__).resolve().parents[2]
+SUMMARY_ROUNDING_S = 0.0005  # summary.json gives seconds to 3 decimals
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +75,20 @@ def test_an_entry_point_outage_of_known_length_measures_as_the_rto(target, tmp_p
     result = gameday_run(target, EXPERIMENTS / "entry-outage.yaml", tmp_path / "run")
     assert result.returncode == 0, _why(tmp_path / "run", result)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert abs(summary["rto"]["read_s"] - 2.0) <= 0.25, summary["rto"]
-    assert abs(summary["rto"]["write_s"] - 2.0) <= 0.25, summary["rto"]
+    # Ground truth from the ledger: the link was down from its `injected` line (t0) for at least `duration_s` (the
+    # action sleeps that long before restoring it), and up again by its `recovered` line.
+    ledger = read_entries(tmp_path / "run" / "faults.jsonl")
+    begin, injected, recovered = (next(e for e in ledger if e["event"] == name) for name in
+                                  ("begin", "injected", "recovered"))
+    down_s, up_by_s = begin["params"]["duration_s"], recovered["at_s"] - injected["at_s"]
+    for kind in ("read", "write"):
+        rto_s, bracket = summary["rto"][f"{kind}_s"], summary["rto"][kind]
+        # The reported bracket holds the truth: its last failure came before the link was back, its first
+        # sustained success was answered after the outage; the estimate is late by at most the widest probe gap.
+        assert bracket["low_s"] <= up_by_s + SUMMARY_ROUNDING_S, (kind, summary["rto"], up_by_s)
+        assert bracket["high_s"] >= down_s - SUMMARY_ROUNDING_S, (kind, summary["rto"], down_s)
+        assert bracket["low_s"] <= rto_s <= bracket["high_s"], (kind, summary["rto"])
+        assert rto_s <= up_by_s + bracket["max_gap_s"] + SUMMARY_ROUNDING_S, (kind, summary["rto"], up_by_s)
     _assert_restored(target)
 
 
@@ -88,14 +101,27 @@ def test_a_replication_cut_before_a_power_off_measures_as_the_rpo_and_loses_exac
     injected = {e["id"]: e for e in read_entries(run / "faults.jsonl") if e["event"] == "injected"}
     begun = {e["id"]: e for e in read_entries(run / "faults.jsonl") if e["event"] == "begin"}
     at = {begun[i]["kind"]: e["at_s"] for i, e in injected.items()}
-    gap_s = at["region_outage"] - at["link_cut"]           # the ground truth: writes after the cut are lost
-    resolution_s = summary["rpo"]["resolution_s"]
-    assert abs(summary["rpo"]["s"] - gap_s) <= resolution_s + 0.02, (summary["rpo"], gap_s)
-
+    cut = next(i for i in injected if begun[i]["kind"] == "link_cut")
+    cut_from, cut_by, t0 = begun[cut]["at_s"], injected[cut]["at_s"], at["region_outage"]  # the cut: in [from, by]
     records = [json.loads(line) for line in (run / "probes.jsonl").read_text().splitlines()]
-    acked = {r["seq"] for r in records if r["probe"] == "canary" and r["outcome"] == "acked"}
+    acked = [r for r in records if r["probe"] == "canary" and r["outcome"] == "acked"]
     surviving = set(json.loads((run / "surviving_seqs.json").read_text())["seqs"])
-    assert summary["rpo"]["lost_writes"] == len(acked - surviving) > 0
+    assert summary["rpo"]["lost_writes"] == len({r["seq"] for r in acked} - surviving) > 0
+    before_t0 = sorted((r for r in acked if r["acked_s"] <= t0), key=lambda r: r["sent_s"])
+    kept = max((r for r in before_t0 if r["seq"] in surviving), key=lambda r: r["sent_s"])
+    lost = [r for r in before_t0 if r["seq"] not in surviving]
+    # The loss is one run of writes from the cut on: nothing sent after the cut survived, every acked write after
+    # the newest survivor is lost, and a write acked before the cut began is lost only by replication lag, which on
+    # loopback stays within one canary interval (the RPO's resolution).
+    resolution_s = summary["rpo"]["resolution_s"]
+    assert kept["sent_s"] <= cut_by, (kept, cut_by)
+    assert lost == [r for r in before_t0 if r["sent_s"] > kept["sent_s"]]
+    oldest_lost = min(lost, key=lambda r: r["acked_s"])
+    assert oldest_lost["acked_s"] >= cut_from - resolution_s, (oldest_lost, cut_from)
+    # So RPO reads the gap between the cut and t0, late by at most the canary's own step after the newest survivor.
+    step_s = oldest_lost["acked_s"] - kept["sent_s"]
+    assert t0 - cut_by - step_s - SUMMARY_ROUNDING_S <= summary["rpo"]["s"] <= t0 - cut_from + resolution_s, \
+        (summary["rpo"], t0 - cut_by, t0 - cut_from, step_s)
     assert summary["split_brain_events"] == 0
     _assert_restored(target)
 

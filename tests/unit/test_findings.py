@@ -116,7 +116,9 @@ def test_per_window_figures_count_load_and_health_with_exact_percentiles():
     assert base.error_rate == 0 and base.availability == 1 and base.p99_ms == 10.0
     assert (fault.load_requests, fault.load_errors, fault.health_errors) == (750, 150, 30)
     assert fault.error_rate == pytest.approx(180 / 900) and fault.availability == pytest.approx(1 - 180 / 900)
-    assert fault.latency_source == "load samples" and fault.p50_ms == 10.0 and fault.p95_ms == 500.0
+    # 180 of 900 failed: a failure ranks above every success, so the P95 is no served latency (+inf)
+    assert fault.latency_source == "load samples" and fault.p50_ms == 10.0 and fault.p95_ms == math.inf
+    assert fault.latency_failures == 150 and fault.latency_samples == 750
     assert after.errors == 0 and after.dropped_requests == 0
     assert f.windows["overall"].requests == 2000 + 400
 
@@ -125,13 +127,15 @@ def test_without_load_samples_latency_comes_from_the_health_probes_and_drops_are
     f = analyse(run_inputs(samples=None), SPEC)
     fault = f.windows["fault"]
     assert fault.latency_source == "health probes" and fault.latency_samples == 150
-    assert fault.p95_ms == 1000.0 and fault.p50_ms == 5.0 and fault.dropped_requests is None
+    assert fault.p95_ms == math.inf and fault.p50_ms == 5.0 and fault.dropped_requests is None
 
 
 def test_dropped_arrivals_are_counted_and_not_taken_as_requests():
     f = analyse(run_inputs(samples=load(dropped_every=10)), SPEC)
     base = f.windows["baseline"]
     assert base.dropped_requests == 50 and base.load_requests == 449 and base.load_arrivals == 499
+    # an arrival never sent is a failed request (issue 13 item 4)
+    assert (base.requests, base.errors) == (499 + 100, 50)
 
 
 def test_rto_rpo_split_brain_and_failback():
@@ -139,7 +143,8 @@ def test_rto_rpo_split_brain_and_failback():
     f = analyse(run_inputs(probes=tuple(health() + records + writers(split_at=(T0 + 1.0, T0 + 1.5)))), SPEC)
     assert f.rto_read.rto_s == pytest.approx(3.0) and f.rto_write.rto_s == pytest.approx(4.0)
     assert f.rto_read.resolution_s == 0.1 and f.rto_write.resolution_s == 0.05
-    assert f.rpo.lost_writes == 40 and f.rpo.rpo_s == pytest.approx(2.04, abs=1e-6)  # newest survivor acked at t0-2.04
+    assert f.rpo.lost_writes == 40 and f.rpo.rpo_s == pytest.approx(1.99, abs=1e-6)  # oldest lost acked at t0-1.99
+    assert f.rpo.rpo_high_s == pytest.approx(2.04, abs=1e-6)  # the newest survivor before it at t0-2.04
     assert f.split_brain_events == 2 and f.writers_samples == 80
     assert f.failback_ok is True and f.journal.ok is True
     assert f.phases.promotion.duration_s == pytest.approx(0.2)
@@ -207,7 +212,10 @@ def test_window_figures_are_consistent(samples, a, length):
     assert w.requests == len(inside) and w.errors == sum(not r["ok"] for r in inside)
     if inside:
         assert w.availability == pytest.approx(1 - w.error_rate)
-        assert w.p50_ms <= w.p95_ms <= w.p99_ms <= max(r["latency_ms"] for r in inside)
+        assert w.p50_ms <= w.p95_ms <= w.p99_ms
+        served = [r["latency_ms"] for r in inside if r["ok"]]
+        assert w.p99_ms == math.inf or w.p99_ms <= max(served)     # a failure ranks above every success
+        assert (w.p50_ms == math.inf) == (math.ceil(0.5 * len(inside)) > len(served))
     else:
         assert w.error_rate is None and w.p95_ms is None
     assert not (w.p99_ms is not None and math.isnan(w.p99_ms))

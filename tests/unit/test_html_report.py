@@ -88,7 +88,7 @@ def test_charts_are_embedded_svg_and_nothing_is_fetched(tmp_path):
 def test_recovery_activities_windows_and_environment_are_shown(tmp_path):
     run_dir = run_dir_for(tmp_path)
     html = html_of(run_dir)
-    assert "± 0.100 s" in html and "region_outage" in html
+    assert "2.90 .. 3.00 s" in html and "region_outage" in html
     assert "fail-primary-region" in html and "failback" in html and "rollback" in html
     for window in ("baseline", "fault", "recovery", "after", "overall"):
         assert f"<td>{window}</td>" in html

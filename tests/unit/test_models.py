@@ -163,7 +163,8 @@ def test_quick_configuration_overrides_must_be_declared(tmp_path):
 
 def test_quickened_applies_the_shorter_windows_only():
     spec = GameDaySpec(windows={"baseline_s": 60, "after_s": 60}, quick={"baseline_s": 2, "sustain_s": 1})
-    assert spec.quickened().windows.model_dump() == {"baseline_s": 2, "after_s": 60, "sustain_s": 1, "warmup_s": 0.0}
+    assert spec.quickened().windows.model_dump() == {"baseline_s": 2, "after_s": 60, "sustain_s": 1,
+                                                       "sustain_success_ratio": 0.95, "warmup_s": 0.0}
     assert spec.windows.baseline_s == 60
 
 

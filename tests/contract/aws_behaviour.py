@@ -1,0 +1,234 @@
+"""A stateful stand-in for the AWS operations moto lacks or answers instantly: an Aurora global database and its
+clusters, and an ElastiCache replication group, going through their asynchronous states.
+
+It hooks a botocore client's `before-call` event, like botocore's Stubber, but answers from state instead of a
+fixed queue: a failover or switchover leaves the global cluster `failing-over`/`switching-over` for `busy_reads`
+describe calls, then swaps the roles; a second operation meanwhile raises InvalidGlobalClusterStateFault, as AWS
+does. Requests are validated by botocore against the real service model before the hook runs, and every answer is
+validated against the operation's output shape, so a misspelt field fails here as it would against AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from botocore.awsrequest import AWSResponse
+from botocore.validate import validate_parameters
+
+ACCOUNT = "123456789012"
+TAGS = [{"Key": "gameday", "Value": "allowed"}]
+
+
+def cluster_arn(region: str, ident: str) -> str:
+    return f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{ident}"
+
+
+def _error(code: str, message: str) -> tuple[AWSResponse, dict]:
+    return AWSResponse(None, 400, {}, None), {"Error": {"Code": code, "Message": message},
+                                              "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+
+class _Behaviour:
+    """Answers the operations in `handlers` of the clients it is attached to (others go on to moto)."""
+
+    service = ""
+    calls: list[tuple[str, str, dict]]
+
+    def attach(self, client, region: str) -> None:
+        def on_call(model, context, **_):
+            handler = getattr(self, f"_{model.name}", None)
+            if handler is None:
+                return None
+            params = context.get("gameday_call", {}).get("params", {})  # the driver's recorder keeps them
+            self.calls.append((region, model.name, params))
+            answer = handler(region, params)
+            if isinstance(answer, tuple):
+                return answer
+            validate_parameters(answer, model.output_shape)
+            return AWSResponse(None, 200, {}, None), {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
+        client.meta.events.register(f"before-call.{self.service}", on_call)
+
+    def names(self) -> list[str]:
+        return [name for _, name, _ in self.calls]
+
+
+@dataclass
+class GlobalDatabase(_Behaviour):
+    """An Aurora global database over one cluster per region; `writer` is the writing region."""
+
+    clusters: dict[str, str]                  # region -> cluster identifier
+    writer: str
+    busy_reads: int = 3                       # describe calls an operation stays under way for
+    instances: dict[str, list[str]] = field(default_factory=dict)  # region -> instances, writer first
+    ident: str = "app-global"
+    tagged: bool = True
+    global_tagged: bool = True
+    refuse: str | None = None                 # an error code AWS answers the next failover/switchover with
+    service = "rds"
+
+    def __post_init__(self) -> None:
+        self.calls = []
+        self.operation: dict | None = None    # FailoverState while under way, with `left` reads
+        self.cluster_ops: dict[str, dict] = {}  # region -> in-region failover under way
+
+    # --- state -------------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        op = self.operation
+        if op is not None:
+            op["left"] -= 1
+            if op["left"] <= 0:
+                self.writer, self.operation = op["to"], None
+
+    def _member(self, region: str) -> dict:
+        return {"DBClusterArn": cluster_arn(region, self.clusters[region]), "IsWriter": region == self.writer,
+                "Readers": [cluster_arn(r, c) for r, c in self.clusters.items() if r != region]
+                if region == self.writer else []}
+
+    # --- operations ----------------------------------------------------------------------------------
+    def _DescribeGlobalClusters(self, region: str, params: dict):
+        self._tick()
+        found = {"GlobalClusterIdentifier": self.ident, "GlobalClusterArn": f"arn:aws:rds::{ACCOUNT}:global-cluster:"
+                 f"{self.ident}", "Status": "available", "TagList": TAGS if self.global_tagged else [],
+                 "GlobalClusterMembers": [self._member(r) for r in self.clusters]}
+        if self.operation is not None:
+            op = self.operation
+            found["Status"] = op["status"]
+            arn = {r: cluster_arn(r, self.clusters[r]) for r in (op["from"], op["to"])}
+            found["FailoverState"] = {"Status": op["status"], "FromDbClusterArn": arn[op["from"]],
+                                      "ToDbClusterArn": arn[op["to"]], "IsDataLossAllowed": op["data_loss"]}
+        return {"GlobalClusters": [found]}
+
+    def _DescribeDBClusters(self, region: str, params: dict):
+        ident = params.get("DBClusterIdentifier", self.clusters[region])
+        region = next(r for r, c in self.clusters.items() if c == ident)
+        op = self.cluster_ops.get(region)
+        status = "available"
+        if op is not None:
+            op["left"] -= 1
+            status = "failing-over"
+            if op["left"] <= 0:
+                names = self.instances[region]
+                names.remove(op["to"])
+                names.insert(0, op["to"])
+                del self.cluster_ops[region]
+                status = "available"
+        members = [{"DBInstanceIdentifier": name, "IsClusterWriter": i == 0 and region == self.writer}
+                   for i, name in enumerate(self.instances.get(region, []))]
+        return {"DBClusters": [{"DBClusterIdentifier": ident, "DBClusterArn": cluster_arn(region, ident),
+                                "Status": status, "TagList": TAGS if self.tagged else [],
+                                "DBClusterMembers": members}]}
+
+    def _start(self, params: dict, *, data_loss: bool, status: str):
+        if self.refuse:
+            return _error(self.refuse, "refused by the behaviour layer (e.g. the primary region does not answer)")
+        if self.operation is not None:
+            return _error("InvalidGlobalClusterStateFault", f"Global cluster {self.ident} is {self.operation['status']}"
+                          " and cannot be switched over or failed over now")
+        to = next(r for r, c in self.clusters.items() if cluster_arn(r, c) == params["TargetDbClusterIdentifier"])
+        self.operation = {"status": status, "from": self.writer, "to": to, "data_loss": data_loss,
+                          "left": self.busy_reads}
+        return {"GlobalCluster": {"GlobalClusterIdentifier": self.ident, "Status": status}}
+
+    def _FailoverGlobalCluster(self, region: str, params: dict):
+        return self._start(params, data_loss=bool(params.get("AllowDataLoss")), status="failing-over")
+
+    def _SwitchoverGlobalCluster(self, region: str, params: dict):
+        return self._start(params, data_loss=False, status="switching-over")
+
+    def _FailoverDBCluster(self, region: str, params: dict):
+        region = next(r for r, c in self.clusters.items() if c == params["DBClusterIdentifier"])
+        if region in self.cluster_ops:
+            return _error("InvalidDBClusterStateFault", f"DB cluster {params['DBClusterIdentifier']} is failing-over")
+        self.cluster_ops[region] = {"to": params["TargetDBInstanceIdentifier"], "left": self.busy_reads}
+        return {"DBCluster": {"DBClusterIdentifier": params["DBClusterIdentifier"], "Status": "failing-over"}}
+
+
+@dataclass
+class ReplicationGroup(_Behaviour):
+    """An ElastiCache replication group (cluster mode disabled: one node group, roles reported)."""
+
+    ident: str = "app-cache"
+    region: str = "eu-central-1"
+    nodes: list[str] = field(default_factory=lambda: ["app-cache-001", "app-cache-002"])  # primary first
+    busy_reads: int = 3
+    used: int = 0
+    service = "elasticache"
+
+    def __post_init__(self) -> None:
+        self.calls = []
+        self.left = 0
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:elasticache:{self.region}:{ACCOUNT}:replicationgroup:{self.ident}"
+
+    def _DescribeReplicationGroups(self, region: str, params: dict):
+        status = "available"
+        if self.left > 0:
+            self.left -= 1
+            status = "modifying"
+            if self.left == 0:
+                self.nodes = self.nodes[1:] + self.nodes[:1]
+                status = "available"
+        members = [{"CacheClusterId": n, "CurrentRole": "primary" if i == 0 else "replica"}
+                   for i, n in enumerate(self.nodes)]
+        return {"ReplicationGroups": [{"ReplicationGroupId": self.ident, "ARN": self.arn, "Status": status,
+                                       "NodeGroups": [{"NodeGroupId": "0001", "NodeGroupMembers": members}]}]}
+
+    def _ListTagsForResource(self, region: str, params: dict):
+        return {"TagList": TAGS}
+
+    def _DescribeEvents(self, region: str, params: dict):
+        return {"Events": [{"SourceIdentifier": self.ident, "SourceType": "replication-group",
+                            "Message": "Test Failover API called for node group 0001"}] * self.used}
+
+    def _TestFailover(self, region: str, params: dict):
+        if self.left > 0:
+            return _error("InvalidReplicationGroupState", f"Replication group {self.ident} is not available")
+        self.left, self.used = self.busy_reads, self.used + 1
+        return {"ReplicationGroup": {"ReplicationGroupId": self.ident, "Status": "modifying"}}
+
+
+@dataclass
+class FisExperiments(_Behaviour):
+    """FIS: a started experiment is `initiating` for `busy_reads` GetExperiment calls, then `running` (or `failed`
+    when `stop_alarm_in_alarm`, as FIS does when a stop condition is in ALARM at start); a stopped one is
+    `stopping` for `busy_reads` calls (FIS undoes its actions), then `stopped`."""
+
+    template: str = "EXT1a2b3c4d5e6f7"
+    busy_reads: int = 3
+    stop_alarm_in_alarm: bool = False
+    service = "fis"
+
+    def __post_init__(self) -> None:
+        self.calls = []
+        self.experiments: dict[str, dict] = {}
+
+    def _GetExperimentTemplate(self, region: str, params: dict):
+        return {"experimentTemplate": {"id": self.template, "tags": {"gameday": "allowed"}}}
+
+    def _StartExperiment(self, region: str, params: dict):
+        ident = f"EXP{len(self.experiments) + 1}"
+        self.experiments[ident] = {"status": "initiating", "left": self.busy_reads, "tags": params.get("tags", {})}
+        return {"experiment": {"id": ident, "experimentTemplateId": self.template, "state": {"status": "initiating"},
+                               "tags": params.get("tags", {})}}
+
+    def _GetExperiment(self, region: str, params: dict):
+        found = self.experiments[params["id"]]
+        reason = None
+        if found["left"] > 0:
+            found["left"] -= 1
+            if found["left"] == 0:
+                if found["status"] == "initiating":
+                    found["status"] = "failed" if self.stop_alarm_in_alarm else "running"
+                elif found["status"] == "stopping":
+                    found["status"] = "stopped"
+        if found["status"] == "failed":
+            reason = "Stop condition alarm gameday-abort is in ALARM state"
+        state = {"status": found["status"], **({"reason": reason} if reason else {})}
+        return {"experiment": {"id": params["id"], "experimentTemplateId": self.template, "state": state}}
+
+    def _StopExperiment(self, region: str, params: dict):
+        found = self.experiments[params["id"]]
+        found["status"], found["left"] = "stopping", self.busy_reads
+        return {"experiment": {"id": params["id"], "state": {"status": "stopping"}}}
