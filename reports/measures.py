@@ -138,11 +138,11 @@ def _rpo(f: Findings, c: Criterion) -> Measurement:
     if c.metric is Metric.lost_writes:
         return Measurement(float(r.lost_writes), base + after)
     if c.metric is Metric.lost_writes_after_t0:
-        return Measurement(float(r.lost_after_t0), f"{base}{after or '; none acked after the fault was lost'}")
+        return Measurement(float(r.lost_after_t0), f"{base}{after or '; none sent after the fault was lost'}")
     if r.lost_before_t0 == 0:
-        return Measurement(0.0, f"{base}: no write acked before the fault was lost{after}")
+        return Measurement(0.0, f"{base}: no write sent before the fault was lost{after}")
     figure = (f"{base}; oldest lost write acked {r.rpo_s:.2f} s before the fault at {_clock(f.t0_s)} "
-              f"({r.lost_before_t0:,} lost writes acked before the fault)")
+              f"({r.lost_before_t0:,} lost writes sent before the fault)")
     if r.loss_from_start or r.rpo_high_s is None:
         return Measurement(None, f"{figure}: only a lower bound: the first acked canary write was lost, so the loss "
                                  f"may have begun before the canary started{after}", lower_bound=r.rpo_s)

@@ -36,12 +36,12 @@ returned):
   promoting. The pre-fault region is the last one the routing samples (else health reads) saw before t0.
 - RPO (rpo): acked writes whose seq is missing from the final writer are lost. RPO = `t0` minus the ack
   time of the oldest lost write sent before `t0` (0 when none; a write in flight at t0 counts 0), so a
-  survivor between two losses does not hide the older one. Bracket: [rpo_s, rpo_high_s], rpo_high_s = `t0` minus the newest surviving
-  ack before that oldest lost write (None when the first acked write was lost: `loss_from_start`, the figure
-  is only a lower bound). Lost writes sent after `t0` (split brain, a failback dropping the interim
-  writer's writes) are counted apart (`lost_after_t0`, metric lost_writes_after_t0). Without exactly one
-  known final writer (`writer_known` False) nothing is counted as lost and rpo_s is None. Resolution = the
-  canary interval.
+  survivor between two losses does not hide the older one. Bracket: [rpo_s, rpo_high_s], rpo_high_s = `t0`
+  minus the newest surviving ack before that oldest lost write (None when the first acked write was lost:
+  `loss_from_start`, the figure is only a lower bound). Lost writes sent after `t0` (split brain, a failback
+  dropping the interim writer's writes) are counted apart (`lost_after_t0`, metric lost_writes_after_t0).
+  Without exactly one known final writer (`writer_known` False) nothing is counted as lost and rpo_s is None.
+  Resolution = the canary interval.
 """
 
 from __future__ import annotations
