@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/comparisons_bench.py [--baseline 2000000] [--window 5000000] [--sliding 10000000]
 
 Synthetic lognormal latencies (float32, as the recorder stores them), the window 2 ms slower; prints the
-wall time of reports.statistics.compare_latency and sliding_slo (best of --repeat runs) and their results.
+wall time of reports.statistics.compare_latency and reports.sliding.sliding_slo (best of --repeat runs) and their
+results.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import time
 
 import numpy as np
 
-from reports.statistics import compare_latency, sliding_slo
+from reports.sliding import sliding_slo
+from reports.statistics import compare_latency
 
 
 def best_of(repeat: int, run) -> tuple[float, object]:

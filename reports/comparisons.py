@@ -6,7 +6,7 @@ both). The latency shift compares successful requests only (failures are counted
 a fast failure cannot lower the shift); the sliding P95 ranks every failure above every success, as the
 window percentiles do (reports.samples). Window membership follows reports.findings.window_stats: by
 intended start, and a baseline request counts only when it also ended before the baseline's end. Sliding
-windows (reports.statistics.sliding_slo, 30 s sliding by 1 s) cover every placed window, by intended start;
+windows (reports.sliding.sliding_slo, 30 s sliding by 1 s) cover every placed window, by intended start;
 their compliance thresholds are the targets of the experiment's first `sliding_p95_ms` / `sliding_error_rate`
 criteria with `<` or `<=` (none: compliance is not judged).
 
@@ -27,14 +27,13 @@ import numpy as np
 import pandas as pd
 
 from gameday.base.metrics import VS_BASELINE, Window
+from reports.sliding import SlidingSlo, sliding_slo
 from reports.statistics import (
     MIN_SAMPLES,
     RateComparison,
     ShiftComparison,
-    SlidingSlo,
     compare_error_series,
     compare_latency,
-    sliding_slo,
 )
 
 COMPARED = tuple(w.value for w in Window if w in VS_BASELINE)   # fault, recovery, after

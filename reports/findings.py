@@ -66,7 +66,7 @@ from reports.scenario_metrics import (
     interval_stats,
     share,
 )
-from reports.statistics import SlidingSlo
+from reports.sliding import SlidingSlo
 
 WINDOWS = tuple(w.value for w in Window)
 LOST_SEQS_SHOWN = 100

@@ -29,7 +29,7 @@ import pandas as pd
 
 from gameday.base.catalogue import Affects, seen_by
 from reports.samples import nearest_rank_with_failures
-from reports.statistics import SlidingSlo, sliding_slo
+from reports.sliding import SlidingSlo, sliding_slo
 
 CACHED_READ = "GET /items/[id]"
 HASHED_ASSET = "GET /static/[asset]"
@@ -248,7 +248,7 @@ def ai_stats(samples: pd.DataFrame | None, start_s: float | None, end_s: float |
 # interval's P95 and error rate are the window's figures. P95 is over the sent non-AI samples (the AI journey
 # has its own SLO: ai_p95_ms); the error rate over every sent load sample. Intervals with fewer than
 # min_requests such samples are skipped. They are sliding windows that step by their own length
-# (reports.statistics.sliding_slo), so a soak interval and a sliding SLO window are computed alike.
+# (reports.sliding.sliding_slo), so a soak interval and a sliding SLO window are computed alike.
 
 INTERVAL_S = 10.0
 

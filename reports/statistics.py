@@ -1,4 +1,4 @@
-"""Pure statistics for before-vs-after comparisons: latency rank test and shift, error-rate tests, sliding SLO windows.
+"""Pure statistics for before-vs-after comparisons: latency rank test and shift, error-rate tests.
 
 - Latency: Mann-Whitney U of window vs baseline (U counts window > baseline pairs, ties half), exact null
   distribution when there are no ties and n*m <= EXACT_MAX_PAIRS, else the tie-corrected normal approximation
@@ -9,20 +9,18 @@
   the sorted samples. Above MAX_SHIFT_SAMPLES samples a group is replaced, for the shift and its interval
   only, by a seeded random subsample of that size (the interval is then honest for the subsample's size:
   wider); U and p always use every sample.
-- Error rates: one-sided test that the window's error proportion is higher (Fisher's exact test when an
-  expected cell count is below 5, else the pooled two-proportion z test), Wilson intervals of each rate and
+- Error rates: one-sided test that the window's error proportion is higher (Fisher's exact test at every size;
+  with a dependence estimate, a pooled z test on effective counts), Wilson intervals of each rate and
   one-sided bounds of the difference (Newcombe's hybrid score method). A zero-error baseline needs no special
   rule: a verdict is decided from the bounds of the increase, which are monotone in the window's error count.
 - Dependence (requests in time order are neither independent nor free of bursts): each group's variance
   inflation (design effect, >= 1) is estimated by non-overlapping batch means of a time-ordered series, the
-  error indicators for error rates and the pooled-rank transform F(x) (RANK_LEVELS levels) for latencies; batches hold
-  ceil(n ** BATCH_EXPONENT) values. When a group's design effect is above 1 the U variance, the Moses interval
-  rank and the Wilson/Newcombe bounds use the inflated variances (counts divided by the design effect) and a
+  error indicators for error rates and the pooled-rank transform F(x) (RANK_LEVELS levels) for latencies;
+  batches hold ceil(n ** BATCH_EXPONENT) values. When a group's design effect is above 1 the U variance, the Moses
+  interval rank and the Wilson/Newcombe bounds use the inflated variances (counts divided by the design effect) and a
   Student t quantile with (fewer batches - 1) degrees of freedom instead of the normal one; coverage is shown
   by simulation in benchmarks/coverage_bench.py. Inputs must be in time order (intended start).
-- Sliding SLO: windows of `window_s` sliding by `step_s` over per-request arrays, each with its exact
-  nearest-rank P95 (reports.samples.nearest_rank) and error rate; windows with fewer than MIN_SAMPLES
-  requests are skipped and counted. With step = window they are tumbling intervals (reports.scenario_metrics).
+- Sliding SLO windows (the worst P95 and error rate over windows sliding by a step): reports.sliding.
 Fewer than MIN_SAMPLES samples in either group: `enough` is False and a verdict must be INCONCLUSIVE.
 """
 
@@ -34,8 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-
-from reports.samples import nearest_rank
 
 MIN_SAMPLES = 20                 # the same rule as reports.certify.MIN_REQUESTS
 CONFIDENCE = 0.95
@@ -182,29 +178,6 @@ class RateComparison:
     @property
     def enough(self) -> bool:
         return min(self.baseline_requests, self.window_requests) >= MIN_SAMPLES
-
-
-@dataclass(frozen=True)
-class SlidingSlo:
-    """The worst sliding windows of a span and the share of windows meeting the thresholds."""
-
-    window_s: float
-    step_s: float
-    windows: int = 0                   # windows with at least min_requests requests
-    skipped: int = 0                   # windows with fewer
-    worst_p95_ms: float | None = None
-    worst_p95_start_s: float | None = None
-    worst_error_rate: float | None = None
-    worst_error_start_s: float | None = None
-    worst_errors: int = 0
-    worst_requests: int = 0
-    p95_max_ms: float | None = None    # thresholds a compliant window meets (at most); None: not judged
-    error_rate_max: float | None = None
-    compliant: int | None = None       # windows meeting every given threshold; None without thresholds
-
-    @property
-    def compliant_share(self) -> float | None:
-        return None if self.compliant is None or not self.windows else self.compliant / self.windows
 
 
 # --- Mann-Whitney U -------------------------------------------------------------------------------------
@@ -448,71 +421,3 @@ def _p_higher(e0: int, n0: int, e1: int, n1: int) -> tuple[float, str]:
     # switch (6/10 vs 4/10 by z, vs 5/10 by Fisher); the hypergeometric tail costs next to nothing at any size.
     table = [[e1, n1 - e1], [e0, n0 - e0]]
     return float(stats.fisher_exact(table, alternative="greater").pvalue), "fisher"
-
-
-# --- sliding SLO windows ---------------------------------------------------------------------------------
-
-def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s: float, end_s: float,
-                window_s: float = 30.0, step_s: float = 1.0, p95_max_ms: float | None = None,
-                error_rate_max: float | None = None, min_requests: int = MIN_SAMPLES, *, cover_end: bool = False,
-                closed: bool = False, latency_counted: np.ndarray | None = None,
-                min_latencies: int = 1) -> SlidingSlo:
-    """Pure: every whole window [start_s + k*step_s, + window_s) inside [start_s, end_s]: worst exact P95, worst
-    error rate and how many windows meet both given thresholds (at most).
-
-    With `cover_end` a last step cut short by `end_s` counts too, so tumbling intervals (step_s == window_s)
-    hold every request of the span; that short step holds a request at `end_s` when the span is `closed`.
-    The P95 is over the requests with a latency that `latency_counted` marks (default: all), and a window with
-    fewer than `min_latencies` of them has none."""
-    steps_per_window = window_s / step_s
-    if step_s <= 0 or steps_per_window < 1 or abs(steps_per_window - round(steps_per_window)) > 1e-9:
-        raise ValueError(f"window_s ({window_s:g}) must be a whole multiple of step_s ({step_s:g})")
-    empty = SlidingSlo(window_s, step_s, p95_max_ms=p95_max_ms, error_rate_max=error_rate_max)
-    w = int(round(steps_per_window))
-    span = (end_s - start_s) / step_s
-    steps = math.ceil(span) if cover_end else math.floor(span + 1e-9)
-    if steps < w:
-        return empty
-    t = np.asarray(t_s, dtype=float)
-    latency, ok = np.asarray(latency_ms), np.asarray(ok, dtype=bool)
-    measured = ~np.isnan(latency) if latency.dtype.kind == "f" else np.ones(len(latency), dtype=bool)
-    if latency_counted is not None:
-        measured &= np.asarray(latency_counted, dtype=bool)
-    if len(t) > 1 and not (np.diff(t) >= 0).all():
-        order = np.argsort(t)                # the order of equal times changes no figure: no stable sort
-        t, latency, ok, measured = t[order], latency[order], ok[order], measured[order]
-    edges = start_s + np.arange(steps + 1) * step_s
-    bounds = np.searchsorted(t, edges, "left")
-    if cover_end and edges[-1] > end_s:          # the short last step ends at end_s
-        bounds[-1] = np.searchsorted(t, end_s, "right" if closed else "left")
-    errors_before = np.concatenate(([0], np.cumsum(~ok)))
-    latencies_before = np.concatenate(([0], np.cumsum(measured)))
-    first, stop = bounds[:steps - w + 1], bounds[w:]
-    requests, errors = stop - first, errors_before[stop] - errors_before[first]
-    counted = np.flatnonzero(requests >= min_requests)
-    if not len(counted):
-        return SlidingSlo(window_s, step_s, 0, len(requests), p95_max_ms=p95_max_ms, error_rate_max=error_rate_max)
-    enough = latencies_before[stop[counted]] - latencies_before[first[counted]] >= min_latencies
-    all_measured = bool(measured.all())      # a failed probe may have no latency: P95 of the measured ones
-    p95 = np.full(len(counted), math.nan)
-    for i in np.flatnonzero(enough):
-        inside = slice(first[counted[i]], stop[counted[i]])
-        p95[i] = nearest_rank(latency[inside] if all_measured else latency[inside][measured[inside]], 95)
-    rates = errors[counted] / requests[counted]
-    worst_err = int(np.argmax(rates))
-    worst_p95 = None if np.isnan(p95).all() else int(np.nanargmax(p95))
-    compliant = None
-    if p95_max_ms is not None or error_rate_max is not None:
-        meets = np.ones(len(counted), dtype=bool)
-        if p95_max_ms is not None:
-            meets &= p95 <= p95_max_ms       # NaN (no latency) never meets it
-        if error_rate_max is not None:
-            meets &= rates <= error_rate_max
-        compliant = int(meets.sum())
-    at = start_s + counted * step_s
-    return SlidingSlo(window_s, step_s, len(counted), len(requests) - len(counted),
-                      None if worst_p95 is None else float(p95[worst_p95]),
-                      None if worst_p95 is None else float(at[worst_p95]), float(rates[worst_err]),
-                      float(at[worst_err]),
-                      int(errors[counted][worst_err]), int(requests[counted][worst_err]), p95_max_ms,
-                      error_rate_max, compliant)

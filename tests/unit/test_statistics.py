@@ -13,6 +13,7 @@ from scipy import stats
 
 from reports.measures import MIN_REQUESTS
 from reports.samples import nearest_rank
+from reports.sliding import sliding_slo
 from reports.statistics import (
     MIN_SAMPLES,
     compare_error_rates,
@@ -21,7 +22,6 @@ from reports.statistics import (
     kth_difference,
     mann_whitney,
     moses_rank,
-    sliding_slo,
     u_null_distribution,
     wilson,
 )
