@@ -14,7 +14,7 @@ import psycopg
 from gameday.base.errors import StackError
 from infra.local import postgres
 from infra.local.layout import HOST, REGIONS, REPLICATION_LINK, router_link
-from infra.local.processes import ProcessRef, children_of, start_ticks_of
+from infra.local.processes import ProcessRef, children_of, start_ticks_of, state_of
 from infra.local.stack_status import component_status
 from infra.local.supervisor import Component, LocalStack
 from infra.local.toxiproxy_client import ToxiproxyClient
@@ -203,11 +203,7 @@ def _signals_deferred():
 
 def _is_stopped(pid: int) -> bool:
     """A process SIGSTOPped or already dying (power_off leaves them so for a moment)."""
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] in "TtXx"
+    return (state_of(pid) or "") in ("T", "t", "X", "x")
 
 
 def _wait_dead(ref: ProcessRef, timeout_s: float = 5.0) -> None:

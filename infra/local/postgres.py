@@ -15,7 +15,7 @@ import psycopg
 
 from gameday.base.errors import StackError
 from infra.local.layout import HOST
-from infra.local.processes import children_of
+from infra.local.processes import children_of, state_of
 
 DB_NAME = "gameday"
 DB_USER = "postgres"
@@ -158,7 +158,7 @@ def kill_users_of(datadir: Path, timeout_s: float = 5.0) -> list[int]:
             _kill(child)
         _kill(pid)
     deadline = time.monotonic() + timeout_s
-    while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in victims) and time.monotonic() < deadline:
+    while any(state_of(pid) not in (None, "Z", "X", "x") for pid in victims) and time.monotonic() < deadline:
         time.sleep(0.02)
     return victims
 
@@ -168,14 +168,6 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] in "Zx"
 
 
 def _gone_is_fine(function, path, excinfo) -> None:

@@ -24,6 +24,15 @@ class ProcessRef:
         return {"pid": self.pid, "start_ticks": self.start_ticks}
 
 
+def state_of(pid: int) -> str | None:
+    """The process state letter of /proc/PID/stat (R, S, T for stopped, Z for zombie, ...); None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
 def start_ticks_of(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (start time in clock ticks), or None when no such live process."""
     try:
