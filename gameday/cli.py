@@ -13,11 +13,12 @@ from pathlib import Path
 import click
 
 from gameday import __version__
-from gameday.base.errors import GameDayError, InvalidInput, StackError
+from gameday.base.errors import GameDayError, InvalidInput, RunAborted, StackError
 from gameday.base.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_ABORTED = 3
 
 
 def _settings(base_port: int | None) -> Settings:
@@ -45,7 +46,8 @@ def _target_config(target: str, profile: Path | None):
 
 def _fail(exc: GameDayError) -> None:
     click.echo(f"error: {exc}", err=True)
-    sys.exit(EXIT_INVALID if isinstance(exc, InvalidInput) else EXIT_FAILED)
+    sys.exit(EXIT_INVALID if isinstance(exc, InvalidInput) else EXIT_ABORTED if isinstance(exc, RunAborted)
+             else EXIT_FAILED)
 
 
 base_port_option = click.option(

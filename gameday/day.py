@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gameday import run_lock
-from gameday.base.errors import GameDayError
+from gameday.base.errors import GameDayError, RunAborted
 from gameday.base.provenance import git_sha, tool_versions
 from gameday.base.settings import Settings
+from gameday.disk_guard import is_disk_error
 from gameday.history import history_file, record_gameday, runs_of
 from gameday.out_dir import check_out
 from gameday.plans import LoadedPlan
@@ -67,13 +68,20 @@ class GameDay:
     def execute(self) -> int:
         started = datetime.now(UTC)
         gameday_id = f"{started:%Y%m%dT%H%M%SZ}-{self.loaded.name}"
-        check_out(self.options.out, self.settings.runs_dir, "GameDay directory")
+        check_out(self.options.out, self.settings.runs_dir, "GameDay directory", self.settings.min_free_mb)
         profile = self.options.profile.resolve() if self.options.profile else None
         target = driver_class(self.options.target).open(self.settings, TargetOptions(
             profile=profile, confirm_account=self.options.confirm_account))
         # The GameDay holds the stack for its whole duration (its runs reuse the hold): another run is refused.
         with run_lock.holding(run_lock.lock_dir(target), gameday_id, action="GameDay"):
-            return self._execute_locked(started, gameday_id)
+            try:
+                return self._execute_locked(started, gameday_id)
+            except OSError as exc:  # the certificate or the history could not be written (each run recovered)
+                if not is_disk_error(exc):
+                    raise
+                raise RunAborted(f"GameDay {gameday_id} aborted: writing its results failed: {exc.strerror} "
+                                 f"({exc.filename}); every run's faults were recovered by that run",
+                                 hint="free space, or make the runs directory writable") from exc
 
     def _execute_locked(self, started: datetime, gameday_id: str) -> int:
         day_dir = self.options.out or self.settings.runs_dir / gameday_id
@@ -96,13 +104,17 @@ class GameDay:
                 code = Run(options, self.settings, lambda line: self.echo(f"  {line}")).execute()
             except KeyboardInterrupt:  # Ctrl-C outside a run's experiment (e.g. while the stack starts)
                 code = EXIT_ABORTED
+            except RunAborted as exc:  # e.g. the disk filled: the later runs could not write either
+                self.echo(f"  error: {exc}")
+                code = EXIT_ABORTED
+                aborted = f"{experiment.stem}: {str(exc).splitlines()[0]}; later experiments did not run"
             except GameDayError as exc:  # this run could not be carried out; the next ones may still be
                 self.echo(f"  error: {exc}")
                 code = EXIT_FAIL
             steps.append(self._step(experiment.stem, quick, day_dir, run_dir, code, history))
             verdict = steps[-1].summary["verdict"] if steps[-1].summary else "no summary"
             self.echo(f"[{index}/{total}] {experiment.stem}: {verdict} (exit {code})")
-            if code == EXIT_ABORTED:
+            if code == EXIT_ABORTED and aborted is None:
                 meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
                 reason = (meta.get("aborted") or {}).get("reason") or "aborted"
                 aborted = f"{experiment.stem}: {reason}; later experiments did not run"

@@ -9,20 +9,25 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from gameday.base import run_clock
 from gameday.base.models import StopCondition
 from gameday.base.probe_kinds import ProbeKind, failed, of_kind
 from gameday.guards import Guard
 
 PRINT_EVERY_S = 2.0
 POLL_S = 0.1
+RESOURCE_CHECK_S = 1.0
 
 
 class LiveMonitor(threading.Thread):
     """`breach` turns into a message when a stop condition is breached; `phase` is set by the runner."""
 
-    def __init__(self, probes_path: Path, conditions: list[StopCondition], echo: Callable[[str], None]):
+    def __init__(self, probes_path: Path, conditions: list[StopCondition], echo: Callable[[str], None],
+                 resource_check: Callable[[], str | None] = lambda: None):
+        """`resource_check` answers, once a second, a sentence when the run cannot go on (gameday.disk_guard)."""
         super().__init__(daemon=True, name="gameday-live")
         self.path = probes_path
+        self.resource_check = resource_check
         self.guards = [Guard(c) for c in conditions]
         self.echo = echo
         self.phase = "starting"
@@ -30,7 +35,7 @@ class LiveMonitor(threading.Thread):
         self._halt = threading.Event()
         self._recent: deque[dict] = deque()
         self._served: str | None = None
-        self._begun_s = time.time()
+        self._begun_s = run_clock.now()
 
     def stop(self) -> None:
         self._halt.set()
@@ -38,8 +43,11 @@ class LiveMonitor(threading.Thread):
             self.join(timeout=2)
 
     def run(self) -> None:
-        position, partial, last_print = 0, b"", 0.0
+        position, partial, last_print, last_check = 0, b"", 0.0, 0.0
         while not self._halt.wait(POLL_S):
+            if self.breach is None and time.monotonic() - last_check >= RESOURCE_CHECK_S:
+                last_check = time.monotonic()
+                self.breach = self.resource_check()
             try:
                 with open(self.path, "rb") as fh:
                     fh.seek(position)
@@ -54,7 +62,7 @@ class LiveMonitor(threading.Thread):
                     self._observe(json.loads(raw))
                 except ValueError:
                     continue
-            now = time.time()
+            now = run_clock.now()
             for guard in self.guards:
                 if self.breach is None and guard.breached(now):
                     self.breach = guard.describe(now)

@@ -7,13 +7,15 @@ import os
 from pathlib import Path
 
 from gameday.base.errors import InvalidInput
+from gameday.disk_guard import disk_problem
 
 __all__ = ["check_out"]
 
 
-def check_out(out: Path | None, runs_dir: Path, what: str) -> None:
+def check_out(out: Path | None, runs_dir: Path, what: str, min_free_mb: float = 0.0) -> None:
     """InvalidInput when `out` exists already or cannot be made, or (without `out`) when no directory can be made
-    in `runs_dir`: a file in the way, or no permission to write (as root: a read-only file system)."""
+    in `runs_dir`: a file in the way, no permission to write (as root: a read-only file system), or less than
+    `min_free_mb` free on its file system."""
     if out is not None and out.exists():
         raise InvalidInput(f"{what} {out} exists already; a run never writes over another",
                            hint="choose a new --out, or remove that directory")
@@ -27,3 +29,6 @@ def check_out(out: Path | None, runs_dir: Path, what: str) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InvalidInput(f"{what} {shown} cannot be made: {existing} is not writable",
                            hint="choose another --out (or GAMEDAY_RUNS_DIR)")
+    if problem := disk_problem(existing, min_free_mb):
+        raise InvalidInput(f"{what} {shown} refused: {problem}",
+                           hint="free some space, or choose another --out (or GAMEDAY_RUNS_DIR)")

@@ -2,7 +2,9 @@
 
     GameDayError                 root: every error the harness raises on purpose
     |-- InvalidInput             bad experiment, config or argument (exit code 2, nothing touched)
-    `-- StackError               the local reference stack could not do what was asked
+    |-- StackError               the local reference stack could not do what was asked
+    `-- RunAborted               a run stopped part-way for a reason outside the experiment, e.g. its run
+                                 directory could no longer be written (exit code 3; its rollbacks ran)
 """
 
 
@@ -24,3 +26,8 @@ class InvalidInput(GameDayError):
 
 class StackError(GameDayError):
     """A component of the local reference stack failed to start, stop or answer."""
+
+
+class RunAborted(GameDayError):
+    """A run stopped part-way (after its rollbacks and safety net ran) for a reason outside the experiment, such
+    as a full disk or a run directory that turned read-only (exit code 3)."""

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     base_port: int = Field(DEFAULT_BASE_PORT, ge=1024, le=65000)
     stack_root: Path = Field(default_factory=_default_stack_root)
     runs_dir: Path = Path("runs")
+    min_free_mb: float = Field(64.0, ge=0)
+    """A run aborts (rollbacks run, exit code 3) when its run directory's file system has less free space."""
 
     environment: Literal["dev", "staging", "prod"] = "staging"
     """Sets the API instance caps per region (see infra/local/scaling.py ENVIRONMENT_CAPS)."""

@@ -215,3 +215,52 @@ def test_a_secret_never_reaches_the_run_directory(target, tmp_path):
     assert not [p for p in files if secret.encode() in p.read_bytes()]
     assert "REDACTED" in (tmp_path / "run" / "journal.json").read_text()
     assert secret not in result.stdout + result.stderr
+
+
+@contextlib.contextmanager
+def _small_file_system(path: Path, size_mb: int):
+    """A tmpfs of `size_mb` mounted at `path` (the runs directory of a test), unmounted afterwards."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"this machine cannot mount a tmpfs (needs root with CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def _fill(path: Path) -> None:
+    """Fill the file system under `path` to the last byte, as a runaway log of another program would."""
+    with open(path / "filler", "wb") as out:
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * (1 << 20))
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 4096)
+
+
+@pytest.mark.parametrize("how", ["read-only", "full"])
+def test_a_runs_directory_that_stops_taking_writes_mid_fault_aborts_with_3_after_its_rollbacks(target, tmp_path,
+                                                                                             how):
+    with _small_file_system(tmp_path / "runs", 32) as runs:
+        since = len(_ledger(target))
+        proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", runs / "run"), cwd=ROOT,
+                                env=run_env(target, GAMEDAY_MIN_FREE_MB="1"), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        _wait_injected(target, proc, since)
+        if how == "read-only":
+            subprocess.run(["mount", "-o", "remount,ro", str(runs)], check=True)
+        else:
+            _fill(runs)
+        output, errors = proc.communicate(timeout=120)
+        assert proc.returncode == 3, output + errors
+        assert "Traceback" not in output + errors
+        # The disk guard aborted the experiment (its rollbacks ran) within seconds, not the 60 s hold.
+        assert ("not writable" if how == "read-only" else "disk nearly full") in output, output
+        # One clear line on stderr when the evidence could not be written, or an aborted run's verdict.
+        assert errors.startswith("error: run ") or "aborted" in output, errors
+        _assert_restored(target)
+        assert [e for e in _ledger(target)[since:] if e["event"] == "recovered"]
