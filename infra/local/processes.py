@@ -81,10 +81,10 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
-def tagged_with(name: str, value: str) -> list[ProcessRef]:
-    """Live processes whose environment holds `name=value`, or whose working directory lies under `value`
-    (Redis rewrites its environment for its process title, but lives in its --dir): the ones a crash kept out
-    of the state file."""
+def tagged_with(name: str, value: str, *, by_cwd: bool = True) -> list[ProcessRef]:
+    """Live processes whose environment holds `name=value`, or (with `by_cwd`) whose working directory lies under
+    `value` (Redis rewrites its environment for its process title, but lives in its --dir): the ones a crash kept
+    out of the state file."""
     needle = f"{name}={value}".encode()
     root = Path(value)
     found = []
@@ -93,7 +93,7 @@ def tagged_with(name: str, value: str) -> list[ProcessRef]:
             continue
         try:
             ours = needle in (entry / "environ").read_bytes().split(b"\0")
-            ours = ours or Path(os.readlink(entry / "cwd")).is_relative_to(root)
+            ours = ours or (by_cwd and Path(os.readlink(entry / "cwd")).is_relative_to(root))
         except OSError:
             continue
         if ours:

@@ -142,8 +142,14 @@ class LocalStack:
     # ---- up ---------------------------------------------------------------------------------------------------
     def up(self) -> dict:
         """Start everything, wait until healthy, return `status()`. Idempotent on a healthy stack."""
-        running = [c for c in self._load() if c.ref.alive()]
-        if running:
+        # Not by working directory here: a person's shell sitting in the stack directory is not a component.
+        running = [c for c in self._load() if c.ref.alive()] or tagged_with(STACK_TAG, str(self.dir), by_cwd=False)
+        if running and (lost := self._lost_data()):
+            # Processes still run on files that are gone (their state, their databases): they cannot be trusted
+            # with a run, and restarting them in place would fail. Stop them all; the start below builds anew.
+            self.progress(f"{lost} was deleted under the running stack: stopping it and building it again")
+            self.down()
+        elif running:
             current = self.status()
             if current["healthy"]:
                 self.progress("stack is already up and healthy")
@@ -160,6 +166,18 @@ class LocalStack:
             raise
         self.progress(f"stack up in {time.monotonic() - started:.2f} s")
         return self.status()
+
+    def _lost_data(self) -> str | None:
+        """What of the stack's directory is gone while its processes run (e.g. `rm -rf` of the stack directory),
+        or None when all of it is there."""
+        if not self.state_path.is_file():
+            return f"the state file {self.state_path}"
+        for region in REGIONS:
+            if not postgres.is_initialised(self._pg_dir(region)):
+                return f"the PostgreSQL data directory {self._pg_dir(region)}"
+            if not (self.dir / "redis" / region).is_dir():
+                return f"the Redis directory {self.dir / 'redis' / region}"
+        return None
 
     def _check_ports(self) -> None:
         for port in self.layout.all_ports():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -208,3 +209,26 @@ def test_up_refuses_a_busy_port_and_starts_nothing(stack: LocalStack, stack_root
     assert result.returncode == 1
     assert f"port 127.0.0.1:{stack.layout.router_port} is already in use" in result.stderr
     assert not (stack_root / "busy" / f"stack-{stack.layout.router_port}" / "state.json").exists()
+
+
+def test_up_rebuilds_a_stack_whose_directory_was_deleted_under_it(stack_root: Path):
+    (stack_root / "deleted").mkdir(mode=0o755)
+    settings = with_base_port(Settings(stack_root=stack_root / "deleted", router_interval_s=INTERVAL_S),
+                              free_base_port())
+    local = LocalStack(stack_config(settings))
+    local.up()
+    try:
+        recorded = json.loads(local.state_path.read_text())["components"]
+        before = [ProcessRef(c["pid"], c["start_ticks"]) for c in recorded]
+        shutil.rmtree(settings.stack_dir)  # state file, databases, logs: all gone while every process runs
+        status = local.up()
+        assert status["healthy"], json.dumps(status, indent=2, default=str)
+        assert status["writer_region"] == PRIMARY_REGION
+        assert not any(ref.alive() for ref in before), "the processes on the deleted files must be gone"
+        seq = int(time.time() * 1000)
+        answer = httpx.post(f"{local.layout.router_url}/writes", json={"seq": seq}, timeout=5)
+        assert answer.status_code == 201, answer.text
+        assert (settings.stack_dir / "pg" / PRIMARY_REGION / "PG_VERSION").exists()
+    finally:
+        local.down()
+    assert tagged_with(STACK_TAG, str(settings.stack_dir)) == []
