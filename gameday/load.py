@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gameday.base import run_clock
 from gameday.base.errors import InvalidInput
 from scenarios.profiles import Profile, to_json, total_s
 
@@ -33,11 +33,15 @@ class LoadSpec:
     master_bind: str = "127.0.0.1"
     master_port: int = DEFAULT_MASTER_PORT
     timeout_s: float | None = None
+    edge_url: str | None = None  # where the static and index journeys go (a CDN); None: `target`
 
     def __post_init__(self) -> None:
         if not self.target.startswith(("http://", "https://")):
             raise InvalidInput(f"load target {self.target!r} is not an http(s) URL",
                                hint="e.g. --target http://127.0.0.1:8080 (the local stack's router)")
+        if self.edge_url is not None and not self.edge_url.startswith(("http://", "https://")):
+            raise InvalidInput(f"edge URL {self.edge_url!r} is not an http(s) URL",
+                               hint="e.g. --edge-url https://d111111abcdef8.cloudfront.net")
         if self.processes > 1 and self.workers > 0:
             raise InvalidInput("a load run takes --processes (local workers) or --workers (remote), not both")
 
@@ -65,6 +69,8 @@ def locust_command(spec: LoadSpec) -> list[str]:
            "--gameday-profile", to_json(spec.profile), "--gameday-samples-dir", str(spec.samples_dir),
            "--json-file", str(out / "locust"), "--csv", str(out / "locust"), "--logfile", str(out / "locust.log"),
            "--exit-code-on-error", "0", "--only-summary"]
+    if spec.edge_url:
+        cmd += ["--gameday-edge-url", spec.edge_url]
     if spec.processes > 1:
         cmd += ["--processes", str(spec.processes)]
     if spec.workers > 0:
@@ -83,8 +89,9 @@ def run_child(cmd: list[str], log_path: Path, timeout_s: float) -> tuple[int, bo
     """Run `cmd` in its own session; on timeout or Ctrl-C stop its process group (its PID): TERM, then KILL."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
+        # The child stamps on this process's time base (a run's, when a run started this one).
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env={**os.environ, **run_clock.anchor_env()})
         try:
             return proc.wait(timeout=timeout_s), False
         except subprocess.TimeoutExpired:
@@ -119,11 +126,11 @@ def run_load(spec: LoadSpec) -> LoadResult:
     """Run the profile against the target and return where the evidence is; blocks until done or timed out."""
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     (spec.out_dir / "profile.json").write_text(spec.profile.model_dump_json(indent=2))
-    started = time.time()
+    started = run_clock.now()
     exit_code, timed_out = run_child(locust_command(spec), spec.out_dir / "locust.out", spec.deadline_s)
     (spec.out_dir / "run.json").write_text(json.dumps(
         {"target": spec.target, "profile": spec.profile.name, "processes": spec.processes, "workers": spec.workers,
-         "started_at": started, "ended_at": time.time(), "exit_code": exit_code, "timed_out": timed_out}))
+         "started_at": started, "ended_at": run_clock.now(), "exit_code": exit_code, "timed_out": timed_out}))
     return LoadResult(out_dir=spec.out_dir, samples_dir=spec.samples_dir, exit_code=exit_code, timed_out=timed_out,
                       locust_requests=locust_request_count(spec.out_dir / "locust.json"))
 

@@ -23,11 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gameday import children, run_lock
-from gameday.base.errors import InvalidInput, StackError
+from gameday.base import run_clock
+from gameday.base.errors import InvalidInput, RunAborted, StackError
 from gameday.base.ledger import read_entries
 from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
+from gameday.disk_guard import disk_problem, is_disk_error
 from gameday.faults import recover_open
 from gameday.history import history_file
 from gameday.live import LiveMonitor
@@ -87,7 +89,7 @@ class Run:
             walk(spec, lambda root: driver.open(self.settings, self.options.target_options(
                 dry_run=True, state_root=root, extra={"log": self.echo})), self.echo, variables)
             return 0
-        check_out(self.options.out, self.settings.runs_dir, "run directory")
+        check_out(self.options.out, self.settings.runs_dir, "run directory", self.settings.min_free_mb)
         target = driver.open(self.settings, self.options.target_options())
         if self.options.dry_run:
             self._print_plan(spec, gd, target)
@@ -113,21 +115,39 @@ class Run:
                 raise StackError(f"run of {self.options.experiment} refused: target {target.name} is not in its "
                                  f"reference topology: {'; '.join(problems)}",
                                  hint="`gameday recover`, or a person, brings it back first")
+        try:
+            return self._run_in(run_dir, spec, gd, variables, target, run_id)
+        except OSError as exc:
+            if not is_disk_error(exc):
+                raise
+            # The rollbacks and the safety net ran (or nothing was injected yet): say so in one line, exit 3.
+            still_open = len(ledger_for(target).open_entries())
+            raise RunAborted(f"run {run_id} aborted: writing into its run directory {run_dir} failed: "
+                             f"{exc.strerror} ({exc.filename or 'a child process'}); "
+                             + (f"{still_open} fault(s) still open in the ledger" if still_open
+                                else "no fault is left open (rollbacks and safety net ran)"),
+                             hint="free space, or make the runs directory writable; `gameday recover` recovers "
+                                  "what is open; `gameday report RUN_DIR` analyses what was written") from exc
+
+    def _run_in(self, run_dir: Path, spec: ExperimentSpec, gd, variables: dict, target, run_id: str) -> int:
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())
-        seq_start = int(time.time() * 1000)
+        clock_env = run_clock.start()  # one time base for the runner and every child (gameday.base.run_clock)
+        seq_start = int(run_clock.now() * 1000)
         env = {**os.environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
-               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **target.child_env()}
+               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **target.child_env(), **clock_env}
         sources = target.sampler_sources()
-        started = time.time()
+        started = run_clock.now()
         sampler = load = chaos = None
-        monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo)
+        monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo,
+                              resource_check=lambda: disk_problem(run_dir, self.settings.min_free_mb))
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, sources.pg_ports, seq_start,
                                                            routing=sources.routing,
                                                            capacity_urls=sources.capacity_urls),
                                      run_dir / "sampler.log", env, die_with_runner=True)
-            load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick)
+            load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick,
+                                          edge_url=target.edge_url)
             load = (children.start(load_cmd, run_dir / "load" / "locust.out", env, die_with_runner=True)
                     if load_cmd else None)
             monitor.start()
@@ -138,19 +158,21 @@ class Run:
                                        run_dir / "chaos.out", env)
                 monitor.phase = "experiment"
                 self._wait_chaos(chaos, monitor)
-                self.experiment_ended_s = time.time()
+                self.experiment_ended_s = run_clock.now()
             if not self._aborted(monitor):
                 self._phase(monitor, "after", gd.windows.after_s)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             monitor.phase = "recovering"
-            for done in recover_open(target, log=lambda line: self.echo(f"safety net: {line}")):
-                self.echo(f"safety net: recovered {done['kind']} of {done['target']}")
-            children.stop(load)
-            children.stop(sampler)
-            monitor.stop()
-        ended = time.time()
+            try:
+                for done in recover_open(target, log=lambda line: self.echo(f"safety net: {line}")):
+                    self.echo(f"safety net: recovered {done['kind']} of {done['target']}")
+            finally:  # a failed recovery must not leave the load and the samplers running
+                children.stop(load)
+                children.stop(sampler)
+                monitor.stop()
+        ended = run_clock.now()
         self._write_evidence(run_dir, run_id, spec, target, seq_start, started, ended, chaos)
         redact_dir(run_dir, secret_values(spec.raw))
         return self._analyse(run_dir)
@@ -184,13 +206,13 @@ class Run:
     def _on_signal(self, signum, frame) -> None:
         if self.abort_reason is None:
             self.abort_reason = f"interrupted by {signal.Signals(signum).name}"
-            self.aborted_at = time.time()
+            self.aborted_at = run_clock.now()
             self.echo(f"{self.abort_reason}: stopping the experiment, its rollbacks run")
 
     def _aborted(self, monitor: LiveMonitor) -> bool:
         if self.abort_reason is None and monitor.breach is not None:
             self.abort_reason = monitor.breach
-            self.aborted_at = time.time()
+            self.aborted_at = run_clock.now()
             self.echo(f"ABORT: {self.abort_reason}")
         return self.abort_reason is not None
 
@@ -211,7 +233,7 @@ class Run:
                and time.monotonic() < deadline and load.poll() is None and not self._aborted(monitor)):
             time.sleep(0.1)
         children.wait_or_abort(LOAD_WARMUP_S, lambda: self._aborted(monitor))
-        measured_from = time.time()
+        measured_from = run_clock.now()
         self.echo(f"phase warm-up: {measured_from - started:.1f} s until the load ran steadily (not measured)")
         return measured_from
 

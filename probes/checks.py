@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 
+from gameday.base import run_clock
 from gameday.base.errors import GameDayError
 from probes.entry_point import canary_probe
 from probes.pg import read_state
@@ -51,4 +51,4 @@ def canary_write(url: str, seq: int, configuration: dict | None = None, secrets:
 
 async def _canary_write(url: str, seq: int) -> dict:
     async with httpx.AsyncClient(timeout=TIMEOUT_S + 1) as client:
-        return await canary_probe(client, url, seq, time.time(), TIMEOUT_S)
+        return await canary_probe(client, url, seq, run_clock.now(), TIMEOUT_S)

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import httpx
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
+from gameday.base import run_clock
 from gameday.base.probe_kinds import ProbeKind
 from probes.entry_point import canary_probe, health_probe, routing_probe
 from probes.jsonl import JsonlWriter
@@ -65,7 +65,7 @@ class Clock:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.start_mono = loop.time()
-        self.start_epoch_s = time.time()
+        self.start_epoch_s = run_clock.now()  # loop.time() is the same CLOCK_MONOTONIC
 
     def epoch(self, mono: float) -> float:
         return self.start_epoch_s + (mono - self.start_mono)
@@ -137,8 +137,9 @@ class CapacitySampler:
             return []  # a gateway that is down has no capacity to report; the next poll asks again
         records = capacity_records(region, samples, self.newest[region])
         if records:
-            self.newest[region] = records[-1]["at_s"]
-        return records
+            self.newest[region] = records[-1]["at_s"]  # the gateway's own clock: what its `since` means
+        shift_s = run_clock.from_wall(0.0)  # the gateway stamps with its wall clock: onto the run's time base
+        return [{**record, "at_s": record["at_s"] + shift_s} for record in records]
 
     async def sample(self) -> list[dict]:
         found = await asyncio.gather(*(self.poll(region) for region in self.urls))

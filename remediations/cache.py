@@ -6,12 +6,12 @@ A cold cache doubles a read's round trips (miss, database, fill), so a scenario 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from gameday.base import run_clock
 from infra.targets import driver_from
 from scenarios.journeys import ITEM_IDS
 
@@ -23,7 +23,7 @@ def warm_cache(connections: int = 4, configuration: dict = None, secrets: dict =
     target = driver_from(configuration)
     first, last = ITEM_IDS
     ids = list(range(first, last + 1))
-    started = time.time()
+    started = run_clock.now()
 
     def sweep(part: list[int]) -> Counter:
         counts = Counter({"hit": 0, "miss": 0, "other": 0, "failed": 0})
@@ -45,4 +45,4 @@ def warm_cache(connections: int = 4, configuration: dict = None, secrets: dict =
     with ThreadPoolExecutor(workers) as pool:
         counts = sum(pool.map(sweep, [ids[n::workers] for n in range(workers)]), Counter())
     return {"items": len(ids), "hit": counts["hit"], "miss": counts["miss"], "other": counts["other"],
-            "failed": counts["failed"], "duration_s": round(time.time() - started, 3)}
+            "failed": counts["failed"], "duration_s": round(run_clock.now() - started, 3)}

@@ -19,7 +19,7 @@ from collections import deque
 
 import httpx
 
-from gameday.base import write_ahead
+from gameday.base import run_clock, write_ahead
 from infra.targets import driver_from as target_from
 from infra.targets import ledger_for
 
@@ -39,7 +39,7 @@ def deploy_version(region: str, version: str, error_rate: float = 0.0, added_lat
     details = write_ahead.record(target, ledger_for(target), "deployment", region, params,
                                  {"region": region, "version": version},
                                  lambda t: t.deploy(region, version, error_rate, added_latency_ms, force))
-    return {**details, "region": region, "at_s": time.time()}
+    return {**details, "region": region, "at_s": run_clock.now()}
 
 
 def rollback_deployment(region: str, configuration: dict = None, secrets: dict = None) -> dict:
@@ -47,7 +47,7 @@ def rollback_deployment(region: str, configuration: dict = None, secrets: dict =
     target = target_from(configuration)
     done = write_ahead.undo(target, ledger_for(target), "rollback_deployment", region, {}, fallback=False)
     undone = [d["details"] for d in done.get("undone", [])]
-    return {"region": region, "rolled_back": len(undone), "details": undone, "at_s": time.time()}
+    return {"region": region, "rolled_back": len(undone), "details": undone, "at_s": run_clock.now()}
 
 
 def _breached(window: deque, max_error_rate: float, max_p95_ms: float | None) -> tuple[bool, float, float]:
@@ -67,7 +67,7 @@ def rollback_on_regression(region: str, max_error_rate: float = 0.05, max_p95_ms
     url = target.release_watch_url(region)
     size = max(MIN_WATCH_SAMPLES, round(window_s / WATCH_INTERVAL_S))
     window: deque = deque(maxlen=size)
-    started = time.time()
+    started = run_clock.now()
     deadline = time.monotonic() + timeout_s
     n = 0
     with httpx.Client(timeout=WATCH_REQUEST_TIMEOUT_S) as client:
@@ -82,7 +82,7 @@ def rollback_on_regression(region: str, max_error_rate: float = 0.05, max_p95_ms
             if len(window) >= MIN_WATCH_SAMPLES:
                 breached, share, p95 = _breached(window, max_error_rate, max_p95_ms)
                 if breached:
-                    detected = time.time()
+                    detected = run_clock.now()
                     rolled = rollback_deployment(region, configuration)
                     return {"region": region, "detected": True, "watch_started_s": started,
                             "detected_at_s": detected, "rolled_back_at_s": rolled["at_s"],
@@ -90,4 +90,4 @@ def rollback_on_regression(region: str, max_error_rate: float = 0.05, max_p95_ms
                             "rollback": rolled}
             time.sleep(WATCH_INTERVAL_S)
     return {"region": region, "detected": False, "watch_started_s": started, "watched": n,
-            "reason": f"no regression within {timeout_s:g} s", "at_s": time.time()}
+            "reason": f"no regression within {timeout_s:g} s", "at_s": run_clock.now()}

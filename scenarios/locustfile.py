@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import random
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,8 +13,9 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
+from gameday.base import run_clock
 from scenarios.arrival import run_arrivals
-from scenarios.journeys import JOURNEYS, REQUEST_NAMES, Chooser
+from scenarios.journeys import JOURNEYS, REQUEST_NAMES, Chooser, set_edge_url
 from scenarios.profiles import Profile, load_profile, mix_at, rate_at, stage_at, tick
 from scenarios.recorder import FileSink, SampleRecorder
 
@@ -31,6 +31,8 @@ def _options(parser) -> None:
                              "a YAML/JSON file, or inline JSON")
     parser.add_argument("--gameday-samples-dir", default="load-samples", include_in_web_ui=False,
                         help="Where raw samples go (on the master, or the only process)")
+    parser.add_argument("--gameday-edge-url", default="", include_in_web_ui=False,
+                        help="A CDN base URL the static and index journeys load from (default: --host)")
 
 
 @lru_cache(maxsize=4)
@@ -50,7 +52,7 @@ def _schedulers(environment) -> int:
 
 def _elapsed() -> float:
     started = _state["started_at"]
-    return 0.0 if started is None else time.time() - started
+    return 0.0 if started is None else run_clock.now() - started
 
 
 @lru_cache(maxsize=64)
@@ -64,12 +66,13 @@ def _pick(profile: Profile, rng: random.Random) -> str:
 
 @events.test_start.add_listener
 def _started(environment, **_kwargs) -> None:
-    _state["started_at"] = time.time()
+    _state["started_at"] = run_clock.now()
 
 
 @events.init.add_listener
 def _install_recorder(environment, **_kwargs) -> None:
     options = environment.parsed_options
+    set_edge_url(getattr(options, "gameday_edge_url", "") or "")
     samples_dir = Path(getattr(options, "gameday_samples_dir", None) or "load-samples")
     runner = environment.runner
     if isinstance(runner, MasterRunner):  # workers ship their chunks with each stats report
@@ -126,8 +129,8 @@ class LoadUser(FastHttpUser):
         if rate_at(self.profile, _elapsed()) is None:
             JOURNEYS[_pick(self.profile, self.rng)](self.client, self.rng, {})
             return
-        started = _state["started_at"] or time.time()
-        run_arrivals(self._rate, self._fire, self._drop, started_at=started,
+        started = _state["started_at"] or run_clock.now()
+        run_arrivals(self._rate, self._fire, self._drop, started_at=started, clock=run_clock.now,
                      max_in_flight=self.profile.max_in_flight, late_tolerance_s=self.profile.late_tolerance_s,
                      rng=self.rng)
 

@@ -20,13 +20,15 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
+from gameday.base import run_clock
+
 FORMAT = "gameday-samples/1"
 COLUMNS = (("t_s", "d", "<f8"), ("latency_ms", "f", "<f4"), ("status", "H", "<u2"), ("name", "B", "u1"),
            ("flags", "B", "u1"))
 BYTES_PER_SAMPLE = 16
 OK, DROPPED = 1, 2
 CACHE_SHIFT, REGION_SHIFT = 2, 4
-CACHE_CODES = {"hit": 1, "miss": 2}
+CACHE_CODES = {"hit": 1, "refreshhit": 1, "miss": 2}  # CloudFront: "Hit from cloudfront", "RefreshHit ..."
 MAX_REGIONS = 15
 CHUNK_ROWS = 8192
 AI_PROVIDER_HEADER = "x-ai-provider"
@@ -42,7 +44,8 @@ def ai_request_name(name: str, provider: str | None) -> str:
 
 def encode_flags(ok: bool, dropped: bool, cache: str | None, region_code: int) -> int:
     """Pure: the flags byte of one sample."""
-    cache_code = 0 if cache is None else CACHE_CODES.get(cache.lower(), 3)  # the edge says Hit/Miss, the API hit/miss
+    # The local edge says Hit/Miss, the API hit/miss, CloudFront "<Hit|RefreshHit|Miss|Error|...> from cloudfront".
+    cache_code = 0 if cache is None else CACHE_CODES.get(cache.split(" ", 1)[0].lower() if cache else "", 3)
     return int(ok) | (DROPPED if dropped else 0) | (cache_code << CACHE_SHIFT) | (region_code << REGION_SHIFT)
 
 
@@ -120,7 +123,8 @@ class SampleRecorder:
                    start_time=None, **_kwargs) -> None:
         """`events.request` listener; with `context["t_intended"]` latency runs from the intended start."""
         intended = context.get("t_intended") if context else None
-        start = start_time if start_time is not None else 0.0
+        # Locust stamps the start with its wall clock: onto the run's time base, as `t_intended` already is.
+        start = run_clock.from_wall(start_time) if start_time is not None else 0.0
         latency = response_time if intended is None else (start - intended) * 1000.0 + response_time
         headers = getattr(response, "headers", None)
         cache = region = None

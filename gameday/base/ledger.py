@@ -18,12 +18,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gameday.base import run_clock
 from gameday.base.errors import GameDayError, InvalidInput
 
 __all__ = ["FaultLedger", "LEDGER_VERSION", "fault_windows", "open_from", "read_entries"]
@@ -38,7 +38,7 @@ NOTHING = {"call": "nothing", "args": {}}
 class FaultLedger:
     """Append-only record of faults of one run; safe to share between processes."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time):
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = run_clock.now):
         self.path = Path(path)
         self._clock = clock
 

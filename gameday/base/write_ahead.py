@@ -14,9 +14,9 @@ like the local stack, passes at once).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
+from gameday.base import run_clock
 from gameday.base.catalogue import fault_kind, undone_by
 from gameday.base.ledger import NOTHING, FaultLedger, recovery_of
 
@@ -49,7 +49,7 @@ def record(target, ledger: FaultLedger, kind: str, subject: str, params: dict, a
         return details
     ledger.injected(entry, details)
     if details.get("changed") is False or recovery_of(ledger.entries(), entry) == NOTHING:
-        ledger.recovered(entry, {"nothing_to_undo": True, "at_s": time.time()})
+        ledger.recovered(entry, {"nothing_to_undo": True, "at_s": run_clock.now()})
     return details
 
 
@@ -67,7 +67,7 @@ def replay(target, ledger: FaultLedger, entries: list[dict], log: Callable[[str]
         call, args = recovery["call"], recovery.get("args", {})
         log(f"recovering {entry['kind']} of {entry['target']} (begun {entry['at']}): {call}({json.dumps(args)})")
         try:
-            details = {"nothing_to_undo": True, "at_s": time.time()} if call == NOTHING["call"] \
+            details = {"nothing_to_undo": True, "at_s": run_clock.now()} if call == NOTHING["call"] \
                 else getattr(target, call)(**args)
         except Exception as exc:
             for e in same:
@@ -97,4 +97,4 @@ def undo(target, ledger: FaultLedger, call: str, subject: str, args: dict, fallb
     if fallback:
         return {**getattr(target, call)(**args), "ledger_entries_closed": 0}
     return {"skipped": True, "reason": f"no open fault on {subject} in the ledger", "ledger_entries_closed": 0,
-            "at_s": time.time()}
+            "at_s": run_clock.now()}

@@ -11,6 +11,7 @@ import httpx
 import psycopg
 import redis
 
+from gameday.base import run_clock
 from gameday.base.errors import InvalidInput, StackError
 from gameday.base.settings import Settings
 from infra.local import postgres
@@ -61,6 +62,7 @@ class LocalTarget:
     records_dry_runs = False  # `gameday run --dry-run` prints the plan and starts nothing
     replays_without_ledger = True  # every undo is idempotent and needs no saved state
     dry_run = False
+    edge_url = None  # the router is the edge too (infra/local/edge.py): static journeys go to the entry point
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings()
@@ -159,7 +161,7 @@ class LocalTarget:
         if problems := self.reference_problems():
             raise StackError(f"restore of the reference topology on target local failed: {'; '.join(problems)}",
                              hint="`gameday stack down` then `gameday stack up` rebuilds the stack from scratch")
-        return {"started": started, "failback": failback, "at_s": time.time()}
+        return {"started": started, "failback": failback, "at_s": run_clock.now()}
 
     @property
     def ledger_path(self) -> Path:
@@ -186,7 +188,7 @@ class LocalTarget:
         for link in links:
             self.ops.set_link(link, False)
         killed = self.ops.power_off(region) if mode == "power_off" else []
-        return {"region": region, "mode": mode, "links_cut": links, "killed": killed, "at_s": time.time()}
+        return {"region": region, "mode": mode, "links_cut": links, "killed": killed, "at_s": run_clock.now()}
 
     def restore_region(self, region: str, **recorded) -> dict:
         """Undo either mode: processes back (a database as standby of the current writer), links back."""
@@ -195,29 +197,29 @@ class LocalTarget:
         for link in links:
             self.ops.set_link(link, True)
         started = self.ops.power_on(region)
-        return {"region": region, "started": started, "links_restored": links, "at_s": time.time()}
+        return {"region": region, "started": started, "links_restored": links, "at_s": run_clock.now()}
 
     def cut_link(self, link: str) -> dict:
         self._check_link(link)
         self.ops.set_link(link, False)
-        return {"link": link, "enabled": False, "at_s": time.time()}
+        return {"link": link, "enabled": False, "at_s": run_clock.now()}
 
     def restore_link(self, link: str, **recorded) -> dict:
         self._check_link(link)
         self.ops.set_link(link, True)
-        return {"link": link, "enabled": True, "at_s": time.time()}
+        return {"link": link, "enabled": True, "at_s": run_clock.now()}
 
     def add_latency(self, link: str, ms: float, jitter_ms: float = 0.0) -> dict:
         self._check_link(link)
         self.remove_latency(link)
         self.ops.toxiproxy.add_toxic(link, "latency", {"latency": ms, "jitter": jitter_ms}, name=LATENCY_TOXIC)
-        return {"link": link, "latency_ms": ms, "jitter_ms": jitter_ms, "at_s": time.time()}
+        return {"link": link, "latency_ms": ms, "jitter_ms": jitter_ms, "at_s": run_clock.now()}
 
     def remove_latency(self, link: str, **recorded) -> dict:
         self._check_link(link)
         if any(t["name"] == LATENCY_TOXIC for t in self.ops.toxiproxy.toxics(link)):
             self.ops.toxiproxy.remove_toxic(link, LATENCY_TOXIC)
-        return {"link": link, "latency_ms": 0, "at_s": time.time()}
+        return {"link": link, "latency_ms": 0, "at_s": run_clock.now()}
 
     def limit_bandwidth(self, link: str, rate_kb_s: int) -> dict:
         self._check_link(link)
@@ -225,35 +227,37 @@ class LocalTarget:
         for stream in ("upstream", "downstream"):
             self.ops.toxiproxy.add_toxic(link, "bandwidth", {"rate": int(rate_kb_s)},
                                          name=f"{BANDWIDTH_TOXIC}_{stream}", stream=stream)
-        return {"link": link, "rate_kb_s": int(rate_kb_s), "at_s": time.time()}
+        return {"link": link, "rate_kb_s": int(rate_kb_s), "at_s": run_clock.now()}
 
     def remove_bandwidth_limit(self, link: str, **recorded) -> dict:
         self._check_link(link)
         for toxic in self.ops.toxiproxy.toxics(link):
             if toxic["name"].startswith(BANDWIDTH_TOXIC):
                 self.ops.toxiproxy.remove_toxic(link, toxic["name"])
-        return {"link": link, "rate_kb_s": None, "at_s": time.time()}
+        return {"link": link, "rate_kb_s": None, "at_s": run_clock.now()}
 
     def inject_http_error(self, link: str, status: int, probability: float = 1.0) -> dict:
         self._check_link(link)
         self.remove_http_error(link)
         self.ops.toxiproxy.add_toxic(link, "http_error", {"status": int(status)}, name=HTTP_ERROR_TOXIC,
                                      stream="upstream", toxicity=float(probability))
-        return {"link": link, "status": int(status), "probability": float(probability), "at_s": time.time()}
+        return {"link": link, "status": int(status), "probability": float(probability), "at_s": run_clock.now()}
 
     def remove_http_error(self, link: str, **recorded) -> dict:
         self._check_link(link)
         if any(t["name"] == HTTP_ERROR_TOXIC for t in self.ops.toxiproxy.toxics(link)):
             self.ops.toxiproxy.remove_toxic(link, HTTP_ERROR_TOXIC)
-        return {"link": link, "http_error": None, "at_s": time.time()}
+        return {"link": link, "http_error": None, "at_s": run_clock.now()}
 
-    def kill_db_writer(self) -> dict:
+    def kill_db_writer(self, restore_writer: bool = False) -> dict:
+        """SIGKILL of the writable Postgres (fenced). Its undo, `restore_region`, always restarts it, as a standby
+        when another region writes by then (`restore_writer` changes nothing here: no second outage either way)."""
         writers = self.ops.writer_regions()
         if not writers:
             raise StackError("kill of the database writer on target local failed: no writable database",
                              hint="`gameday stack status` shows the databases' roles")
         self.ops.fence(writers[0])
-        return {"region": writers[0], "killed": f"postgres-{writers[0]}", "at_s": time.time()}
+        return {"region": writers[0], "killed": f"postgres-{writers[0]}", "at_s": run_clock.now()}
 
     def writer_regions(self) -> list[str]:
         return self.ops.writer_regions()
@@ -265,28 +269,33 @@ class LocalTarget:
         writers = self.ops.writer_regions()
         current = writers[0] if writers else PRIMARY_REGION
         target = next(r for r in REGIONS if r != current)
-        started = time.time()
+        started = run_clock.now()
         fenced = [r for r in REGIONS if r != target and self.ops.fence(r)]
-        promotion_start = time.time()
+        promotion_start = run_clock.now()
         promotion_s = self.ops.promote(target)
-        promotion_end = time.time()
+        promotion_end = run_clock.now()
         self.ops.route_to(target)
         verified_at = self.verify_write(target)
         return {"from_region": current, "to_region": target, "fenced": fenced, "start_s": started,
                 "promotion_start_s": promotion_start, "promotion_end_s": promotion_end,
-                "promotion_s": round(promotion_s, 3), "routed_at_s": time.time(), "verified_at_s": verified_at}
+                "promotion_s": round(promotion_s, 3), "routed_at_s": run_clock.now(), "verified_at_s": verified_at}
+
+    def restore_writer(self) -> dict:
+        """A writer again after the writer database was lost: the reference stack has one database per region, so
+        the standby in the other region is promoted (fenced, promoted, routed, verified): `promote_secondary`."""
+        return {**self.promote_secondary(), "cross_region": True}
 
     def failback(self) -> dict:
         """Planned switchover back to the primary region, with zero data loss, then verification."""
         writers = self.ops.writer_regions()
         if writers == [PRIMARY_REGION]:
             self.ops.route_to(None)
-            return {"skipped": True, "reason": f"{PRIMARY_REGION} is already the only writer", "at_s": time.time()}
+            return {"skipped": True, "reason": f"{PRIMARY_REGION} is already the only writer", "at_s": run_clock.now()}
         if len(writers) != 1:
             raise StackError(f"failback on target local failed: expected one writer, found {writers or 'none'}",
                              hint="promote a region first (remediations.failover.promote_secondary)")
         interim = writers[0]
-        started = time.time()
+        started = run_clock.now()
         self.ops.power_on(PRIMARY_REGION)  # dead processes back; a dead database as a standby of the interim
         if self._is_writable(PRIMARY_REGION) is not False:  # not (yet) a standby: clone it from the interim
             self.ops.rebuild_standby(PRIMARY_REGION, interim)
@@ -301,7 +310,7 @@ class LocalTarget:
         self.ops.rebuild_standby(interim, PRIMARY_REGION)
         verified_at = self.verify_write(PRIMARY_REGION)
         return {"from_region": interim, "to_region": PRIMARY_REGION, "start_s": started,
-                "promotion_s": round(promotion_s, 3), "verified_at_s": verified_at, "end_s": time.time()}
+                "promotion_s": round(promotion_s, 3), "verified_at_s": verified_at, "end_s": run_clock.now()}
 
     def _is_writable(self, region: str) -> bool | None:
         recovery = postgres.in_recovery(self.layout.pg_port(region))
@@ -346,12 +355,12 @@ class LocalTarget:
         active = self.active_release(region)
         if version is not None and (active is None or not active.endswith(f"/{version}")):
             return {"region": region, "skipped": True, "active_release": active,
-                    "reason": f"{version} is no longer the active release", "at_s": time.time()}
+                    "reason": f"{version} is no longer the active release", "at_s": run_clock.now()}
         answer = self._gateway(region, "POST", "/_region/rollback")
         if answer.status_code != 200:
             raise StackError(f"rollback of region {region} on target local failed: HTTP {answer.status_code}: "
                              f"{answer.text[:300]}", hint="`gameday stack status` shows the region's slots")
-        return {"region": region, **answer.json(), "at_s": time.time()}
+        return {"region": region, **answer.json(), "at_s": run_clock.now()}
 
     def flush_cache(self, region: str) -> dict:
         """Empty `region`'s Redis (a cold cache, like a replaced node)."""
@@ -364,18 +373,18 @@ class LocalTarget:
         except (redis.RedisError, OSError) as exc:
             raise StackError(f"flush of the cache of {region} on target local failed: {exc}",
                              hint="`gameday stack status` shows whether the region's Redis runs") from exc
-        return {"region": region, "keys_flushed": int(keys), "at_s": time.time()}
+        return {"region": region, "keys_flushed": int(keys), "at_s": run_clock.now()}
 
     def verify_write(self, region: str, timeout_s: float = VERIFY_TIMEOUT_S) -> float:
         """Postcondition: a write through the public entry point commits in `region`; returns its ack time."""
-        seq = -int(time.time() * 1000)  # negative: never collides with the canary's positive sequence
+        seq = -int(run_clock.now() * 1000)  # negative: never collides with the canary's positive sequence
         deadline = time.monotonic() + timeout_s
         last = ""
         while time.monotonic() < deadline:
             try:
                 answer = httpx.post(f"{self.layout.router_url}/writes", json={"seq": seq}, timeout=2)
                 if answer.status_code in (200, 201) and answer.headers.get("X-Region") == region:
-                    return time.time()
+                    return run_clock.now()
                 last = f"HTTP {answer.status_code} from {answer.headers.get('X-Region')}: {answer.text[:200]}"
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,66 @@
+"""One time base per run: every recorder of a run stamps epoch seconds from the same anchor.
+
+The runner fixes an anchor when a run starts (the wall clock once, and the system-wide CLOCK_MONOTONIC at that
+moment) and hands it to its child processes (`GAMEDAY_RUN_CLOCK`). Every recorder (samplers, load generator,
+fault ledger, Chaos Toolkit activities, the live monitor, the runner itself) reads `now()` = anchor wall +
+monotonic seconds since the anchor. A wall-clock step during the run (NTP, a person) then moves no timestamp
+against another, and durations between recorders stay exact. A process without an anchor (a plain `chaos run`,
+a stack component) anchors on its first call, which is the same rule within that process. Times another program
+stamped with its wall clock (Locust's request start, a gateway's scaling events) are moved onto the run's base
+with `from_wall` when they are read.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+__all__ = ["ENV", "anchor_env", "from_wall", "install", "now", "start"]
+
+ENV = "GAMEDAY_RUN_CLOCK"  # "<wall epoch s>@<CLOCK_MONOTONIC s>"
+
+_anchor: tuple[float, float] | None = None
+
+
+def start() -> dict[str, str]:
+    """Fix a new anchor for this process (a new run) and return the environment its children need."""
+    install((time.time(), time.monotonic()))
+    return anchor_env()
+
+
+def install(anchor: tuple[float, float]) -> None:
+    """Use `anchor` (wall s, monotonic s) from now on in this process."""
+    global _anchor
+    _anchor = (float(anchor[0]), float(anchor[1]))
+
+
+def anchor_env() -> dict[str, str]:
+    wall, mono = _current()
+    return {ENV: f"{wall!r}@{mono!r}"}
+
+
+def now() -> float:
+    """Epoch seconds on the run's time base."""
+    wall, mono = _current()
+    return wall + (time.monotonic() - mono)
+
+
+def from_wall(wall_s: float) -> float:
+    """A time another program stamped with the wall clock, moved onto the run's time base (by how far the wall
+    clock has drifted or stepped from it by now)."""
+    return wall_s + (now() - time.time())
+
+
+def _current() -> tuple[float, float]:
+    if _anchor is None:
+        install(_parse(os.environ.get(ENV)) or (time.time(), time.monotonic()))
+    assert _anchor is not None
+    return _anchor
+
+
+def _parse(text: str | None) -> tuple[float, float] | None:
+    try:
+        wall, mono = (text or "").split("@")
+        return float(wall), float(mono)
+    except ValueError:
+        return None
