@@ -111,13 +111,14 @@ def until_stopped(profile: Profile) -> Profile:
     return profile.model_copy(update={"stages": stages})
 
 
-def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str, quick: bool = False) -> list[str] | None:
+def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str, quick: bool = False,
+              edge_url: str | None = None) -> list[str] | None:
     """Locust for the experiment's load (None without one), run until stopped; writes the applied profile to
     load/profile.json (the analysis places a load spike by its stages)."""
     profile = run_profile(gd, quick)
     if profile is None:
         return None
-    spec = LoadSpec(profile=until_stopped(profile), target=router_url, out_dir=run_dir / "load")
+    spec = LoadSpec(profile=until_stopped(profile), target=router_url, out_dir=run_dir / "load", edge_url=edge_url)
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     (spec.out_dir / PROFILE_FILE).write_text(profile.model_dump_json(indent=2))
     return locust_command(spec)

@@ -105,14 +105,15 @@ def remove_http_error(link: str, configuration: dict = None, secrets: dict = Non
     return _undo(configuration, "remove_http_error", link, link=link)
 
 
-def kill_db_writer(configuration: dict = None, secrets: dict = None) -> dict:
-    """Take the writer database away (local: SIGKILL; aws: cluster failover); undone by `restore_region`."""
+def kill_db_writer(restore_writer: bool = False, configuration: dict = None, secrets: dict = None) -> dict:
+    """Take the writer database away (local: SIGKILL; aws: in-region cluster failover); undone by `restore_region`
+    (aws: nothing to undo unless `restore_writer`, which fails back to the old writer instance: a second outage)."""
     target = driver_from(configuration)
     writers = target.writer_regions()
     region = writers[0] if writers else "unknown"
     return write_ahead.record(target, ledger_for(target), "db_writer_kill", region,
                               {"run_id": os.environ.get("GAMEDAY_RUN_ID")}, {"region": region},
-                              lambda t: t.kill_db_writer())
+                              lambda t: t.kill_db_writer(restore_writer=bool(restore_writer)))
 
 
 def flush_cache(region: str, configuration: dict = None, secrets: dict = None) -> dict:

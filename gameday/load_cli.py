@@ -51,8 +51,10 @@ def print_report(per_second, summary: dict, locust_requests: int | None) -> None
               help="Stop Locust (by PID) after this many seconds. Default: profile length + 60 s.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default <runs dir>/<UTC time>-load-<profile>/).")
+@click.option("--edge-url", default=None, help="A CDN (e.g. CloudFront) base URL the static and index journeys "
+                                               "load from; default: --target.")
 def load(profile: str, target: str, duration: float | None, processes: int, workers: int, master_bind: str,
-         master_port: int, timeout_s: float | None, out: Path | None) -> None:
+         master_port: int, timeout_s: float | None, out: Path | None, edge_url: str | None) -> None:
     """Run load PROFILE (shipped name or YAML file) against --target; print per-second and exact P50/P95/P99."""
     from reports.sample_files import read_samples
     from reports.samples import per_second, summary
@@ -65,7 +67,7 @@ def load(profile: str, target: str, duration: float | None, processes: int, work
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out_dir = out or Settings().runs_dir / f"{stamp}-load-{resolved.name}"
         spec = LoadSpec(profile=resolved, target=target, out_dir=out_dir, processes=processes, workers=workers,
-                        master_bind=master_bind, master_port=master_port, timeout_s=timeout_s)
+                        master_bind=master_bind, master_port=master_port, timeout_s=timeout_s, edge_url=edge_url)
     except GameDayError as exc:
         _fail(exc)
     click.echo(f"load: {resolved.name} against {target} -> {out_dir}", err=True)

@@ -71,7 +71,7 @@ from reports.sliding import SlidingSlo
 WINDOWS = tuple(w.value for w in Window)
 LOST_SEQS_SHOWN = 100
 FAILBACK = re.compile(r"fail[-_ ]?back", re.IGNORECASE)
-PROMOTION = re.compile(r"promot", re.IGNORECASE)
+PROMOTION = re.compile(r"promot|restore[-_]writer", re.IGNORECASE)  # an activity that brings a writer back
 
 
 @dataclass(frozen=True, eq=False)
@@ -338,9 +338,12 @@ def journal_promotions(journal: dict | None) -> tuple[dict, ...]:
     """Pure: succeeded promotion activities of the journal as remediation events `{kind, start_s, end_s, source}`."""
     events = []
     for record in (journal or {}).get("run") or []:
-        name = (record.get("activity") or {}).get("name", "")
+        activity = record.get("activity") or {}
+        name = activity.get("name", "")
+        func = (activity.get("provider") or {}).get("func", "")
         start_s, end_s = _epoch_s(record.get("start")), _epoch_s(record.get("end"))
-        if PROMOTION.search(name) and record.get("status") == "succeeded" and None not in (start_s, end_s):
+        promoting = PROMOTION.search(name) or PROMOTION.search(func)
+        if promoting and record.get("status") == "succeeded" and None not in (start_s, end_s):
             events.append({"kind": "promotion", "start_s": start_s, "end_s": end_s, "source": f"journal: {name}"})
     return tuple(events)
 

@@ -11,6 +11,12 @@ from itertools import accumulate
 ITEM_IDS = (1, 1000)
 ASSET_LINK = re.compile(r"/static/[\w.-]+")
 _assets: list[str] = []  # hashed asset paths, learnt from index.html the way a browser learns them
+_edge: list[str] = [""]  # the CDN base URL the static journeys load from ("": the host, the entry point)
+
+
+def set_edge_url(url: str) -> None:
+    """Send the static and index journeys to `url` (a CloudFront distribution), not to the entry point."""
+    _edge[0] = url.rstrip("/")
 
 
 def health(client, rng: random.Random, context: dict) -> None:
@@ -34,14 +40,14 @@ def ai(client, rng: random.Random, context: dict) -> None:
 
 def static(client, rng: random.Random, context: dict) -> None:
     if not _assets:
-        page = client.get("/index.html", name="GET /index.html", context=context)
+        page = client.get(f"{_edge[0]}/index.html", name="GET /index.html", context=context)
         _assets.extend(sorted(set(ASSET_LINK.findall(page.text or ""))) if page.status_code == 200 else [])
         return
-    client.get(rng.choice(_assets), name="GET /static/[asset]", context=context)
+    client.get(_edge[0] + rng.choice(_assets), name="GET /static/[asset]", context=context)
 
 
 def index(client, rng: random.Random, context: dict) -> None:
-    client.get("/index.html", name="GET /index.html", context=context)
+    client.get(f"{_edge[0]}/index.html", name="GET /index.html", context=context)
 
 
 JOURNEYS: dict[str, Callable] = {"health": health, "item": item, "write": write, "ai": ai, "static": static,

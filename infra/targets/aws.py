@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
 
 from gameday.base.errors import GameDayError, InvalidInput
 from gameday.base.settings import Settings
 from infra.targets import aws_checks, safety
 from infra.targets.aws_actions import ACTIONS
+from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused, session_for
 from infra.targets.aws_database import DatabaseFaults
 from infra.targets.aws_delivery import DeliveryFaults
 from infra.targets.aws_meaning import (
@@ -43,34 +43,6 @@ __all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", 
            "region_mode", "session_for", "THROTTLE_STATUS"]
 
 FIS_RUNNING = ("pending", "initiating", "running")
-
-
-CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, ClientError, EndpointConnectionError)
-
-
-def credentials_refused(profile: TargetProfile, exc: Exception) -> InvalidInput:
-    """The error for credentials that cannot be used or checked: exit 2, nothing touched."""
-    return InvalidInput(f"GameDay on account {profile.account_id} on target aws refused: the credentials could not "
-                        f"be used: {exc}", hint="nothing was touched; set the profile's credentials (aws_profile "
-                        "or role_arn, or the ambient AWS credentials), then retry")
-
-
-def session_for(profile: TargetProfile) -> boto3.Session:
-    """A boto3 Session for the profile's credentials: a named CLI profile, an assumed role, or the ambient chain."""
-    creds = profile.credentials
-    if creds.aws_profile:
-        return boto3.Session(profile_name=creds.aws_profile)
-    if creds.role_arn:
-        extra = {"ExternalId": creds.external_id} if creds.external_id else {}
-        sts = boto3.Session().client("sts", region_name=profile.regions.primary)
-        try:
-            c = sts.assume_role(RoleArn=creds.role_arn, RoleSessionName=f"gameday-{profile.name}",
-                                **extra)["Credentials"]
-        except CREDENTIAL_ERRORS as exc:
-            raise credentials_refused(profile, exc) from exc
-        return boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
-                             aws_session_token=c["SessionToken"])
-    return boto3.Session()
 
 
 class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
@@ -111,6 +83,11 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         if self._state_root is None:
             self._state_root = Path(Settings().stack_root)
         return self._state_root / f"aws-{self.profile.name}-{self.profile.account_id}" / "faults.jsonl"
+
+    @property
+    def edge_url(self) -> str | None:
+        """The profile's CloudFront distribution (endpoints.cdn_url), where static assets and index.html load."""
+        return self.profile.endpoints.cdn_url
 
     @property
     def entry_url(self) -> str:

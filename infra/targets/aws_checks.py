@@ -191,6 +191,7 @@ CHECKS: dict[str, Check] = {
     "gameday.faults.kill_db_writer": _aws_database,
     "remediations.failover.promote_secondary": _aws_global_database,
     "remediations.failover.failback": _aws_global_database,
+    "remediations.failover.restore_writer": _aws_database,
     "probes.stack.entry_point_healthy": lambda args, profile: [],
     "probes.stack.single_writer": _aws_database,
     "probes.stack.writer_region": _aws_database,

@@ -89,6 +89,24 @@ class DatabaseFaults:
             done["undo"] = NOTHING_TO_UNDO
         return done
 
+    def restore_writer(self) -> dict:
+        """A writer again after `kill_db_writer`: Aurora fails over inside the writer region's cluster by itself, so
+        this verifies (waits until) the global writer's cluster has a writer instance and is available; nothing
+        moves across regions (a cross-region promotion is `promote_secondary`, for a lost region)."""
+        start = self._clock()
+        writers = self.writer_regions()
+        if len(writers) != 1:
+            raise GameDayError(f"restore_writer on target aws failed: expected one writer region, found "
+                               f"{writers or 'none'}", hint="`gameday aws check` shows the global cluster; a lost "
+                               "region is remediated with remediations.failover.promote_secondary")
+        region = writers[0]
+        cluster = self._cluster(region)
+        writer = self.writer_instance(region)
+        waited = self._wait_cluster_writer("restore_writer", region, cluster["DBClusterIdentifier"], writer) \
+            if writer else None
+        return self._done("restore_writer", start, None, region=region, cluster=cluster["DBClusterIdentifier"],
+                          writer_instance=writer, cross_region=False, waited_s=waited)
+
     def _global_cluster(self, region: str) -> dict:
         ident = self._need(self.profile.resources.database.global_cluster_id, "an Aurora global cluster")
         return self.client("rds", region).describe_global_clusters(GlobalClusterIdentifier=ident)["GlobalClusters"][0]

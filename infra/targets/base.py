@@ -68,6 +68,7 @@ class Target(Protocol):
     dry_run: bool
     ledger_path: Path                    # the fault ledger that outlives runs (infra.targets.ledger_for)
     entry_url: str                       # the public entry point the load, the canary and the health probe use
+    edge_url: str | None                 # the CDN the static journeys load from (None: the entry point serves them)
 
     # --- lifecycle ---------------------------------------------------------------------------------
     @classmethod
@@ -108,11 +109,12 @@ class Target(Protocol):
     def remove_bandwidth_limit(self, link: str, **recorded) -> dict: ...
     def inject_http_error(self, link: str, status: int, probability: float = 1.0) -> dict: ...
     def remove_http_error(self, link: str, **recorded) -> dict: ...
-    def kill_db_writer(self) -> dict: ...
+    def kill_db_writer(self, restore_writer: bool = False) -> dict: ...  # True: the undo brings the old writer back
     def flush_cache(self, region: str) -> dict: ...
 
     # --- remediations --------------------------------------------------------------------------------
     def promote_secondary(self, allow_data_loss: bool = False) -> dict: ...  # True: the primary region is lost
+    def restore_writer(self) -> dict: ...  # after kill_db_writer: a writer again, this target's way (no DR move)
     def failback(self) -> dict: ...
     def deploy(self, region: str, version: str, error_rate: float = 0.0, added_latency_ms: float = 0.0,
                force: bool = False) -> dict: ...   # `changed: False` when nothing went live (a refusing gate)

@@ -111,6 +111,9 @@ class Resources(Frozen):
 class Endpoints(Frozen):
     entry_url: str = Field(pattern=r"^https?://")
     canary_url: str | None = Field(None, pattern=r"^https?://")
+    cdn_url: str | None = Field(None, pattern=r"^https?://",
+                                description="the CloudFront distribution the static and index journeys load from "
+                                            "(without it they go to entry_url, which is then no CDN test)")
 
 
 class TargetProfile(Frozen):

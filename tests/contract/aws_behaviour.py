@@ -11,6 +11,7 @@ validated against the operation's output shape, so a misspelt field fails here a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from botocore.awsrequest import AWSResponse
 from botocore.validate import validate_parameters
@@ -35,6 +36,7 @@ class _Behaviour:
     calls: list[tuple[str, str, dict]]
 
     def attach(self, client, region: str) -> None:
+        """Answer from state for `client` (or every client a boto3 Session makes after this call)."""
         def on_call(model, context, **_):
             handler = getattr(self, f"_{model.name}", None)
             if handler is None:
@@ -46,7 +48,8 @@ class _Behaviour:
                 return answer
             validate_parameters(answer, model.output_shape)
             return AWSResponse(None, 200, {}, None), {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
-        client.meta.events.register(f"before-call.{self.service}", on_call)
+        events = client.meta.events if hasattr(client, "meta") else client.events
+        events.register(f"before-call.{self.service}", on_call)
 
     def names(self) -> list[str]:
         return [name for _, name, _ in self.calls]
@@ -232,3 +235,46 @@ class FisExperiments(_Behaviour):
         found = self.experiments[params["id"]]
         found["status"], found["left"] = "stopping", self.busy_reads
         return {"experiment": {"id": params["id"], "state": {"status": "stopping"}}}
+
+
+@dataclass
+class SecurityTokenService(_Behaviour):
+    """STS with a clock: AssumeRole issues credentials valid for DurationSeconds (900..43200 s, default 3600) from
+    `clock()`, and `check_signing` refuses, as AWS does with ExpiredToken, a call whose credentials have expired by
+    then. Attach it to the session the driver assumes its role from (`attach_session`), and `check_signing` to the
+    driver's own session."""
+
+    clock: object = None                                  # () -> epoch seconds, the simulated time
+    calls: list = field(default_factory=list)
+    issued: dict = field(default_factory=dict)            # access key -> expiry (epoch s)
+    refused: list = field(default_factory=list)           # (operation, seconds past the expiry)
+    service = "sts"
+
+    def attach_session(self, session, region: str) -> None:
+        def keep_params(params, context, **_):  # outside the driver's recorder: keep the API parameters here
+            context["gameday_call"] = {"params": dict(params)}
+        session.events.register("before-parameter-build.sts.AssumeRole", keep_params)
+        self.attach(session, region)
+
+    def _AssumeRole(self, region: str, params: dict):
+        duration = params.get("DurationSeconds", 3600)
+        if not 900 <= duration <= 43200:
+            return _error("ValidationError", f"DurationSeconds {duration} is outside 900..43200")
+        key = f"ASIA{len(self.issued):016d}"
+        self.issued[key] = self.clock() + duration
+        return {"Credentials": {"AccessKeyId": key, "SecretAccessKey": "secret", "SessionToken": f"token-{key}",
+                                "Expiration": datetime.fromtimestamp(self.issued[key], UTC)},
+                "AssumedRoleUser": {"AssumedRoleId": f"AROA:{params['RoleSessionName']}",
+                                    "Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/gameday/{params['RoleSessionName']}"}}
+
+    def check_signing(self, session) -> None:
+        """Before each of the driver's calls: the credentials that will sign it (refreshed first when botocore
+        decides to, exactly as its signer does) must not have expired at the simulated time."""
+        def on_call(model, request_signer, **_):
+            frozen = request_signer._credentials.get_frozen_credentials()
+            expiry = self.issued.get(frozen.access_key)
+            if expiry is not None and expiry <= self.clock():
+                self.refused.append((model.name, self.clock() - expiry))
+                return _error("ExpiredToken", "The security token included in the request is expired")
+            return None
+        session.events.register("before-call", on_call)

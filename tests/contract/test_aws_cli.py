@@ -111,6 +111,16 @@ def test_a_dry_run_prints_every_aws_call_and_changes_nothing(world, write_profil
     assert not (stack_root / f"aws-contract-{profile_dict(world)['account_id']}").exists()  # real ledger untouched
 
 
+def test_a_writer_loss_is_remediated_in_region_on_aws_never_by_a_cross_region_move(world, write_profile):
+    result = gameday("run", ROOT / "experiments" / "db-writer-failover.yaml", "--target", "aws", "--profile",
+                     write_profile(), "--dry-run")
+    assert result.exit_code == 0, result.output
+    method = result.output.split("rollbacks.0")[0]
+    assert "[dry-run] would call rds:FailoverDBCluster in eu-central-1" in method
+    assert "GlobalCluster" not in method.split("restore-writer")[1]  # neither a switchover nor AllowDataLoss
+    assert '"cross_region": false' in method
+
+
 def test_a_dry_run_that_would_touch_an_untagged_resource_is_refused(world, write_profile, stack_root):
     profile = write_profile(fis_untagged=True)
     before = untouched(world)

@@ -136,9 +136,9 @@ def test_failover_moves_the_writer_and_the_rollbacks_bring_it_back(case: Case):
     before = case.writer()
     with using(case.driver):
         faults.kill_db_writer()
-        if not case.promotes_itself:  # Aurora promotes a reader itself; the local stack needs the DR remediation
-            failover.promote_secondary()
+        done = failover.restore_writer()  # local: the other region's standby; aws: Aurora's in-region failover
         assert case.writer() not in (before, [], None)
+        assert done["cross_region"] is not case.promotes_itself  # Aurora's failover stays in the writer's region
         faults.restore_region(PRIMARY)  # the experiment's rollbacks
         if not case.switchover_on_stub:  # moto lacks switchover_global_cluster (Stubber-tested: test_aws_driver.py)
             failover.failback()

@@ -31,6 +31,7 @@ class RecordingTarget:
     dry_run: bool
     ledger_path: Path
     entry_url: str
+    edge_url = None
     calls: list[str] = []  # shared by every instance: what the dry run asked for
 
     def __init__(self, root: Path, dry_run: bool = False):
@@ -121,8 +122,11 @@ class RecordingTarget:
     def remove_http_error(self, link, **recorded):
         return self._did("remove_http_error", link=link)
 
-    def kill_db_writer(self):
-        return self._did("kill_db_writer")
+    def kill_db_writer(self, restore_writer=False):
+        return self._did("kill_db_writer", restore_writer=restore_writer)
+
+    def restore_writer(self):
+        return self._did("restore_writer")
 
     def flush_cache(self, region):
         return self._did("flush_cache", region=region)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameday.base.models import GameDaySpec
-from reports.findings import RunInputs, analyse, failback, journal_facts, window_stats
+from reports.findings import RunInputs, analyse, failback, journal_facts, journal_promotions, window_stats
 
 T0 = 1_700_000_000.0
 START, END = T0 - 10, T0 + 30
@@ -241,3 +241,16 @@ def test_t0_is_the_disaster_not_a_link_cut_that_prepared_it_and_after_starts_whe
     assert f.t0_s == T0
     assert f.windows["baseline"].end_s == T0 - 2 - 0.01
     assert f.windows["after"].start_s == experiment_end
+
+
+def test_a_writer_restored_by_restore_writer_times_the_promotion_phase_like_promote_secondary():
+    def activity(name: str, func: str, status: str = "succeeded") -> dict:
+        return {"activity": {"name": name, "provider": {"type": "python", "func": func}}, "status": status,
+                "start": "2026-12-01T10:00:01", "end": "2026-12-01T10:00:03"}
+
+    journal = {"run": [activity("kill-db-writer", "kill_db_writer"), activity("restore-writer", "restore_writer"),
+                       activity("bring-it-back", "restore_writer", status="failed"),
+                       activity("promote-secondary", "promote_secondary")]}
+    events = journal_promotions(journal)
+    assert [e["source"] for e in events] == ["journal: restore-writer", "journal: promote-secondary"]
+    assert all(e["end_s"] - e["start_s"] == 2.0 for e in events)

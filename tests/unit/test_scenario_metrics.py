@@ -67,6 +67,16 @@ def test_the_edges_capitalised_x_cache_is_recorded_as_a_hit():
     assert encode_flags(True, False, "bypass", 0) >> 2 & 3 == 3
 
 
+def test_cloudfronts_x_cache_values_are_recorded_as_hits_and_misses():
+    """CloudFront answers `X-Cache: Hit from cloudfront` (and RefreshHit, Miss, Error, LimitExceeded ...)."""
+    hit, miss, other = (encode_flags(True, False, value, 0) for value in ("hit", "miss", "bypass"))
+    assert encode_flags(True, False, "Hit from cloudfront", 0) == hit
+    assert encode_flags(True, False, "RefreshHit from cloudfront", 0) == hit
+    assert encode_flags(True, False, "Miss from cloudfront", 0) == miss
+    assert encode_flags(True, False, "Error from cloudfront", 0) == other
+    assert encode_flags(True, False, "LimitExceeded from cloudfront", 0) == other
+
+
 def test_hit_counts_count_only_sent_successful_requests_of_the_name_in_the_window():
     frame = samples([(T0, CACHED_READ, "hit", True), (T0 + 1, CACHED_READ, "miss", True),
                      (T0 + 2, CACHED_READ, "", False), (T0 + 3, HASHED_ASSET, "hit", True),
