@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: gameday test test-fast lint setup system-deps test-deps bench clean
+.PHONY: gameday test test-slow test-fast lint setup system-deps test-deps bench clean
 
 # The default GameDay: the disaster-recovery plan (region failover, then database writer failover, each
 # under load) on the local reference stack, ending in its certificate
@@ -15,8 +15,12 @@ gameday: setup
 	$(BIN)/gameday stack up
 	$(BIN)/gameday day $(PLAN); status=$$?; $(BIN)/gameday stack down; exit $$status
 
+# Everything but the whole-scenario runs (under 10 minutes here); `make test-slow` runs those (CI runs both).
 test: setup test-deps lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not scenario"
+
+test-slow: setup test-deps
+	$(BIN)/pytest -q -m scenario
 
 test-fast: setup lint
 	$(BIN)/pytest -q -m "not integration"

@@ -311,10 +311,12 @@ def list_experiments(directory: Path) -> None:
         click.echo(f"{path.stem:<28} {title}")
 
 
+from gameday.aws_cli import aws  # noqa: E402
 from gameday.load_cli import load, load_worker  # noqa: E402
 
 cli.add_command(load)
 cli.add_command(load_worker)
+cli.add_command(aws)
 
 
 def main() -> None:

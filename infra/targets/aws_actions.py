@@ -17,6 +17,8 @@ READ_ACTIONS = frozenset({
     "elasticache:DescribeReplicationGroups", "elasticache:DescribeEvents", "elasticache:ListTagsForResource",
     "fis:GetExperimentTemplate", "fis:GetExperiment", "fis:ListExperiments",
     "cloudwatch:GetMetricStatistics",
+    # `gameday aws check` (infra/targets/aws_readiness.py): the role's own permissions and the account's quotas
+    "iam:GetRole", "iam:SimulatePrincipalPolicy", "lambda:GetAccountSettings",
 })
 
 #: Mutating actions: the role grants them only on resources carrying the GameDay tag (where IAM can say so).

@@ -37,6 +37,17 @@ class _Behaviour:
 
     def attach(self, client, region: str) -> None:
         """Answer from state for `client` (or every client a boto3 Session makes after this call)."""
+        events = client.meta.events if hasattr(client, "meta") else client.events
+        events.register(f"before-call.{self.service}", self._handler(region))
+
+    def install(self, monkeypatch) -> None:
+        """Answer for every client made from now on, in any session (a command that makes its own: the CLI), as
+        moto installs itself: a handler appended to botocore's built-in ones."""
+        import botocore.handlers
+        monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS",
+                            [*botocore.handlers.BUILTIN_HANDLERS, (f"before-call.{self.service}", self._handler(None))])
+
+    def _handler(self, region: str | None):
         def on_call(model, context, **_):
             handler = getattr(self, f"_{model.name}", None)
             if handler is None:
@@ -48,8 +59,7 @@ class _Behaviour:
                 return answer
             validate_parameters(answer, model.output_shape)
             return AWSResponse(None, 200, {}, None), {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
-        events = client.meta.events if hasattr(client, "meta") else client.events
-        events.register(f"before-call.{self.service}", on_call)
+        return on_call
 
     def names(self) -> list[str]:
         return [name for _, name, _ in self.calls]
@@ -102,7 +112,7 @@ class GlobalDatabase(_Behaviour):
         return {"GlobalClusters": [found]}
 
     def _DescribeDBClusters(self, region: str, params: dict):
-        ident = params.get("DBClusterIdentifier", self.clusters[region])
+        ident = params.get("DBClusterIdentifier") or self.clusters[region]
         region = next(r for r, c in self.clusters.items() if c == ident)
         op = self.cluster_ops.get(region)
         status = "available"
@@ -278,3 +288,31 @@ class SecurityTokenService(_Behaviour):
                 return _error("ExpiredToken", "The security token included in the request is expired")
             return None
         session.events.register("before-call", on_call)
+
+
+@dataclass
+class IamSimulator(_Behaviour):
+    """IAM's policy simulator (moto has none): every action `allowed` unless `denied` names its decision."""
+
+    denied: dict = field(default_factory=dict)  # action -> "implicitDeny" | "explicitDeny"
+    calls: list = field(default_factory=list)
+    service = "iam"
+
+    def _SimulatePrincipalPolicy(self, region, params: dict):
+        return {"EvaluationResults": [{"EvalActionName": action, "EvalResourceName": "*",
+                                       "EvalDecision": self.denied.get(action, "allowed")}
+                                      for action in params["ActionNames"]], "IsTruncated": False}
+
+
+@dataclass
+class LambdaAccount(_Behaviour):
+    """Lambda's account settings (moto has none): the concurrency limit and what reservations leave of it."""
+
+    limit: int = 1000
+    unreserved: int = 900
+    calls: list = field(default_factory=list)
+    service = "lambda"
+
+    def _GetAccountSettings(self, region, params: dict):
+        return {"AccountLimit": {"ConcurrentExecutions": self.limit, "UnreservedConcurrentExecutions": self.unreserved},
+                "AccountUsage": {"FunctionCount": 2}}

@@ -13,7 +13,7 @@ import yaml
 
 from tests.support import ROOT, run_env, running_stack
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.scenario]
 
 
 @pytest.fixture(scope="module")

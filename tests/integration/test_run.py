@@ -228,18 +228,24 @@ def _small_file_system(path: Path, size_mb: int):
     try:
         yield path
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        for _ in range(2):  # the read-only bind mount over it, then the tmpfs
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def _make_read_only(path: Path) -> None:
+    """Turn `path` read-only under a running writer, as a file system remounted read-only after an error does for
+    every new write: a read-only bind mount over it (a busy tmpfs cannot be remounted read-only itself)."""
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
 
 
 def _fill(path: Path) -> None:
     """Fill the file system under `path` to the last byte, as a runaway log of another program would."""
-    with open(path / "filler", "wb") as out:
-        with contextlib.suppress(OSError):
-            while True:
-                out.write(b"\0" * (1 << 20))
-        with contextlib.suppress(OSError):
-            while True:
-                out.write(b"\0" * 4096)
+    with open(path / "filler", "wb", buffering=0) as out:
+        for block in (1 << 20, 4096, 1):
+            with contextlib.suppress(OSError):
+                while out.write(b"\0" * block):
+                    pass
 
 
 @pytest.mark.parametrize("how", ["read-only", "full"])
@@ -250,12 +256,14 @@ def test_a_runs_directory_that_stops_taking_writes_mid_fault_aborts_with_3_after
         proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", runs / "run"), cwd=ROOT,
                                 env=run_env(target, GAMEDAY_MIN_FREE_MB="1"), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        _wait_injected(target, proc, since)
-        if how == "read-only":
-            subprocess.run(["mount", "-o", "remount,ro", str(runs)], check=True)
-        else:
-            _fill(runs)
-        output, errors = proc.communicate(timeout=120)
+        try:
+            _wait_injected(target, proc, since)
+            _make_read_only(runs) if how == "read-only" else _fill(runs)
+            output, errors = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         assert proc.returncode == 3, output + errors
         assert "Traceback" not in output + errors
         # The disk guard aborted the experiment (its rollbacks ran) within seconds, not the 60 s hold.

@@ -19,7 +19,7 @@ from infra.local.layout import HOST, PRIMARY_REGION, SECONDARY_REGION
 from infra.targets.local import LocalTarget
 from tests.support import gameday_run, running_stack
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.scenario]
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "experiments"

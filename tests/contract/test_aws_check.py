@@ -1,0 +1,159 @@
+"""`gameday aws check --profile P`: read-only readiness of an account before a GameDay, on moto plus the behaviour
+layer for what moto lacks (the global database's state, IAM's policy simulator, Lambda's account settings,
+ElastiCache's events). Exit 0 ready, 1 not ready with every reason, 2 a profile that cannot be used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from gameday.cli import cli
+from infra.targets.aws import AwsTarget
+from infra.targets.aws_credentials import session_for
+from infra.targets.aws_readiness import readiness, ready
+from infra.targets.profile import profile_from_dict
+from tests.contract.aws_behaviour import GlobalDatabase, IamSimulator, LambdaAccount, ReplicationGroup
+from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, session
+
+ROLE = "arn:aws:iam::123456789012:role/gameday"
+CLUSTERS = {PRIMARY: "app-primary", SECONDARY: "app-secondary"}
+
+
+@pytest.fixture
+def gameday_role(world):
+    session().client("iam", region_name=PRIMARY).create_role(RoleName="gameday", AssumeRolePolicyDocument="{}")
+    return ROLE
+
+
+def behaviours(**changes) -> dict:
+    found = {"db": GlobalDatabase(clusters=dict(CLUSTERS), writer=PRIMARY,
+                                  instances={PRIMARY: ["app-primary-1", "app-primary-2"],
+                                             SECONDARY: ["app-secondary-1"]}),
+             "cache": ReplicationGroup(), "iam": IamSimulator(), "lambda": LambdaAccount()}
+    return found | changes
+
+
+def _ready_profile(world, **changes) -> dict:
+    """The seeded world's profile without its deliberately untagged google kill switch."""
+    data = profile_dict(world, credentials={"role_arn": ROLE}, **changes)
+    data["resources"]["kill_switches"] = {"bedrock": data["resources"]["kill_switches"]["bedrock"]}
+    return data
+
+
+def _driver(world, found: dict, functions: dict | None = None) -> AwsTarget:
+    data = _ready_profile(world)
+    if functions is not None:
+        data["resources"]["functions"] = functions
+    loaded = profile_from_dict(data)
+    driver = AwsTarget(loaded, session=session_for(loaded, base=session()), dry_run=True,
+                       confirm_account=loaded.account_id)
+    for behaviour in found.values():
+        for region in (PRIMARY, SECONDARY):
+            behaviour.attach(driver.client(behaviour.service, region), region)
+    return driver
+
+
+def _by_status(findings) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"ok": [], "warn": [], "fail": []}
+    for f in findings:
+        out[f.status].append(f"{f.check}: {f.detail}")
+    return out
+
+
+def test_a_ready_account_passes_every_check(world, gameday_role):
+    found = behaviours()
+    findings = readiness(_driver(world, found))
+    by = _by_status(findings)
+    assert ready(findings), by
+    assert by["warn"] == [] and by["fail"] == []
+    checks = {f.check for f in findings}
+    assert {"account", "global database", "permissions", f"quota: lambda concurrency ({PRIMARY})",
+            f"quota: elasticache test failover ({PRIMARY})"} <= checks
+    assert f"resource function api ({SECONDARY})" in checks and f"resource DB cluster app-primary ({PRIMARY})" in checks
+    assert any("allowed all" in line for line in by["ok"])
+    # Read-only: nothing was changed (the driver runs as a dry run; no mutating call was even attempted).
+    assert [name for _, name, _ in found["db"].calls if not name.startswith("Describe")] == []
+
+
+def test_every_reason_an_account_is_not_ready_is_named(world, gameday_role):
+    db = GlobalDatabase(clusters=dict(CLUSTERS), writer=SECONDARY, instances={PRIMARY: ["app-primary-1"],
+                                                                            SECONDARY: ["app-secondary-1"]})
+    found = behaviours(db=db, iam=IamSimulator(denied={"rds:FailoverDBCluster": "implicitDeny",
+                                                       "ssm:PutParameter": "explicitDeny"}),
+                       cache=ReplicationGroup(used=15), **{"lambda": LambdaAccount(limit=1000, unreserved=150)})
+    findings = readiness(_driver(world, found, functions={PRIMARY: ["api", "billing"]}))
+    by = _by_status(findings)
+    assert not ready(findings)
+    failed = "\n".join(by["fail"])
+    assert "resource function billing (eu-central-1): found but not tagged gameday=allowed" in failed
+    assert "the writer is app-secondary, not the primary region's app-primary" in failed
+    assert "rds:FailoverDBCluster (implicitDeny)" in failed and "ssm:PutParameter (explicitDeny)" in failed
+    assert "TestFailover node groups in the last 24 hours: 15 of 15 (100%" in failed
+    assert any("reserved concurrency of the account limit: 850 of 1000 (85%" in line for line in by["warn"])
+
+
+def test_a_failover_under_way_is_not_ready(world, gameday_role):
+    found = behaviours()
+    driver = _driver(world, found)
+    found["db"].operation = {"status": "failing-over", "from": PRIMARY, "to": SECONDARY, "data_loss": True,
+                             "left": 100}
+    by = _by_status(readiness(driver))
+    assert any(line.startswith("global database: app-global:") and "failing-over operation is under way" in line
+               for line in by["fail"]), by
+
+
+# --- the command line ---------------------------------------------------------------------------------
+def _profile_file(world, tmp_path: Path, **changes) -> Path:
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(_ready_profile(world, **changes)))
+    return path
+
+
+def _install(monkeypatch, found: dict) -> None:
+    for behaviour in found.values():
+        behaviour.install(monkeypatch)
+
+
+def test_the_command_says_ready_with_exit_0_and_json_on_request(world, gameday_role, tmp_path, monkeypatch):
+    _install(monkeypatch, behaviours())
+    profile = _profile_file(world, tmp_path)
+    result = CliRunner().invoke(cli, ["aws", "check", "--profile", str(profile)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "account 123456789012 (staging): READY"
+    result = CliRunner().invoke(cli, ["aws", "check", "--profile", str(profile), "--json"], catch_exceptions=False)
+    doc = json.loads(result.output)
+    assert doc["ready"] is True and {f["status"] for f in doc["findings"]} == {"ok"}
+
+
+def test_the_command_says_not_ready_with_exit_1_and_the_reasons(world, gameday_role, tmp_path, monkeypatch):
+    _install(monkeypatch, behaviours(iam=IamSimulator(denied={"fis:StartExperiment": "implicitDeny"})))
+    result = CliRunner().invoke(cli, ["aws", "check", "--profile", str(_profile_file(world, tmp_path))],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "FAIL permissions: role arn:aws:iam::123456789012:role/gameday is not allowed 1 of" in result.output
+    assert "fis:StartExperiment (implicitDeny)" in result.output
+    assert "NOT READY (1 check(s) failed)" in result.output
+
+
+def test_a_prod_profile_is_checked_without_a_confirmation_and_nothing_changes(world, gameday_role, tmp_path,
+                                                                             monkeypatch):
+    found = behaviours()
+    _install(monkeypatch, found)
+    result = CliRunner().invoke(cli, ["aws", "check", "--profile",
+                                      str(_profile_file(world, tmp_path, environment="prod"))], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "(prod): READY" in result.output
+    assert all(name.startswith(("Describe", "List", "Get", "Simulate")) for b in found.values()
+               for _, name, _ in b.calls)
+
+
+def test_a_profile_that_cannot_be_used_exits_2(world, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\naccount_id: '12'\n")
+    result = CliRunner().invoke(cli, ["aws", "check", "--profile", str(bad)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output and "account_id" in result.output
