@@ -128,6 +128,8 @@ class Run:
                                 else "no fault is left open (rollbacks and safety net ran)"),
                              hint="free space, or make the runs directory writable; `gameday recover` recovers "
                                   "what is open; `gameday report RUN_DIR` analyses what was written") from exc
+        finally:
+            run_clock.install(None)  # the run's time base ends with it (a GameDay starts the next run's)
 
     def _run_in(self, run_dir: Path, spec: ExperimentSpec, gd, variables: dict, target, run_id: str) -> int:
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())

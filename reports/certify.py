@@ -1,11 +1,11 @@
 """Pure certification: each criterion against the findings (PASS, FAIL or INCONCLUSIVE), with its evidence.
 
 A criterion is INCONCLUSIVE when its metric cannot be measured in the run (reports.measures: no fault, no
-canary, no load, a window that cannot be placed) or rests on too few samples (fewer than MIN_REQUESTS requests
-in the window for latency and error metrics); it is never PASS without a measurement. An RTO that never recovered in the
-data is a FAIL when the time already observed breaks the criterion, else INCONCLUSIVE. The run FAILs when a
-criterion fails or the Chaos Toolkit journal fails it; it is INCONCLUSIVE when a criterion is or the journal
-is missing; else it PASSes.
+canary, no load, a window that cannot be placed) or rests on too few samples (a percentile below its minimum; a
+share whose confidence bounds straddle the target); it is never PASS without a measurement. An RTO that never
+recovered in the data is a FAIL when the time already observed breaks the criterion, else INCONCLUSIVE. The run
+FAILs when a criterion fails or the Chaos Toolkit journal fails it; it is INCONCLUSIVE when a criterion is or the
+journal is missing; else it PASSes.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def judge(c: Criterion, measurement: Measurement) -> Verdict:
         if bound is not None and (c.op in ("<", "<=") and not c.holds(bound) or c.op == "==" and bound > c.target):
             return Verdict.FAIL
         return Verdict.INCONCLUSIVE
-    if measurement.interval is not None:
+    if measurement.interval is not None and not (c.op == "==" and measurement.observed_share):
         verdict = _by_interval(c, *measurement.interval)
     else:
         verdict = Verdict.PASS if c.holds(value) else Verdict.FAIL

@@ -29,6 +29,7 @@ import pandas as pd
 from gameday.base.metrics import VS_BASELINE, Window
 from reports.sliding import SlidingSlo, sliding_slo
 from reports.statistics import (
+    CONFIDENCE,
     MIN_SAMPLES,
     RateComparison,
     ShiftComparison,
@@ -203,6 +204,13 @@ def _increase(e: RateComparison, window: str, source: str | None) -> Figure:
     return Figure(e.diff, evidence, (e.diff_lower, e.diff_upper), e.zero_baseline, significant)
 
 
+def _window_bounds(bounds: tuple[float, float] | None) -> str:
+    if bounds is None:
+        return "no bounds"
+    return (f"judged by one-sided {CONFIDENCE:.0%} Clopper-Pearson bounds of every window's error rate: some window "
+            f"errs at >= {bounds[0]:.4g}, none at >= {bounds[1]:.4g}")
+
+
 def _sliding(comparisons: Comparisons, metric: str, window: str) -> Figure:
     s = comparisons.sliding.get(window)
     if s is None:
@@ -214,7 +222,8 @@ def _sliding(comparisons: Comparisons, metric: str, window: str) -> Figure:
     counted = f"{s.windows:,} {size} in the {window} window ({s.skipped:,} with < {MIN_SAMPLES} requests skipped)"
     if metric == "sliding_error_rate":
         return Figure(s.worst_error_rate, f"worst of {counted}: {s.worst_errors:,} errors in {s.worst_requests:,} "
-                                          f"{comparisons.source} from {_clock(s.worst_error_start_s)}")
+                                          f"{comparisons.source} from {_clock(s.worst_error_start_s)}; "
+                                          f"{_window_bounds(s.error_bounds)}", s.error_bounds)
     if s.worst_p95_ms is None:
         return Figure(None, f"no latencies in {counted}")
     return Figure(s.worst_p95_ms, f"worst exact nearest-rank P95 of {counted}, {comparisons.source}: the window "

@@ -2,8 +2,11 @@
 
 A function returns the value (None: it cannot be measured in this run: no fault, no canary, no load, a window
 that cannot be placed), where the value comes from (evidence) and how it may be judged: a lower bound (an RTO
-not reached yet), a confidence interval, or the best verdict a rule allows. Latency and error figures need
-MIN_REQUESTS requests in their window. Each metric's unit and windows are in gameday.base.metrics.
+not reached yet), a confidence interval, or the best verdict a rule allows. Every share of requests (error
+rates, hit rates, fallback and throttle shares) is judged by its one-sided 95 % Clopper-Pearson bounds, so the
+number of requests it needs follows from its target (0 errors in 299 requests first bound an error rate below
+1 %); percentiles need percentile_minimum(q) samples. Each metric's unit and windows are in
+gameday.base.metrics.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class Measurement:
     lower_bound: float | None = None  # an RTO not reached yet: the true value is at least this
     interval: tuple[float, float] | None = None  # a confidence interval of the value: judged by it (see judge)
     ceiling: Verdict | None = None    # the best verdict a rule allows (the zero-error baseline)
+    # A share the window held (hits, errors of its requests): `==` asks what the window held (no hit at all) and
+    # is judged by the value; the inequalities claim a rate, and its interval decides.
+    observed_share: bool = False
 
 
 Measure = Callable[[Findings, Criterion], Measurement]
@@ -252,7 +258,16 @@ def _errors(w: WindowStats, m: Metric) -> Measurement:
     return Measurement(value, f"{w.errors:,} errors in {w.requests:,} requests ({w.load_requests:,} load sent, "
                               f"{w.health_requests:,} health probes{dropped}) in {_span(w)}; one-sided "
                               f"{CONFIDENCE:.0%} Clopper-Pearson bounds [{interval[0]:.4g}, {interval[1]:.4g}], "
-                              "judged by them", interval=interval)
+                              "judged by them", interval=interval, observed_share=True)
+
+
+def _share(part: int, total: int, value: float, what: str) -> Measurement:
+    """A share of `total` requests judged by its one-sided Clopper-Pearson bounds (none: no requests)."""
+    bounds = clopper_pearson(part, total)
+    if bounds is None:
+        return Measurement(None, f"{what}: none")
+    return Measurement(value, f"{what}; one-sided {CONFIDENCE:.0%} Clopper-Pearson bounds [{bounds[0]:.4g}, "
+                              f"{bounds[1]:.4g}], judged by them", interval=bounds, observed_share=True)
 
 
 def _dropped(w: WindowStats, m: Metric) -> Measurement:
@@ -269,26 +284,26 @@ def _hit_rate(w: WindowStats, m: Metric) -> Measurement:
     hits, total, what = ((w.cache_hits, w.cache_reads, "cached reads (GET /items/[id])")
                          if m is Metric.cache_hit_rate else
                          (w.edge_hits, w.edge_requests, "hashed-asset requests (GET /static/[asset])"))
-    if total < MIN_REQUESTS:
-        return Measurement(None, f"only {total} successful {what} in {_span(w)} (< {MIN_REQUESTS})")
-    return Measurement(hits / total, f"{hits:,} X-Cache hits in {total:,} successful {what} in {_span(w)}")
+    if total == 0:
+        return Measurement(None, f"no successful {what} in {_span(w)}")
+    return _share(hits, total, hits / total, f"{hits:,} X-Cache hits in {total:,} successful {what} in {_span(w)}")
 
 
 def _ai(w: WindowStats, m: Metric) -> Measurement:
     a = w.ai
     if m is Metric.ai_fallback_share:
-        if a.answers < MIN_REQUESTS:
-            return Measurement(None, f"only {a.answers} successful AI answers (POST /ai) in {_span(w)} "
-                                     f"(< {MIN_REQUESTS})")
+        if a.answers == 0:
+            return Measurement(None, f"no successful AI answers (POST /ai) in {_span(w)}")
         by = ", ".join(f"{name} {count:,}" for name, count in a.providers)
-        return Measurement(a.fallback_answers / a.answers,
-                           f"{a.fallback_answers:,} of {a.answers:,} successful AI answers in {_span(w)} not served "
-                           f"by the first-priority provider {FIRST_PROVIDER} (X-AI-Provider: {by})")
-    if a.requests < MIN_REQUESTS:
-        return Measurement(None, f"only {a.requests} AI requests (POST /ai) in {_span(w)} (< {MIN_REQUESTS})")
+        return _share(a.fallback_answers, a.answers, a.fallback_answers / a.answers,
+                      f"{a.fallback_answers:,} of {a.answers:,} successful AI answers in {_span(w)} not served by "
+                      f"the first-priority provider {FIRST_PROVIDER} (X-AI-Provider: {by})")
+    if a.requests == 0:
+        return Measurement(None, f"no AI requests (POST /ai) in {_span(w)}")
     if m is Metric.ai_error_rate:
-        return Measurement(a.error_rate, f"{a.errors:,} errors in {a.requests:,} AI requests (POST /ai, arrivals "
-                                         f"never sent count as failed) in {_span(w)}")
+        return _share(a.errors, a.requests, a.error_rate, f"{a.errors:,} errors in {a.requests:,} AI requests "
+                                                          f"(POST /ai, arrivals never sent count as failed) in "
+                                                          f"{_span(w)}")
     if a.latency_samples < (need := percentile_minimum(95)):
         return Measurement(None, f"only {a.latency_samples} AI requests (POST /ai) in {_span(w)} (< {need} for a P95)")
     how = (f"exact nearest-rank P95 of {a.latency_samples:,} AI requests (POST /ai) in {_span(w)}, {a.errors:,} "
@@ -307,8 +322,12 @@ def _interval(w: WindowStats, m: Metric) -> Measurement:
         return Measurement(None, f"no {size} with >= {MIN_REQUESTS} load requests in {_span(w)}")
     counted = f"{i.windows} {size} of {_span(w)} ({i.skipped} with < {MIN_REQUESTS} requests skipped)"
     if m is Metric.interval_error_rate:
+        low, high = i.error_bounds or (0.0, 1.0)
         return Measurement(i.worst_error_rate, f"worst of {counted}: {i.worst_errors:,} errors in {i.worst_requests:,} "
-                                               f"load requests from {_clock(i.worst_error_start_s)}")
+                                               f"load requests from {_clock(i.worst_error_start_s)}; judged by "
+                                               f"one-sided {CONFIDENCE:.0%} Clopper-Pearson bounds of every "
+                                               f"interval's error rate: some interval errs at >= {low:.4g}, none at "
+                                               f">= {high:.4g}", interval=(low, high))
     if i.worst_p95_ms is None:
         return Measurement(None, f"no interval with >= {MIN_REQUESTS} non-AI load samples in {counted}")
     return Measurement(i.worst_p95_ms, f"worst exact nearest-rank P95 of the non-AI load samples of {counted}: "
@@ -329,11 +348,13 @@ def _throttles(w: WindowStats, m: Metric) -> Measurement:
     if t is None or t.count is None:
         return Measurement(None, f"no capacity samples and no load samples in {_span(w)}")
     if m is Metric.throttle_rate:
-        if t.requests < MIN_REQUESTS:
-            return Measurement(None, f"only {t.requests} requests counted in {_span(w)} (< {MIN_REQUESTS})")
-        return Measurement(t.rate, f"{t.count:,} of {t.requests:,} requests throttled (429) in {_span(w)} "
-                                   f"({t.source}{'; ± 0.5 s' if t.source == 'gateway counters' else ''}); "
-                                   f"{t.load_throttled:,} of {t.load_requests:,} load requests got a 429")
+        if not t.requests:
+            return Measurement(None, f"no requests counted in {_span(w)}")
+        return _share(t.count, t.requests, t.rate, f"{t.count:,} of {t.requests:,} requests throttled (429) in "
+                                                   f"{_span(w)} ({t.source}"
+                                                   f"{'; ± 0.5 s' if t.source == 'gateway counters' else ''}); "
+                                                   f"{t.load_throttled:,} of {t.load_requests:,} load requests got a "
+                                                   "429")
     if t.source == "load samples":
         return Measurement(float(t.count), f"{t.count:,} of {t.load_requests:,} load requests answered 429 in "
                                            f"{_span(w)} (no capacity samples: load samples only)")

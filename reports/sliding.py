@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reports.samples import nearest_rank
-from reports.statistics import MIN_SAMPLES
+from reports.statistics import MIN_SAMPLES, clopper_pearson_arrays
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class SlidingSlo:
     p95_max_ms: float | None = None    # thresholds a compliant window meets (at most); None: not judged
     error_rate_max: float | None = None
     compliant: int | None = None       # windows meeting every given threshold; None without thresholds
+    # (the highest one-sided 95 % Clopper-Pearson lower bound, the highest upper bound) of the windows' error rates:
+    # every window's rate is below the second, and some window's is at least the first (at 95 % each)
+    error_bounds: tuple[float, float] | None = None
 
     @property
     def compliant_share(self) -> float | None:
@@ -83,6 +86,7 @@ def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s
         inside = slice(first[counted[i]], stop[counted[i]])
         p95[i] = nearest_rank(latency[inside] if all_measured else latency[inside][measured[inside]], 95)
     rates = errors[counted] / requests[counted]
+    lows, highs = clopper_pearson_arrays(errors[counted], requests[counted])
     worst_err = int(np.argmax(rates))
     worst_p95 = None if np.isnan(p95).all() else int(np.nanargmax(p95))
     compliant = None
@@ -99,4 +103,4 @@ def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s
                       None if worst_p95 is None else float(at[worst_p95]), float(rates[worst_err]),
                       float(at[worst_err]),
                       int(errors[counted][worst_err]), int(requests[counted][worst_err]), p95_max_ms,
-                      error_rate_max, compliant)
+                      error_rate_max, compliant, (float(lows.max()), float(highs.max())))

@@ -368,6 +368,16 @@ def clopper_pearson(errors: int, requests: int, confidence: float = CONFIDENCE) 
     return lower, upper
 
 
+def clopper_pearson_arrays(errors, requests, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Pure: `clopper_pearson` of many (errors, requests) pairs at once (every requests > 0)."""
+    e, n = np.asarray(errors, dtype=float), np.asarray(requests, dtype=float)
+    alpha = 1 - confidence
+    with np.errstate(invalid="ignore"):
+        lower = np.where(e > 0, stats.beta.ppf(alpha, np.maximum(e, 1), n - e + 1), 0.0)
+        upper = np.where(e < n, stats.beta.ppf(1 - alpha, e + 1, np.maximum(n - e, 1)), 1.0)
+    return lower, upper
+
+
 def compare_error_rates(baseline_errors: int, baseline_requests: int, window_errors: int, window_requests: int,
                         confidence: float = CONFIDENCE, dependence: Dependence | None = None) -> RateComparison:
     """Pure: one-sided test of a higher window error proportion, Wilson intervals and bounds of the difference.

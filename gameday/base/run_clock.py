@@ -28,33 +28,34 @@ def start() -> dict[str, str]:
     return anchor_env()
 
 
-def install(anchor: tuple[float, float]) -> None:
-    """Use `anchor` (wall s, monotonic s) from now on in this process."""
+def install(anchor: tuple[float, float] | None) -> None:
+    """Use `anchor` (wall s, monotonic s) from now on in this process (None: the wall clock, outside a run)."""
     global _anchor
-    _anchor = (float(anchor[0]), float(anchor[1]))
+    _anchor = None if anchor is None else (float(anchor[0]), float(anchor[1]))
 
 
 def anchor_env() -> dict[str, str]:
-    wall, mono = _current()
-    return {ENV: f"{wall!r}@{mono!r}"}
+    """The environment a child needs to share this process's time base ({} outside a run)."""
+    anchor = _current()
+    return {} if anchor is None else {ENV: f"{anchor[0]!r}@{anchor[1]!r}"}
 
 
 def now() -> float:
-    """Epoch seconds on the run's time base."""
-    wall, mono = _current()
-    return wall + (time.monotonic() - mono)
+    """Epoch seconds on the run's time base (the wall clock outside a run)."""
+    anchor = _current()
+    return time.time() if anchor is None else anchor[0] + (time.monotonic() - anchor[1])
 
 
 def from_wall(wall_s: float) -> float:
     """A time another program stamped with the wall clock, moved onto the run's time base (by how far the wall
-    clock has drifted or stepped from it by now)."""
-    return wall_s + (now() - time.time())
+    clock has drifted or stepped from it by now; unchanged outside a run)."""
+    return wall_s if _current() is None else wall_s + (now() - time.time())
 
 
-def _current() -> tuple[float, float]:
-    if _anchor is None:
-        install(_parse(os.environ.get(ENV)) or (time.time(), time.monotonic()))
-    assert _anchor is not None
+def _current() -> tuple[float, float] | None:
+    global _anchor
+    if _anchor is None and (inherited := _parse(os.environ.get(ENV))) is not None:
+        _anchor = inherited
     return _anchor
 
 

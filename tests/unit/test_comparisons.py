@@ -215,10 +215,13 @@ def test_sliding_window_criteria():
     assert overall.windows == 121 and overall.compliant is not None
     assert overall.worst_error_rate == pytest.approx(30 / 600)
     got = verdicts(f, "sliding_p95_ms <= 100", "sliding_p95_ms <= 50 in after", "sliding_error_rate <= 0.01",
-                   "sliding_error_rate <= 0.06 in fault", "sliding_p95_ms <= 100 in recovery")
+                   "sliding_error_rate <= 0.08 in fault", "sliding_p95_ms <= 100 in recovery",
+                   "sliding_error_rate <= 0.06 in fault")
     assert got == {"sliding_p95_ms <= 100": Verdict.PASS, "sliding_p95_ms <= 50 in after": Verdict.FAIL,
-                   "sliding_error_rate <= 0.01": Verdict.FAIL, "sliding_error_rate <= 0.06 in fault": Verdict.PASS,
-                   "sliding_p95_ms <= 100 in recovery": Verdict.INCONCLUSIVE}
+                   "sliding_error_rate <= 0.01": Verdict.FAIL, "sliding_error_rate <= 0.08 in fault": Verdict.PASS,
+                   "sliding_p95_ms <= 100 in recovery": Verdict.INCONCLUSIVE,
+                   # 30 errors in 600 is 5 %, but its one-sided 95 % upper bound (6.8 %) does not prove <= 6 %
+                   "sliding_error_rate <= 0.06 in fault": Verdict.INCONCLUSIVE}
     text = figure(f.comparisons, "sliding_error_rate", "overall").evidence
     assert "121 30 s windows sliding by 1 s" in text and "30 errors in 600 load samples" in text
 

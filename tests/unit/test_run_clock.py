@@ -23,10 +23,10 @@ TOLERANCE_S = 0.5  # a generous bound on the few milliseconds between two readin
 
 @pytest.fixture
 def stepped():
-    """Install an anchor whose wall time lies STEP_S before the wall clock; restore a fresh one afterwards."""
+    """Install an anchor whose wall time lies STEP_S before the wall clock; outside a run again afterwards."""
     run_clock.install((time.time() - STEP_S, time.monotonic()))
     yield time.time() - STEP_S
-    run_clock.start()
+    run_clock.install(None)
 
 
 def test_now_follows_the_anchor_not_the_wall_clock(stepped):
@@ -73,3 +73,10 @@ def test_a_request_locust_stamped_with_the_wall_clock_lands_on_the_run_clock(ste
 def test_from_wall_moves_a_wall_clock_stamp_by_the_step(stepped):
     wall = time.time()
     assert abs(run_clock.from_wall(wall) - (wall - STEP_S)) < TOLERANCE_S
+
+
+def test_outside_a_run_every_stamp_is_the_wall_clock():
+    run_clock.install(None)
+    assert run_clock.from_wall(1000.0) == 1000.0
+    assert run_clock.anchor_env() == {}
+    assert abs(run_clock.now() - time.time()) < TOLERANCE_S

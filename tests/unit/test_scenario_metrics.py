@@ -241,10 +241,13 @@ def test_certify_judges_the_ai_metrics_and_renders_them():
     journal = {"status": "completed", "deviated": False, "run": [], "rollbacks": []}
     findings, cert = _run(_ledger("link_cut", "provider-bedrock", T0, T0 + 7), frame, journal, T0 + 7,
                           "ai_fallback_share >= 0.9 in fault", "ai_p95_ms <= 1500 in fault",
-                          "ai_error_rate < 0.01 in fault", "ai_fallback_share <= 0.5 in after",
-                          "ai_fallback_share <= 0.5 in fault")
+                          "ai_error_rate < 0.05 in fault", "ai_fallback_share <= 0.5 in after",
+                          "ai_fallback_share <= 0.5 in fault", "ai_error_rate < 0.01 in fault")
     got = {c.name: c for c in cert.criteria}
-    assert [c.verdict for c in cert.criteria] == [Verdict.PASS] * 4 + [Verdict.FAIL], cert.reasons
+    # 0 errors in 70: the one-sided 95 % upper bound is 4.2 %, which proves < 5 % but not < 1 % (that takes 299)
+    assert [c.verdict for c in cert.criteria] == [Verdict.PASS] * 4 + [Verdict.FAIL, Verdict.INCONCLUSIVE], \
+        cert.reasons
+    assert "Clopper-Pearson bounds [0, 0.04" in got["ai_error_rate < 0.01 in fault"].evidence
     assert got["ai_fallback_share >= 0.9 in fault"].measured == 1.0
     assert "google 70" in got["ai_fallback_share <= 0.5 in fault"].evidence
     assert got["ai_p95_ms <= 1500 in fault"].measured == 800.0
@@ -334,8 +337,11 @@ def test_certify_judges_interval_criteria_and_renders_them():
     rows.loc[rows["t_s"] >= T0 + 10, "latency_ms"] = 250.0
     journal = {"status": "completed", "deviated": False, "run": [], "rollbacks": []}
     findings, cert = _run([], rows, journal, T0 + 20, "interval_p95_ms < 200 in overall",
-                          "interval_error_rate < 0.01 in overall", "interval_p95_ms < 300 in overall")
-    assert [c.verdict for c in cert.criteria] == [Verdict.FAIL, Verdict.PASS, Verdict.PASS], cert.reasons
+                          "interval_error_rate < 0.05 in overall", "interval_p95_ms < 300 in overall",
+                          "interval_error_rate < 0.01 in overall")
+    # 100 requests an interval, none failed: every interval's upper bound (2.9 %) is below 5 %, not below 1 %
+    assert [c.verdict for c in cert.criteria] == [Verdict.FAIL, Verdict.PASS, Verdict.PASS, Verdict.INCONCLUSIVE], \
+        cert.reasons
     assert cert.criteria[0].measured == 250.0 and "10 s intervals" in cert.criteria[0].evidence
     assert metric_unit(Metric.interval_p95_ms) == "ms" and metric_unit(Metric.interval_error_rate) == "ratio"
     assert "Worst interval P95" in markdown(summary(findings, cert, {}))
