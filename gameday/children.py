@@ -63,16 +63,19 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, grace_s: floa
 
 
 def sampler_argv(run_dir: Path, gd: GameDaySpec, router_url: str, pg_ports: dict[str, int], seq_start: int,
-                 routing: bool = True, capacity_urls: dict[str, str] | None = None) -> list[str]:
+                 routing: bool = True, capacity_urls: dict[str, str] | None = None, canary_url: str | None = None,
+                 fresh_connections: bool = False) -> list[str]:
     """The samplers' child; `routing=False` when the entry point has no router status (the AWS target);
-    `capacity_urls` (region -> gateway URL) adds the capacity sampler."""
+    `capacity_urls` (region -> gateway URL) adds the capacity sampler; `canary_url` is where canary writes go
+    (default: the entry point's /writes); `fresh_connections` opens a connection (a DNS lookup) per probe."""
     config = {"out": str(run_dir / "probes.jsonl"), "entry_url": router_url,
               "routing_url": f"{router_url}/_router/status" if routing else None,
               "pg_ports": pg_ports, "canary_seq_start": seq_start,
               "health_interval_s": gd.probes.health_interval_s, "canary_rate_per_s": gd.probes.canary_rate_per_s,
               "canary_timeout_s": gd.probes.canary_timeout_s, "routing_interval_s": gd.probes.routing_interval_s,
               "replication_interval_s": gd.probes.replication_interval_s,
-              "capacity_urls": capacity_urls or {}, "capacity_interval_s": gd.probes.capacity_interval_s}
+              "capacity_urls": capacity_urls or {}, "capacity_interval_s": gd.probes.capacity_interval_s,
+              "canary_url": canary_url, "fresh_connections": fresh_connections}
     path = run_dir / "sampler.json"
     path.write_text(json.dumps(config, indent=2))
     return [sys.executable, "-m", "probes.samplers", "--config", str(path)]

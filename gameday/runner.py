@@ -146,7 +146,9 @@ class Run:
         try:
             sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, sources.pg_ports, seq_start,
                                                            routing=sources.routing,
-                                                           capacity_urls=sources.capacity_urls),
+                                                           capacity_urls=sources.capacity_urls,
+                                                           canary_url=sources.canary_url,
+                                                           fresh_connections=sources.fresh_connections),
                                      run_dir / "sampler.log", env, die_with_runner=True)
             load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick,
                                           edge_url=target.edge_url)

@@ -57,6 +57,8 @@ class SamplerConfig(BaseModel):
     capacity_timeout_s: PositiveFloat = 1.0
     duration_s: PositiveFloat | None = None
     flush_interval_s: PositiveFloat = 0.2
+    canary_url: str | None = None  # where canary writes go (None: {entry_url}/writes)
+    fresh_connections: bool = False  # a connection (a DNS lookup) per health and canary probe: no keep-alive
 
 
 class Clock:
@@ -195,8 +197,9 @@ async def run(config: SamplerConfig) -> int:
     in_flight: set[asyncio.Task] = set()
     base = config.entry_url.rstrip("/")
     # Separate pools: a stalled write path must not starve the health checks of connections.
-    health_client = _client(config.health_interval_s, config.health_timeout_s)
-    canary_client = _client(1 / config.canary_rate_per_s, config.canary_timeout_s)
+    health_client = _client(config.health_interval_s, config.health_timeout_s, config.fresh_connections)
+    canary_client = _client(1 / config.canary_rate_per_s, config.canary_timeout_s, config.fresh_connections)
+    canary_url = config.canary_url or f"{base}/writes"
     routing_client = _client(config.routing_interval_s, config.routing_timeout_s)
     capacity_client = _client(config.capacity_interval_s, config.capacity_timeout_s)
     db = DbSampler(config.pg_ports, timeout_s=min(2.0, config.replication_interval_s * 2 + 1))
@@ -208,7 +211,7 @@ async def run(config: SamplerConfig) -> int:
         writer.append(await health_probe(health_client, f"{base}/health", at_s, config.health_timeout_s, clock.now))
 
     async def canary(tick: int, sent_s: float) -> None:
-        writer.append(await canary_probe(canary_client, f"{base}/writes", seq_start + tick, sent_s,
+        writer.append(await canary_probe(canary_client, canary_url, seq_start + tick, sent_s,
                                          config.canary_timeout_s, clock.now))
 
     async def routing(tick: int, at_s: float) -> None:
@@ -248,12 +251,14 @@ async def run(config: SamplerConfig) -> int:
     return 0
 
 
-def _client(interval_s: float, timeout_s: float) -> httpx.AsyncClient:
-    # Enough connections for every request that can be in flight at once, plus slack.
+def _client(interval_s: float, timeout_s: float, fresh: bool = False) -> httpx.AsyncClient:
+    """Enough connections for every request that can be in flight at once, plus slack. `fresh`: none kept alive,
+    so every probe resolves the name again (the resolver honours the record's TTL) and a DNS failover shows when
+    it happens, not when an old connection to the old region's address breaks."""
     connections = int(timeout_s / interval_s) + 10
     return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s + 1.0),
                              limits=httpx.Limits(max_connections=connections,
-                                                 max_keepalive_connections=connections))
+                                                 max_keepalive_connections=0 if fresh else connections))
 
 
 def main(argv: list[str] | None = None) -> int:

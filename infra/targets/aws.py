@@ -21,6 +21,7 @@ from gameday.base.errors import GameDayError, InvalidInput
 from gameday.base.settings import Settings
 from infra.targets import aws_checks, safety
 from infra.targets.aws_actions import ACTIONS
+from infra.targets.aws_canary import surviving_canary_writes
 from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused, session_for
 from infra.targets.aws_database import DatabaseFaults
 from infra.targets.aws_delivery import DeliveryFaults
@@ -413,10 +414,13 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
     def served_region(self) -> str:
         raise InvalidInput("the served region has no AWS meaning: the router's status exists only on the local stack")
 
-    def surviving_writes(self, since_seq: int) -> None:
-        """Not measurable yet: the harness cannot read the Aurora writer's canary rows (RPO stays unmeasured)."""
-        return None
+    def surviving_writes(self, since_seq: int) -> dict | None:
+        """The canary writes the final writer holds, read back through the profile's canary endpoint
+        (infra/targets/aws_canary.py); None without `endpoints.canary_url` (RPO not measured)."""
+        return surviving_canary_writes(self.profile.endpoints.canary_url, since_seq, self.writer_regions())
 
     def sampler_sources(self) -> SamplerSources:
-        """The samplers read the entry point only (no database ports, gateways or router status on AWS)."""
-        return SamplerSources()
+        """The samplers read the entry point only (no database ports, gateways or router status on AWS); canary
+        writes go to the canary endpoint; every probe opens its own connection, so it resolves the failover
+        record again (its TTL honoured by the resolver) and measures the DNS failover, not connection reuse."""
+        return SamplerSources(canary_url=self.profile.endpoints.canary_url, fresh_connections=True)

@@ -15,7 +15,6 @@ A check that cannot be made (AccessDenied, a missing resource) fails with AWS's 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -25,12 +24,10 @@ from gameday.base.errors import GameDayError
 from infra.targets import safety
 from infra.targets.aws_actions import IAM_ACTIONS
 
-__all__ = ["Finding", "readiness", "ready", "WARN_SHARE", "TEST_FAILOVERS_PER_DAY"]
+__all__ = ["Finding", "readiness", "ready", "WARN_SHARE"]
 
 WARN_SHARE = 0.8
-TEST_FAILOVERS_PER_DAY = 15      # ElastiCache TestFailover: node groups in any rolling 24-hour period
 SIMULATE_BATCH = 50              # actions per SimulatePrincipalPolicy call
-TEST_FAILOVER_EVENT = re.compile(r"Test Failover API called for node group", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -227,11 +224,8 @@ def _lambda_quota(driver) -> list[Finding]:
 
 
 def _test_failover_quota(driver) -> list[Finding]:
-    cache = driver.profile.resources.cache
-    if cache is None:
+    if driver.profile.resources.cache is None:
         return []
-    events = driver.client("elasticache", cache.region).describe_events(
-        SourceType="replication-group", Duration=24 * 60).get("Events", [])
-    used = sum(1 for e in events if TEST_FAILOVER_EVENT.search(e.get("Message", "")))
-    return [_share_finding(f"quota: elasticache test failover ({cache.region})", used, TEST_FAILOVERS_PER_DAY,
+    quota = driver.cache_failover_quota()  # the same count failover_cache refuses by
+    return [_share_finding(f"quota: elasticache test failover ({quota['region']})", quota["used"], quota["quota"],
                            "TestFailover node groups in the last 24 hours")]

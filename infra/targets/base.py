@@ -55,6 +55,9 @@ class SamplerSources:
     pg_ports: dict[str, int] = field(default_factory=dict)        # region -> database port (writers, lag)
     capacity_urls: dict[str, str] = field(default_factory=dict)   # region -> gateway URL (/_region/capacity)
     routing: bool = False                                         # the router's status can be sampled
+    canary_url: str | None = None          # where the canary writes go (None: the entry point's /writes)
+    # A new connection (so a new DNS lookup) for every probe: a DNS failover is measured, not connection reuse
+    fresh_connections: bool = False
 
 
 class Target(Protocol):

@@ -4,7 +4,9 @@
 
 `POST /_control/fail?s=1` answers 503 to health and writes for 1 s; `POST /_control/stall?s=1` commits
 writes but holds their answers for 1 s (a write that may have committed: the canary's "uncertain");
-`GET /_control/seqs` lists the committed seqs.
+`GET /_control/seqs` lists the committed seqs; `GET /_control/connections` the client connections (by their
+source port) that health checks and writes arrived on; `POST /canary` is a second write path (a canary endpoint)
+that records its seqs as well.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ HEADERS = {"X-Region": "fake-1", "X-Router-Region": "fake-1"}
 
 
 def build_app() -> web.Application:
-    state = {"fail_until": 0.0, "stall_until": 0.0, "seqs": set()}
+    state = {"fail_until": 0.0, "stall_until": 0.0, "seqs": set(), "connections": {"health": set(), "write": set()}}
+
+    def seen(request: web.Request, path: str) -> None:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            state["connections"][path].add(peer[1])
 
     def failing() -> bool:
         return time.time() < state["fail_until"]
@@ -32,13 +39,18 @@ def build_app() -> web.Application:
     async def seqs(request: web.Request) -> web.Response:
         return web.json_response(sorted(state["seqs"]))
 
+    async def connections(request: web.Request) -> web.Response:
+        return web.json_response({path: len(ports) for path, ports in state["connections"].items()})
+
     async def health(request: web.Request) -> web.Response:
+        seen(request, "health")
         if failing():
             return web.json_response({"status": "down"}, status=503, headers=HEADERS)
         return web.json_response({"region": "fake-1", "status": "ok",
                                   "db": {"ok": True, "writable": True, "role": "primary"}}, headers=HEADERS)
 
     async def write(request: web.Request) -> web.Response:
+        seen(request, "write")
         seq = int((await request.json())["seq"])
         if failing():
             return web.json_response({"error": "standby"}, status=503, headers=HEADERS)
@@ -55,6 +67,8 @@ def build_app() -> web.Application:
     app = web.Application()
     app.router.add_post("/_control/{mode:fail|stall}", control)
     app.router.add_get("/_control/seqs", seqs)
+    app.router.add_get("/_control/connections", connections)
+    app.router.add_post("/canary", write)
     app.router.add_get("/health", health)
     app.router.add_post("/writes", write)
     app.router.add_get("/_router/status", router_status)

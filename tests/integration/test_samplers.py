@@ -142,6 +142,30 @@ def test_duration_ends_the_run_by_itself(entry_url, tmp_path):
     assert min(c["seq"] for c in canary) >= int(min(c["sent_s"] for c in canary) * 1000) - 1000
 
 
+@pytest.mark.parametrize("fresh", [True, False], ids=["fresh-connections", "keep-alive"])
+def test_with_fresh_connections_every_probe_opens_its_own_and_canaries_go_to_the_canary_url(tmp_path, fresh):
+    """The AWS target's samplers: a connection (so a DNS lookup) per probe, canary writes to its canary endpoint."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_module("tests.integration.fake_entry_point", "--port", str(port), ready_url=f"{url}/health")
+    try:
+        before = httpx.get(f"{url}/_control/connections", timeout=2).json()
+        proc, out = start_sampler(tmp_path, url, duration_s=1.0, canary_url=f"{url}/canary", fresh_connections=fresh,
+                                  canary_seq_start=5_000_000)
+        assert proc.wait(timeout=10) == 0
+        opened = {k: v - before[k] for k, v in httpx.get(f"{url}/_control/connections", timeout=2).json().items()}
+        committed = httpx.get(f"{url}/_control/seqs", timeout=2).json()
+    finally:
+        stop_process(server)
+    probes = read(out)
+    health, canary = len(probes["health"]), len(probes["canary"])
+    assert {c["seq"] for c in probes["canary"] if c["outcome"] == "acked"} <= set(committed)
+    if fresh:  # one connection a request (the fake answers every request: none is lost)
+        assert opened == {"health": health, "write": canary}, (opened, health, canary)
+    else:      # kept alive: a handful of connections serve every probe
+        assert opened["health"] < health / 2 and opened["write"] < canary / 2, (opened, health, canary)
+
+
 def test_bad_config_exits_2_naming_the_field(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"out": str(tmp_path / "p.jsonl"), "entry_url": "http://127.0.0.1:1",
