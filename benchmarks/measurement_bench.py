@@ -10,7 +10,8 @@ the fault ledger's times, the ground truth. Three kinds, in turn, each with rand
   there, and its bracket [low_s, high_s] must overlap that interval.
 - late-onset: a harmless fault first (1 ms latency on the replication link: t0), then after U(2, 6) s the entry
   cut for U(1, 4) s. The same truth for the RTO, measured from t0 (an RTO of 0 "because the SLO held in the
-  first sustain window" is the defect this catches); the impact must be seen at the cut.
+  first sustain window" is the defect this catches); the time to impact (the first failed probe, +- one probe
+  interval) must meet the cut's call, between its ledger `begin` and `injected`.
 - replication-cut: replication cut U(1, 4) s before the primary is powered off, then promotion. Truth: the RPO
   lies between t0 - (the cut's injected time) - one canary interval (the oldest lost write is acked within one
   interval after the cut) and t0 - (the cut's begin time); the RPO bracket [s, high_s] must overlap it.
@@ -116,12 +117,15 @@ def judge(kind: str, run_dir: Path, drawn: dict) -> list[dict]:
             value, bar = summary["rto"][f"{side}_s"], summary["rto"][side] or {}
             rows.append(_row(f"rto_{side}_s", truth, value, bar.get("low_s"), bar.get("high_s")))
             if kind == "late-onset":
-                # The link went down during the cut's call (between its ledger `begin` and `injected`); a probe
-                # sent up to one interval before that may be the one the cut broke in flight.
+                # Truth: the link went down during the cut's call, between its ledger `begin` and `injected`. The
+                # figure is the intended time of the first failed probe: the impact came after the success one
+                # interval before it, and before that probe was answered (a cut breaks probes in flight too), so
+                # its resolution is one probe interval either way.
                 step = summary["rto"][f"{side}_resolution_s"] or 0.0
-                truth_impact = (begin["link_cut"]["at_s"] - t0 - step, cut["at_s"] - t0)
+                truth_impact = (begin["link_cut"]["at_s"] - t0, cut["at_s"] - t0)
                 impact = bar.get("impact_s")
-                rows.append(_row(f"impact_{side}_s", truth_impact, impact, impact, impact))
+                rows.append(_row(f"impact_{side}_s", truth_impact, impact,
+                                 None if impact is None else impact - step, None if impact is None else impact + step))
     else:
         # The oldest lost write was acked after the cut, at most one canary interval after it (the resolution).
         resolution = summary["rpo"]["resolution_s"] or 0.0

@@ -204,10 +204,11 @@ def _increase(e: RateComparison, window: str, source: str | None) -> Figure:
     return Figure(e.diff, evidence, (e.diff_lower, e.diff_upper), e.zero_baseline, significant)
 
 
-def _window_bounds(bounds: tuple[float, float] | None) -> str:
+def window_bounds_text(bounds: tuple[float, float] | None, what: str = "window") -> str:
+    """How a worst-window error rate is judged: by the Clopper-Pearson bounds of every `what`'s rate."""
     if bounds is None:
         return "no bounds"
-    return (f"judged by one-sided {CONFIDENCE:.0%} Clopper-Pearson bounds of every window's error rate: some window "
+    return (f"judged by one-sided {CONFIDENCE:.0%} Clopper-Pearson bounds of every {what}'s error rate: some {what} "
             f"errs at >= {bounds[0]:.4g}, none at >= {bounds[1]:.4g}")
 
 
@@ -223,7 +224,7 @@ def _sliding(comparisons: Comparisons, metric: str, window: str) -> Figure:
     if metric == "sliding_error_rate":
         return Figure(s.worst_error_rate, f"worst of {counted}: {s.worst_errors:,} errors in {s.worst_requests:,} "
                                           f"{comparisons.source} from {_clock(s.worst_error_start_s)}; "
-                                          f"{_window_bounds(s.error_bounds)}", s.error_bounds)
+                                          f"{window_bounds_text(s.error_bounds)}", s.error_bounds)
     if s.worst_p95_ms is None:
         return Figure(None, f"no latencies in {counted}")
     return Figure(s.worst_p95_ms, f"worst exact nearest-rank P95 of {counted}, {comparisons.source}: the window "

@@ -18,6 +18,7 @@ from enum import StrEnum
 from gameday.base.metrics import Metric, Window
 from gameday.base.models import Criterion
 from reports.comparisons import figure as comparison_figure
+from reports.comparisons import window_bounds_text
 from reports.findings import Findings, WindowStats, iso_utc
 from reports.recovery import RtoResult
 from reports.samples import percentile_minimum
@@ -322,12 +323,10 @@ def _interval(w: WindowStats, m: Metric) -> Measurement:
         return Measurement(None, f"no {size} with >= {MIN_REQUESTS} load requests in {_span(w)}")
     counted = f"{i.windows} {size} of {_span(w)} ({i.skipped} with < {MIN_REQUESTS} requests skipped)"
     if m is Metric.interval_error_rate:
-        low, high = i.error_bounds or (0.0, 1.0)
         return Measurement(i.worst_error_rate, f"worst of {counted}: {i.worst_errors:,} errors in {i.worst_requests:,} "
-                                               f"load requests from {_clock(i.worst_error_start_s)}; judged by "
-                                               f"one-sided {CONFIDENCE:.0%} Clopper-Pearson bounds of every "
-                                               f"interval's error rate: some interval errs at >= {low:.4g}, none at "
-                                               f">= {high:.4g}", interval=(low, high))
+                                               f"load requests from {_clock(i.worst_error_start_s)}; "
+                                               f"{window_bounds_text(i.error_bounds, 'interval')}",
+                           interval=i.error_bounds or (0.0, 1.0))
     if i.worst_p95_ms is None:
         return Measurement(None, f"no interval with >= {MIN_REQUESTS} non-AI load samples in {counted}")
     return Measurement(i.worst_p95_ms, f"worst exact nearest-rank P95 of the non-AI load samples of {counted}: "
@@ -342,6 +341,13 @@ def _capacity_max(w: WindowStats, m: Metric) -> Measurement:
                               f"{at['max_instances']} (capacity sample at {_clock(at['at_s'])}) in {_span(w)}")
 
 
+def _counter_timing(t) -> str:
+    """How exactly gateway counters place a throttle in time: one capacity sample's spacing, from the data."""
+    if t.source != "gateway counters":
+        return ""
+    return f"; ± {t.resolution_s:g} s, the capacity samples' spacing" if t.resolution_s else "; timing unknown"
+
+
 def _throttles(w: WindowStats, m: Metric) -> Measurement:
     """throttle_rate and throttled_requests: the gateways' counters, else the load samples' 429s."""
     t = w.throttled
@@ -352,7 +358,7 @@ def _throttles(w: WindowStats, m: Metric) -> Measurement:
             return Measurement(None, f"no requests counted in {_span(w)}")
         return _share(t.count, t.requests, t.rate, f"{t.count:,} of {t.requests:,} requests throttled (429) in "
                                                    f"{_span(w)} ({t.source}"
-                                                   f"{'; ± 0.5 s' if t.source == 'gateway counters' else ''}); "
+                                                   f"{_counter_timing(t)}); "
                                                    f"{t.load_throttled:,} of {t.load_requests:,} load requests got a "
                                                    "429")
     if t.source == "load samples":
@@ -360,7 +366,7 @@ def _throttles(w: WindowStats, m: Metric) -> Measurement:
                                            f"{_span(w)} (no capacity samples: load samples only)")
     regions = ", ".join(f"{region} {n:,}" for region, n in t.by_region)
     return Measurement(float(t.count), f"{t.count:,} requests throttled (429) by the region gateways in {_span(w)} "
-                                       f"({regions}; their counters, ± 0.5 s); {t.load_throttled:,} of "
+                                       f"({regions}; their counters{_counter_timing(t)}); {t.load_throttled:,} of "
                                        f"{t.load_requests:,} load requests got a 429")
 
 

@@ -159,6 +159,7 @@ class Throttles:
     load_requests: int = 0
     by_region: tuple[tuple[str, int], ...] = ()
     requests: int = 0            # the requests counted over the same span (gateway counters or sent load samples)
+    resolution_s: float | None = None  # gateway counters: the capacity samples' spacing (a counter step's timing)
 
     @property
     def rate(self) -> float | None:
@@ -180,8 +181,9 @@ def throttles(capacity: list[dict] | tuple[dict, ...], samples: pd.DataFrame | N
         by_region = tuple((region, _increments(records, "throttles_total", start_s, end_s))
                           for region, records in sorted(covering.items()))
         requests = sum(_increments(records, "requests_total", start_s, end_s) for records in covering.values())
+        spacing = [s for s in (sampling_interval_s(r["at_s"] for r in records) for records in covering.values()) if s]
         return Throttles(sum(n for _, n in by_region), "gateway counters", load_throttled, load_requests, by_region,
-                         requests)
+                         requests, max(spacing) if spacing else None)
     if load_requests:
         return Throttles(load_throttled, "load samples", load_throttled, load_requests, (), load_requests)
     return Throttles(None, "none", 0, 0)

@@ -58,6 +58,8 @@ def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s
     w = int(round(steps_per_window))
     span = (end_s - start_s) / step_s
     steps = math.ceil(span) if cover_end else math.floor(span + 1e-9)
+    if cover_end and w == 1 and steps >= 2 and span - (steps - 1) < 0.5:
+        steps -= 1                               # the sliver joins the last whole interval (its edge becomes end_s)
     if steps < w:
         return empty
     t = np.asarray(t_s, dtype=float)
@@ -70,7 +72,7 @@ def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s
         t, latency, ok, measured = t[order], latency[order], ok[order], measured[order]
     edges = start_s + np.arange(steps + 1) * step_s
     bounds = np.searchsorted(t, edges, "left")
-    if cover_end and edges[-1] > end_s:          # the short last step ends at end_s
+    if cover_end and edges[-1] != end_s:         # the last step (short, or widened by a sliver) ends at end_s
         bounds[-1] = np.searchsorted(t, end_s, "right" if closed else "left")
     errors_before = np.concatenate(([0], np.cumsum(~ok)))
     latencies_before = np.concatenate(([0], np.cumsum(measured)))

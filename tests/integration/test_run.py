@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gameday.base.ledger import open_from, read_entries
 from infra.local.layout import PRIMARY_REGION, router_link
@@ -33,6 +35,19 @@ SUMMARY_ROUNDING_S = 0.0005  # summary.json gives seconds to 3 decimals
 def target(stack_root: Path):
     with running_stack(stack_root, "runs") as driver:
         yield driver
+
+
+def _drawn(experiment: Path, tmp_path: Path, name: str, low: float, high: float) -> Path:
+    """A copy of `experiment` whose configuration value `name` is drawn from U(low, high); the seed is printed
+    (pytest shows it with a failure) so a failing draw can be run again (GAMEDAY_TEST_SEED)."""
+    seed = int(os.environ.get("GAMEDAY_TEST_SEED") or random.randrange(1 << 30))
+    value = round(random.Random(seed).uniform(low, high), 3)
+    print(f"{experiment.name}: {name} = {value} (GAMEDAY_TEST_SEED={seed})")
+    doc = yaml.safe_load(experiment.read_text())
+    doc["configuration"][name] = value
+    path = tmp_path / experiment.name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def _why(run: Path, result: subprocess.CompletedProcess) -> str:
@@ -72,7 +87,8 @@ def test_an_invalid_experiment_exits_2_and_touches_nothing(target, tmp_path):
 
 
 def test_an_entry_point_outage_of_known_length_measures_as_the_rto(target, tmp_path):
-    result = gameday_run(target, EXPERIMENTS / "entry-outage.yaml", tmp_path / "run")
+    experiment = _drawn(EXPERIMENTS / "entry-outage.yaml", tmp_path, "outage_s", 1.0, 4.0)
+    result = gameday_run(target, experiment, tmp_path / "run")
     assert result.returncode == 0, _why(tmp_path / "run", result)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     # Ground truth from the ledger: the link was down from its `injected` line (t0) for at least `duration_s` (the
@@ -95,7 +111,7 @@ def test_an_entry_point_outage_of_known_length_measures_as_the_rto(target, tmp_p
 def test_a_replication_cut_before_a_power_off_measures_as_the_rpo_and_loses_exactly_the_unreplicated_writes(
         target, tmp_path):
     run = tmp_path / "run"
-    result = gameday_run(target, EXPERIMENTS / "rpo-window.yaml", run)
+    result = gameday_run(target, _drawn(EXPERIMENTS / "rpo-window.yaml", tmp_path, "gap_s", 1.0, 3.0), run)
     assert result.returncode == 0, _why(run, result)
     summary = json.loads((run / "summary.json").read_text())
     injected = {e["id"]: e for e in read_entries(run / "faults.jsonl") if e["event"] == "injected"}
