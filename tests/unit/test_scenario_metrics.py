@@ -291,12 +291,12 @@ def tumbling_by_hand(frame: pd.DataFrame, start: float, end: float, closed: bool
                      min_requests: int) -> list[tuple[float, float, float | None] | None]:
     """Per interval: (start, error rate, non-AI P95 or None), None when skipped; interval k holds the window's
     sent samples with floor((t - start) / interval_s) == k, for k < ceil((end - start) / interval_s), except that a
-    last interval shorter than half an interval joins the one before it."""
+    last interval shorter than an interval joins the one before it."""
     t = frame["t_s"].to_numpy()
     member = (t >= start) & ((t <= end) if closed else (t < end)) & ~frame["dropped"].to_numpy(dtype=bool)
     index = np.floor((t - start) / interval_s)
     count = math.ceil((end - start) / interval_s)
-    if count >= 2 and (end - start) / interval_s - (count - 1) < 0.5:
+    if count >= 2 and (end - start) / interval_s - (count - 1) < 1 - 1e-9:
         count -= 1
         index = np.minimum(index, count - 1)
     not_ai = ~frame["name"].map(is_ai).to_numpy(dtype=bool)
