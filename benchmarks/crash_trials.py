@@ -139,8 +139,15 @@ def trial(n: int, mode: str, at_s: float, experiment: Path, target: LocalTarget,
         run_code = run.wait()
     recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port", base], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=600)
-    problems = target.reference_problems()
-    acked, lost = lost_outside_faults(run_dir, target, started_s)
+    try:
+        problems = target.reference_problems()
+    except Exception as exc:  # the check itself failed: that is a finding, not the end of the benchmark
+        problems = [f"reference check failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"]
+    try:
+        acked, lost = lost_outside_faults(run_dir, target, started_s)
+    except Exception as exc:
+        problems.append(f"lost-write check failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        acked = lost = 0
     return {"trial": n, "mode": mode, "at_s": round(at_s, 1), "did": done, "run_exit": run_code,
             "recover_exit": recover.returncode, "problems": problems, "acked": acked, "lost_outside_faults": lost,
             "recover_tail": recover.stdout.strip().splitlines()[-1:] + recover.stderr.strip().splitlines()[-2:]}

@@ -141,9 +141,12 @@ def base_backup(bindir: Path, datadir: Path, source_port: int, user: tuple[int, 
 
 
 def kill_users_of(datadir: Path, timeout_s: float = 5.0) -> list[int]:
-    """SIGKILL every process whose command line names `datadir` (a postmaster and its children, a pg_basebackup):
-    only this stack's own processes name its data directories. Returns their PIDs once they are gone."""
+    """SIGKILL every process whose command line names `datadir` (a postmaster and its children, a pg_basebackup)
+    or that lives in it (every Postgres process works in its data directory: a checkpointer orphaned by a killed
+    postmaster would otherwise write its stats file into the directory being replaced). Only this stack's own
+    processes name or live in its data directories. Returns their PIDs once they are gone."""
     needle = str(datadir).encode()
+    home = (str(datadir), f"{datadir} (deleted)")
     victims = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -151,8 +154,12 @@ def kill_users_of(datadir: Path, timeout_s: float = 5.0) -> list[int]:
         try:
             if needle in (entry / "cmdline").read_bytes().split(b"\0"):
                 victims.append(int(entry.name))
+                continue
+            cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
+        if cwd in home or cwd.startswith(f"{datadir}/"):
+            victims.append(int(entry.name))
     for pid in victims:
         for child in children_of(pid):
             _kill(child)

@@ -19,6 +19,7 @@ from infra.local.config import StackConfig
 from infra.local.layout import HOST, PRIMARY_REGION, REGIONS, StackLayout
 from infra.local.operations import LocalOperations
 from infra.local.supervisor import LocalStack
+from infra.local.waiting import port_accepts, wait_until
 from infra.targets import local_checks
 from infra.targets.base import DEFAULT_RECOVERY, Problems, SamplerSources, TargetOptions
 from infra.targets.local_checks import REGION_MODES
@@ -121,12 +122,15 @@ class LocalTarget:
         """How the stack differs from its reference topology: every link enabled without toxics, every component
         running and healthy, exactly one writer and in the primary region, the router serving the primary
         region by health (no override), and a write through the entry point committed there."""
-        problems = []
-        for link in self.layout.links():
-            if not self.ops.toxiproxy.proxy(link.name)["enabled"]:
-                problems.append(f"link {link.name} disabled")
-            if toxics := [t["name"] for t in self.ops.toxiproxy.toxics(link.name)]:
-                problems.append(f"link {link.name} has toxics {', '.join(toxics)}")
+        problems = [f"{c.name} not running" for c in self.stack.components() if c.region is None and not c.ref.alive()]
+        try:
+            for link in self.layout.links():
+                if not self.ops.toxiproxy.proxy(link.name)["enabled"]:
+                    problems.append(f"link {link.name} disabled")
+                if toxics := [t["name"] for t in self.ops.toxiproxy.toxics(link.name)]:
+                    problems.append(f"link {link.name} has toxics {', '.join(toxics)}")
+        except StackError as exc:  # the fault proxy itself is down (killed): no link can be read
+            problems.append(f"links unreadable: {str(exc).splitlines()[0]}")
         for region in REGIONS:
             problems += self.ops.region_problems(region)
         if (writers := self.writer_regions()) != [PRIMARY_REGION]:
@@ -144,14 +148,26 @@ class LocalTarget:
                 problems.append(str(exc).splitlines()[0])
         return problems
 
+    def _restart_shared_components(self) -> list[str]:
+        """Start the components of no region (fault proxy, AI providers, router) that died, as recorded; wait until
+        each accepts connections. The fault proxy comes back with its links as configured at `stack up`."""
+        started = []
+        for component in self.stack.components():
+            if component.region is None and not component.ref.alive():
+                self.stack.respawn(component.name)
+                wait_until(lambda c=component: port_accepts(c.port), component.name, self.settings.start_timeout_s)
+                started.append(component.name)
+        return started
+
     def restore_reference(self) -> dict:
         """Back to the reference topology whatever a crash left: links enabled and clean, dead processes back,
         the writer in the primary region (failback), health-based routing; then verified (StackError else)."""
+        started = self._restart_shared_components()  # the fault proxy first: every link lives in it
         for link in self.layout.links():
             self.ops.set_link(link.name, True)
             for toxic in self.ops.toxiproxy.toxics(link.name):
                 self.ops.toxiproxy.remove_toxic(link.name, toxic["name"])
-        started = [name for region in REGIONS for name in self.ops.power_on(region)]
+        started += [name for region in REGIONS for name in self.ops.power_on(region)]
         writers = self.writer_regions()
         if not writers:  # both databases standbys or dead: the primary's was the writer of the reference
             self.ops.promote(PRIMARY_REGION)

@@ -212,6 +212,22 @@ def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp
     _assert_restored(target)
 
 
+def test_recover_restarts_a_killed_fault_proxy_and_the_links_come_back(target):
+    proxy = next(c for c in target.stack.components() if c.kind == "faultproxy")
+    os.kill(proxy.ref.pid, signal.SIGKILL)                # a lost stack component: every link is gone with it
+    deadline = time.monotonic() + 5
+    while proxy.ref.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "faultproxy not running" in target.reference_problems()
+    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
+                              str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
+                             env=run_env(target), timeout=180)
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert "restoring it" in recover.stdout and "is in its reference topology" in recover.stdout
+    assert target.reference_problems() == []
+    _assert_restored(target)
+
+
 def test_a_breached_stop_condition_aborts_within_seconds_and_rolls_back(target, tmp_path):
     started = time.monotonic()
     result = gameday_run(target, EXPERIMENTS / "stop-condition.yaml", tmp_path / "run")
