@@ -168,6 +168,7 @@ def main() -> int:
     (scratch / "stacks").mkdir(mode=0o755)
     env = {**os.environ, "GAMEDAY_STACK_ROOT": str(settings.stack_root), "GAMEDAY_RUNS_DIR": str(scratch)}
     target = LocalTarget(settings)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SIGTERM too takes the stack down (finally below)
     print(f"crash trials: {args.trials} of {args.experiment.name} --quick, seed {seed}, load average "
           f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}, scratch {scratch}", flush=True)
     target.stack.up()

@@ -30,8 +30,10 @@ def _terminate_with_parent() -> None:
         pass
 
 
-def start(argv: list[str], log: Path, env: dict | None = None, die_with_runner: bool = False) -> subprocess.Popen:
-    """A child in its own session (terminal signals reach the runner only; it decides what to forward).
+def start(argv: list[str], log: Path, env: dict | None = None, die_with_runner: bool = False,
+          pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """A child in its own session (terminal signals reach the runner only; it decides what to forward);
+    `pass_fds` are inherited (the run lock's descriptor, for the Chaos Toolkit child).
 
     `die_with_runner`: for load and samplers, which measure nothing useful once the runner is gone (a killed
     run's Locust would otherwise load the stack for hours). Not for the Chaos Toolkit child: if the runner
@@ -39,7 +41,7 @@ def start(argv: list[str], log: Path, env: dict | None = None, die_with_runner: 
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=ROOT, env=env,
+                                start_new_session=True, cwd=ROOT, env=env, pass_fds=pass_fds,
                                 preexec_fn=_terminate_with_parent if die_with_runner and sys.platform == "linux"
                                 else None)
 

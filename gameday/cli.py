@@ -19,6 +19,7 @@ from gameday.base.settings import Settings
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_ABORTED = 3
+ORPHAN_WAIT_S = 600.0  # recover waits this long for a killed run's Chaos Toolkit child to finish its rollbacks
 
 
 def _settings(base_port: int | None) -> Settings:
@@ -265,14 +266,15 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
     """Recover faults left open by a crashed run (from the stack's, or the AWS profile's, fault ledger), then
     check the target is in its reference topology and bring it back there if not; exit 1 when it cannot."""
     from gameday.faults import recover_open
-    from gameday.run_lock import holder, lock_dir
+    from gameday.run_lock import lock_dir, wait_for_orphan
     from infra.targets.base import TargetOptions
     from infra.targets.registry import open_target
 
     try:
         driver = open_target(target, _settings(base_port), TargetOptions(profile=profile,
                                                                          confirm_account=confirm_account))
-        if not force and (busy := holder(lock_dir(driver))) is not None:
+        if not force and (busy := wait_for_orphan(lock_dir(driver), ORPHAN_WAIT_S,
+                                                  lambda line: click.echo(f"recover: {line}"))) is not None:
             raise InvalidInput(f"recovery of target {target} refused: {busy} is using it (its own rollbacks and "
                                "safety net recover its faults)", hint="wait for it to end, or `gameday recover "
                                "--force` (the two may then undo the same fault at once)")

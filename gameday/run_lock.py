@@ -2,11 +2,13 @@
 
     <state dir>/run.lock     {"pid": 4242, "run_id": "20250101T120000Z-region-failover", "started_at": "..."}
 
-The lock is an exclusive `flock` on that file, held by the process of the run (or of the GameDay, whose runs
-reuse its hold) from before anything is touched until it ends. The kernel drops it when the process dies, so a
-crashed run (even SIGKILL) holds nothing: its stale file is simply taken over. The file's content only names
-the holder for the refusal message. The state directory is the one of the target's fault ledger (for the local
-stack, the stack's own directory), so every driver gets a lock without knowing about it.
+The lock is an exclusive `flock` on that file, held by the process of the run (or of the GameDay, whose runs reuse
+its hold) from before anything is touched until it ends. The kernel drops it when the process dies, so a crashed run
+(even SIGKILL) holds nothing: its stale file is simply taken over. The run's Chaos Toolkit child inherits the lock's
+descriptor (`held_fd`): when the runner is killed, the child still runs the experiment's rollbacks, and the stack
+stays locked until it has (`gameday recover` waits for it, `wait_for_orphan`). The file's content only names the
+holder for the refusal message. The state directory is the one of the target's fault ledger (for the local stack,
+the stack's own directory), so every driver gets a lock without knowing about it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from pathlib import Path
 
 from gameday.base.errors import InvalidInput
 
-__all__ = ["LOCK_FILE", "Holder", "StackBusy", "holder", "holding", "lock_dir"]
+__all__ = ["LOCK_FILE", "Holder", "StackBusy", "held_fd", "holder", "holding", "lock_dir", "wait_for_orphan"]
+
+_held: dict[Path, int] = {}  # lock directory -> this process's descriptor holding its lock
 
 LOCK_FILE = "run.lock"
 RETRY_S = 0.5  # a `holder` probe takes the lock for an instant: a second look tells it from a real holder
@@ -87,6 +91,38 @@ def holder(directory: Path) -> Holder | None:
         os.close(fd)
 
 
+def held_fd(directory: Path) -> int | None:
+    """This process's descriptor holding the lock of the stack in `directory` (to hand to a child), if any."""
+    return _held.get(Path(directory).resolve())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_for_orphan(directory: Path, timeout_s: float, progress=lambda line: None) -> Holder | None:
+    """When the run named in the lock is dead but the lock is still held (its Chaos Toolkit child is running the
+    experiment's rollbacks), wait up to `timeout_s` for it to let go. Returns the holder still there (a live run,
+    or an orphan past the timeout), None when the stack is free."""
+    busy = holder(directory)
+    deadline = time.monotonic() + timeout_s
+    said = False
+    while busy is not None and not _alive(busy.pid) and time.monotonic() < deadline:
+        if not said:
+            progress(f"{busy} is gone, but its Chaos Toolkit child still holds the stack (running the rollbacks): "
+                     f"waiting up to {timeout_s:.0f} s for it")
+            said = True
+        time.sleep(0.5)
+        busy = holder(directory)
+    return busy
+
+
 @contextmanager
 def holding(directory: Path, run_id: str, *, action: str = "run", reuse: bool = False) -> Iterator[None]:
     """Hold the lock of the stack in `directory` for the block; StackBusy (naming the holder) when another live
@@ -106,9 +142,11 @@ def holding(directory: Path, run_id: str, *, action: str = "run", reuse: bool = 
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "run_id": run_id, "started_at": started}).encode(), 0)
+        _held[directory.resolve()] = fd
         try:
             yield
         finally:
+            _held.pop(directory.resolve(), None)
             os.ftruncate(fd, 0)  # still held: nobody reads a half-cleared name
     finally:
         os.close(fd)  # drops the lock

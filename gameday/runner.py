@@ -158,8 +158,11 @@ class Run:
             started = self._warm_up(monitor, run_dir, load, started)
             self._phase(monitor, "baseline", gd.windows.baseline_s)
             if not self._aborted(monitor):
+                # The child inherits the run lock: killed, the runner leaves it running the rollbacks, and the
+                # stack stays locked until they are done (gameday.run_lock).
+                lock_fd = run_lock.held_fd(run_lock.lock_dir(target))
                 chaos = children.start(children.chaos_argv(run_dir, self.options.experiment.resolve(), variables),
-                                       run_dir / "chaos.out", env)
+                                       run_dir / "chaos.out", env, pass_fds=(lock_fd,) if lock_fd is not None else ())
                 monitor.phase = "experiment"
                 self._wait_chaos(chaos, monitor)
                 self.experiment_ended_s = run_clock.now()

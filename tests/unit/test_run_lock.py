@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.run_lock import LOCK_FILE, StackBusy, holder, holding
+from gameday.run_lock import LOCK_FILE, StackBusy, holder, holding, wait_for_orphan
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLD = ("import sys, time\nfrom pathlib import Path\nfrom gameday.run_lock import holding\n"
@@ -72,3 +72,37 @@ def test_a_run_inside_a_gameday_reuses_its_hold(tmp_path):
         with pytest.raises(StackBusy):  # a second hold in the same process is refused like any other
             with holding(tmp_path, "stray-run"):
                 pass
+
+
+# A run whose child (the Chaos Toolkit one) inherits the lock: the child sleeps `sys.argv[3]` s (its rollbacks).
+HOLD_WITH_CHILD = ("import subprocess, sys, time\nfrom pathlib import Path\n"
+                   "from gameday.run_lock import held_fd, holding\n"
+                   "with holding(Path(sys.argv[1]), sys.argv[2]):\n"
+                   "    fd = held_fd(Path(sys.argv[1]))\n"
+                   "    child = subprocess.Popen([sys.executable, '-c', f'import time; time.sleep({sys.argv[3]})'],\n"
+                   "                             pass_fds=(fd,), start_new_session=True)\n"
+                   "    print(child.pid, flush=True)\n    time.sleep(300)\n")
+
+
+def test_a_killed_runs_child_keeps_the_stack_locked_until_its_rollbacks_end_and_recover_waits_for_it(tmp_path):
+    runner = subprocess.Popen([sys.executable, "-c", HOLD_WITH_CHILD, str(tmp_path), "killed-run", "2"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    child = int(runner.stdout.readline())
+    os.kill(runner.pid, signal.SIGKILL)        # the runner dies; its child carries on with the lock
+    runner.wait()
+    runner.stdout.close()
+    busy = holder(tmp_path)
+    assert busy is not None and busy.run_id == "killed-run" and busy.pid == runner.pid
+    with pytest.raises(StackBusy):
+        with holding(tmp_path, "next-run"):
+            pytest.fail("a new run took the stack while the killed run's rollbacks were running")
+    said = []
+    assert wait_for_orphan(tmp_path, timeout_s=30, progress=said.append) is None   # free once the child ended
+    assert said and "still holds the stack" in said[0]
+    state = Path(f"/proc/{child}/stat")
+    assert not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")  # it has ended
+
+
+def test_recover_does_not_wait_for_a_live_run(tmp_path, other_run):
+    got = wait_for_orphan(tmp_path, timeout_s=30)
+    assert got is not None and got.pid == other_run.pid        # a live holder is answered at once, not waited for
