@@ -76,6 +76,8 @@ class LocalOperations:
                     self.rebuild_standby(region, writers[0])
                     started.append(f"{c.name} (as standby of {writers[0]})")
                     continue
+            if c.kind == "postgres":  # its killed postmaster may linger as a zombie its lock file still names
+                postgres.clear_stale_pid_file(self.stack.pg_dir(region))
             self.stack.respawn(c.name)
             started.append(c.name)
         for c in self.region_components(region):

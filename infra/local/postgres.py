@@ -183,6 +183,20 @@ def _gone_is_fine(function, path, excinfo) -> None:
         raise excinfo[1]
 
 
+def clear_stale_pid_file(datadir: Path) -> bool:
+    """Remove `datadir`'s postmaster.pid when the postmaster it names is gone or a zombie (killed, not yet reaped
+    by its parent): Postgres would refuse to start, taking the zombie for a running postmaster. True if removed."""
+    pid_file = datadir / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    if state_of(pid) not in (None, "Z", "X", "x"):
+        return False
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
 def is_standby_dir(datadir: Path) -> bool:
     return (datadir / "standby.signal").exists()
 
