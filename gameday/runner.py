@@ -169,6 +169,9 @@ class Run:
             if not self._aborted(monitor):
                 self._phase(monitor, "after", gd.windows.after_s)
         finally:
+            # The measured run ends here: stopping Locust below cuts the requests in flight, which would
+            # otherwise count as failures of the after window's last second.
+            measured_until = run_clock.now()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             monitor.phase = "recovering"
@@ -179,7 +182,7 @@ class Run:
                 children.stop(load)
                 children.stop(sampler)
                 monitor.stop()
-        ended = run_clock.now()
+        ended = measured_until
         self._write_evidence(run_dir, run_id, spec, target, seq_start, started, ended, chaos)
         redact_dir(run_dir, secret_values(spec.raw))
         return self._analyse(run_dir)
