@@ -30,6 +30,7 @@ BANDWIDTH_TOXIC = "gameday_bandwidth"
 WRITER_LOOKUP_S = 15.0
 VERIFY_TIMEOUT_S = 30.0
 GATEWAY_TIMEOUT_S = 60.0  # a deploy starts instances and runs the health gate before it answers
+REFERENCE_SETTLE_S = 30.0  # restore_reference waits this long for the restored stack to answer healthy
 
 
 def stack_config(settings: Settings) -> StackConfig:
@@ -174,7 +175,12 @@ class LocalTarget:
             writers = self.writer_regions()
         failback = self.failback() if writers != [PRIMARY_REGION] else None
         self.ops.route_to(None)
-        if problems := self.reference_problems():
+        # A failback rebuilds the other region's database as a standby: its gateway answers unhealthy until the
+        # standby has streamed, so the postcondition is waited for, not read once.
+        deadline = time.monotonic() + REFERENCE_SETTLE_S
+        while (problems := self.reference_problems()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if problems:
             raise StackError(f"restore of the reference topology on target local failed: {'; '.join(problems)}",
                              hint="`gameday stack down` then `gameday stack up` rebuilds the stack from scratch")
         return {"started": started, "failback": failback, "at_s": run_clock.now()}
