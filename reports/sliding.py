@@ -50,8 +50,9 @@ def sliding_slo(t_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, start_s
     With `cover_end` a last step cut short by `end_s` counts too, so tumbling intervals (step_s == window_s)
     hold every request of the span; that short step holds a request at `end_s` when the span is `closed`. A
     tumbling interval's short last step joins the interval before it (so every interval is at least one interval
-    long: a remainder of a few requests judged alone could never show an error rate small). The P95 is over the requests with a latency that `latency_counted` marks (default: all), and a window with
-    fewer than `min_latencies` of them has none."""
+    long: a remainder of a few requests judged alone could never show an error rate small). The P95 is over the
+    requests with a latency that `latency_counted` marks (default: all), and a window with fewer than
+    `min_latencies` of them has none."""
     steps_per_window = window_s / step_s
     if step_s <= 0 or steps_per_window < 1 or abs(steps_per_window - round(steps_per_window)) > 1e-9:
         raise ValueError(f"window_s ({window_s:g}) must be a whole multiple of step_s ({step_s:g})")
