@@ -215,6 +215,7 @@ class LocalTarget:
     def restore_region(self, region: str, **recorded) -> dict:
         """Undo either mode: processes back (a database as standby of the current writer), links back."""
         _check_region(region)
+        self._restart_shared_components()  # an undo after a crash may find the fault proxy itself dead
         links = self.ops.region_links(region)
         for link in links:
             self.ops.set_link(link, True)
@@ -228,6 +229,7 @@ class LocalTarget:
 
     def restore_link(self, link: str, **recorded) -> dict:
         self._check_link(link)
+        self._restart_shared_components()
         self.ops.set_link(link, True)
         return {"link": link, "enabled": True, "at_s": run_clock.now()}
 
@@ -239,6 +241,7 @@ class LocalTarget:
 
     def remove_latency(self, link: str, **recorded) -> dict:
         self._check_link(link)
+        self._restart_shared_components()
         if any(t["name"] == LATENCY_TOXIC for t in self.ops.toxiproxy.toxics(link)):
             self.ops.toxiproxy.remove_toxic(link, LATENCY_TOXIC)
         return {"link": link, "latency_ms": 0, "at_s": run_clock.now()}
@@ -253,6 +256,7 @@ class LocalTarget:
 
     def remove_bandwidth_limit(self, link: str, **recorded) -> dict:
         self._check_link(link)
+        self._restart_shared_components()
         for toxic in self.ops.toxiproxy.toxics(link):
             if toxic["name"].startswith(BANDWIDTH_TOXIC):
                 self.ops.toxiproxy.remove_toxic(link, toxic["name"])
@@ -267,6 +271,7 @@ class LocalTarget:
 
     def remove_http_error(self, link: str, **recorded) -> dict:
         self._check_link(link)
+        self._restart_shared_components()
         if any(t["name"] == HTTP_ERROR_TOXIC for t in self.ops.toxiproxy.toxics(link)):
             self.ops.toxiproxy.remove_toxic(link, HTTP_ERROR_TOXIC)
         return {"link": link, "http_error": None, "at_s": run_clock.now()}

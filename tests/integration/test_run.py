@@ -228,6 +228,26 @@ def test_recover_restarts_a_killed_fault_proxy_and_the_links_come_back(target):
     _assert_restored(target)
 
 
+def test_recover_of_a_crashed_runs_partition_restarts_the_fault_proxy_that_died_with_it(target, tmp_path):
+    since = len(_ledger(target))
+    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
+                            env=run_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_injected(target, proc, since)
+    family = children_of(proc.pid)
+    for pid in [proc.pid, *family]:                     # the run and its children are lost ...
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
+    proxy = next(c for c in target.stack.components() if c.kind == "faultproxy")
+    os.kill(proxy.ref.pid, signal.SIGKILL)              # ... and the fault proxy with them
+    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
+                              str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
+                             env=run_env(target), timeout=180)
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert "recovered 1 open fault" in recover.stdout
+    _assert_restored(target)
+
+
 def test_a_breached_stop_condition_aborts_within_seconds_and_rolls_back(target, tmp_path):
     started = time.monotonic()
     result = gameday_run(target, EXPERIMENTS / "stop-condition.yaml", tmp_path / "run")
