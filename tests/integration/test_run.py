@@ -67,6 +67,37 @@ def _assert_restored(target: LocalTarget) -> None:
     assert target.writer_regions() == [PRIMARY_REGION]
 
 
+def _held_partition(target: LocalTarget, out: Path, *, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    **env: str) -> subprocess.Popen:
+    """`gameday run` of the 60 s partition, returned once the ledger says the partition is injected."""
+    since = len(_ledger(target))
+    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", out), cwd=ROOT,
+                            env=run_env(target, **env), stdout=stdout, stderr=stderr, text=True)
+    try:
+        _wait_injected(target, proc, since)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc
+
+
+def _kill_fault_proxy(target: LocalTarget) -> None:
+    """SIGKILL the stack's fault proxy (every link lives in it) and wait until it is gone."""
+    proxy = next(c for c in target.stack.components() if c.kind == "faultproxy")
+    os.kill(proxy.ref.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while proxy.ref.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _recover(target: LocalTarget) -> subprocess.CompletedProcess:
+    """`gameday recover` of `target`'s stack, in a process of its own (as a person would run it after a crash)."""
+    return subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
+                           str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
+                          env=run_env(target), timeout=180)
+
+
 def _wait_injected(target: LocalTarget, proc: subprocess.Popen, since: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -159,10 +190,7 @@ def test_the_region_failover_gameday_passes_on_the_local_stack(target, tmp_path)
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_mid_fault_aborts_with_3_and_leaves_the_region_restored(target, tmp_path, signum):
-    since = len(_ledger(target))
-    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
-                            env=run_env(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    _wait_injected(target, proc, since)
+    proc = _held_partition(target, tmp_path / "run", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     proc.send_signal(signum)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 3, output
@@ -187,10 +215,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp_path):
-    since = len(_ledger(target))
-    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
-                            env=run_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_injected(target, proc, since)
+    proc = _held_partition(target, tmp_path / "run")
     family = children_of(proc.pid)
     measuring = [pid for pid in family if any(m in _cmdline(pid) for m in ("probes.samplers", "locust"))]
     assert any("probes.samplers" in _cmdline(pid) for pid in measuring), [_cmdline(pid) for pid in family]
@@ -204,24 +229,16 @@ def test_after_the_run_is_killed_gameday_recover_restores_the_region(target, tmp
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert ToxiproxyClient(target.layout.toxiproxy_url).proxy(router_link(PRIMARY_REGION))["enabled"] is False
-    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
-                              str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
-                             env=run_env(target), timeout=120)
+    recover = _recover(target)
     assert recover.returncode == 0, recover.stderr
     assert "recovered 1 open fault" in recover.stdout
     _assert_restored(target)
 
 
 def test_recover_restarts_a_killed_fault_proxy_and_the_links_come_back(target):
-    proxy = next(c for c in target.stack.components() if c.kind == "faultproxy")
-    os.kill(proxy.ref.pid, signal.SIGKILL)                # a lost stack component: every link is gone with it
-    deadline = time.monotonic() + 5
-    while proxy.ref.alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _kill_fault_proxy(target)                           # a lost stack component: every link is gone with it
     assert "faultproxy not running" in target.reference_problems()
-    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
-                              str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
-                             env=run_env(target), timeout=180)
+    recover = _recover(target)
     assert recover.returncode == 0, recover.stdout + recover.stderr
     assert "restoring it" in recover.stdout and "is in its reference topology" in recover.stdout
     assert target.reference_problems() == []
@@ -229,20 +246,13 @@ def test_recover_restarts_a_killed_fault_proxy_and_the_links_come_back(target):
 
 
 def test_recover_of_a_crashed_runs_partition_restarts_the_fault_proxy_that_died_with_it(target, tmp_path):
-    since = len(_ledger(target))
-    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", tmp_path / "run"), cwd=ROOT,
-                            env=run_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_injected(target, proc, since)
-    family = children_of(proc.pid)
-    for pid in [proc.pid, *family]:                     # the run and its children are lost ...
+    proc = _held_partition(target, tmp_path / "run")
+    for pid in [proc.pid, *children_of(proc.pid)]:      # the run and its children are lost ...
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     proc.wait()
-    proxy = next(c for c in target.stack.components() if c.kind == "faultproxy")
-    os.kill(proxy.ref.pid, signal.SIGKILL)              # ... and the fault proxy with them
-    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--base-port",
-                              str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
-                             env=run_env(target), timeout=180)
+    _kill_fault_proxy(target)                           # ... and the fault proxy with them
+    recover = _recover(target)
     assert recover.returncode == 0, recover.stdout + recover.stderr
     assert "recovered 1 open fault" in recover.stdout
     _assert_restored(target)
@@ -275,8 +285,8 @@ def _small_file_system(path: Path, size_mb: int):
     path.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
                              capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"this machine cannot mount a tmpfs (needs root with CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    # The suite runs as root (it installs its own packages): a tmpfs is how a full disk is made real here.
+    assert mounted.returncode == 0, f"mounting a tmpfs needs root with CAP_SYS_ADMIN: {mounted.stderr.strip()}"
     try:
         yield path
     finally:
@@ -305,11 +315,9 @@ def test_a_runs_directory_that_stops_taking_writes_mid_fault_aborts_with_3_after
                                                                                              how):
     with _small_file_system(tmp_path / "runs", 32) as runs:
         since = len(_ledger(target))
-        proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", runs / "run"), cwd=ROOT,
-                                env=run_env(target, GAMEDAY_MIN_FREE_MB="1"), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = _held_partition(target, runs / "run", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               GAMEDAY_MIN_FREE_MB="1")
         try:
-            _wait_injected(target, proc, since)
             _make_read_only(runs) if how == "read-only" else _fill(runs)
             output, errors = proc.communicate(timeout=120)
         finally:
