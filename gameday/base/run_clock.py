@@ -4,8 +4,8 @@ The runner fixes an anchor when a run starts (the wall clock once, and the syste
 moment) and hands it to its child processes (`GAMEDAY_RUN_CLOCK`). Every recorder (samplers, load generator,
 fault ledger, Chaos Toolkit activities, the live monitor, the runner itself) reads `now()` = anchor wall +
 monotonic seconds since the anchor. A wall-clock step during the run (NTP, a person) then moves no timestamp
-against another, and durations between recorders stay exact. A process without an anchor (a plain `chaos run`,
-a stack component) anchors on its first call, which is the same rule within that process. Times another program
+against another, and durations between recorders stay exact. A process outside any run (no anchor installed or
+inherited: a plain `chaos run`, a stack component, `gameday report`) reads the wall clock. Times another program
 stamped with its wall clock (Locust's request start, a gateway's scaling events) are moved onto the run's base
 with `from_wall` when they are read.
 """

@@ -244,7 +244,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         if mode == "health_check":
             check = self._need(r53.health_checks.get(region), f"a health check for {region}")
             self._guard("fail_region", f"Route 53 health check {check} ({region})", region,
-                        self._r53_tags("healthcheck", check))
+                        self.route53_tags("healthcheck", check))
             inverted = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["Inverted"]
             self._ahead(self._region_recovery(region, mode, {"inverted": inverted}))
             route53.update_health_check(HealthCheckId=check, Inverted=True)
@@ -252,7 +252,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
                               region=region, mode=mode, health_check_id=check, inverted_before=inverted)
         zone = r53.hosted_zone_id.split("/")[-1]
         self._guard("fail_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
-                    self._r53_tags("hostedzone", zone))
+                    self.route53_tags("hostedzone", zone))
         record = self._failover_record(region)
         self._ahead(self._region_recovery(region, mode, {"record_set": record}))
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
@@ -291,7 +291,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         if mode == "health_check":
             check = self._need(r53.health_checks.get(region), f"a health check for {region}")
             self._guard("restore_region", f"Route 53 health check {check} ({region})", region,
-                        self._r53_tags("healthcheck", check))
+                        self.route53_tags("healthcheck", check))
             inverted = bool(previous.get("inverted", False))
             self._ahead(None)
             route53.update_health_check(HealthCheckId=check, Inverted=inverted)
@@ -300,7 +300,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         record = self._need(previous.get("record_set"), "the deleted record set (recovery args)")
         zone = r53.hosted_zone_id.split("/")[-1]
         self._guard("restore_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
-                    self._r53_tags("hostedzone", zone))
+                    self.route53_tags("hostedzone", zone))
         self._ahead(None)
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
             "Comment": f"gameday: restore {region}", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]})
@@ -361,7 +361,8 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
     def _region_recovery(region: str, mode: str, previous: dict) -> dict:
         return {"call": "restore_region", "args": {"region": region, "mode": mode, "previous": previous}}
 
-    def _r53_tags(self, kind: str, resource_id: str) -> list:
+    def route53_tags(self, kind: str, resource_id: str) -> list:
+        """The tags of a Route 53 hosted zone or health check (`kind`: hostedzone | healthcheck)."""
         route53 = self.client("route53", self.profile.regions.primary)
         return route53.list_tags_for_resource(ResourceType=kind, ResourceId=resource_id)["ResourceTagSet"]["Tags"]
 

@@ -95,7 +95,7 @@ def _resources(driver) -> list[Finding]:
     if r.route53 is not None:
         zone = r.route53.hosted_zone_id
         out += _attempt(f"resource hosted zone {zone}", lambda: [_tagged(
-            driver, f"hosted zone {zone}", driver._r53_tags("hostedzone", zone))])
+            driver, f"hosted zone {zone}", driver.route53_tags("hostedzone", zone))])
         for region, check in r.route53.health_checks.items():
             out += _attempt(f"resource health check {check} ({region})", lambda check=check, region=region: [
                 _tagged(driver, f"health check {check} ({region})", _health_check_tags(driver, check))])
@@ -120,7 +120,7 @@ def _resources(driver) -> list[Finding]:
 
 def _health_check_tags(driver, check: str):
     driver.client("route53", driver.profile.regions.primary).get_health_check(HealthCheckId=check)
-    return driver._r53_tags("healthcheck", check)
+    return driver.route53_tags("healthcheck", check)
 
 
 def _function_tags(driver, region: str, name: str):
