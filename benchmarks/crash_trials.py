@@ -1,7 +1,8 @@
 """Crash safety, measured: GameDay runs ended at a random moment, then `gameday recover`; is the stack restored?
 
     .venv/bin/python benchmarks/crash_trials.py [--trials 30] [--experiment experiments/region-failover.yaml]
-                                                [--seed N] [--max-at-s 40]
+                                                [--seed N] [--max-at-s 40] [--modes M,...] [--at-s S]
+                                                [--victim faultproxy|api]
 
 Each trial runs `gameday run EXPERIMENT --quick` on a stack of its own (free ports, scratch directory) and ends
 it after a random delay in one of five ways, in turn: SIGKILL of the run's whole process group (a lost host),
@@ -64,7 +65,8 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def interrupt(mode: str, run: subprocess.Popen, target: LocalTarget, rng: random.Random) -> str:
+def interrupt(mode: str, run: subprocess.Popen, target: LocalTarget, rng: random.Random,
+              victim_kind: str | None = None) -> str:
     """End the run `mode`'s way; what was done."""
     if mode == "sigkill-group":
         os.killpg(run.pid, signal.SIGKILL)
@@ -80,7 +82,8 @@ def interrupt(mode: str, run: subprocess.Popen, target: LocalTarget, rng: random
         for pid in chaos:
             os.kill(pid, signal.SIGKILL)
         return f"SIGKILL chaos child {chaos or 'none running'}"
-    victims = [c for c in target.stack.components() if c.kind in ("faultproxy", "api") and c.ref.alive()]
+    kinds = (victim_kind,) if victim_kind else ("faultproxy", "api")
+    victims = [c for c in target.stack.components() if c.kind in kinds and c.ref.alive()]
     victim = rng.choice(victims)
     for pid in [*descendants(victim.ref.pid), victim.ref.pid]:
         try:
@@ -121,7 +124,7 @@ def lost_outside_faults(run_dir: Path, target: LocalTarget, since_s: float) -> t
 
 
 def trial(n: int, mode: str, at_s: float, experiment: Path, target: LocalTarget, env: dict, scratch: Path,
-          rng: random.Random) -> dict:
+          rng: random.Random, victim_kind: str | None = None) -> dict:
     run_dir = scratch / f"trial-{n:02d}"
     started_s = time.time()
     base = str(target.layout.router_port)
@@ -131,7 +134,7 @@ def trial(n: int, mode: str, at_s: float, experiment: Path, target: LocalTarget,
     deadline = time.monotonic() + at_s
     while time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)
-    done = interrupt(mode, run, target, rng) if run.poll() is None else "run ended before the interruption"
+    done = interrupt(mode, run, target, rng, victim_kind) if run.poll() is None else "run ended before the interruption"
     try:
         run_code = run.wait(timeout=400)
     except subprocess.TimeoutExpired:
@@ -159,7 +162,15 @@ def main() -> int:
     parser.add_argument("--experiment", type=Path, default=ROOT / "experiments/region-failover.yaml")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--max-at-s", type=float, default=40.0, help="interrupt between 1 s and this long in")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"comma-separated, taken in turn (default all: {','.join(MODES)})")
+    parser.add_argument("--at-s", type=float, default=None, help="interrupt this long in (default: random)")
+    parser.add_argument("--victim", choices=("faultproxy", "api"), default=None,
+                        help="the component sigkill-component kills (default: either, at random)")
     args = parser.parse_args()
+    modes = tuple(m for m in args.modes.split(",") if m)
+    if unknown := [m for m in modes if m not in MODES]:
+        parser.error(f"--modes: unknown {unknown}; valid: {', '.join(MODES)}")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     scratch = Path(tempfile.mkdtemp(prefix="gameday-crash-"))
@@ -175,8 +186,9 @@ def main() -> int:
     results = []
     try:
         for n in range(args.trials):
-            mode = MODES[n % len(MODES)]
-            result = trial(n, mode, rng.uniform(1.0, args.max_at_s), args.experiment, target, env, scratch, rng)
+            mode = modes[n % len(modes)]
+            at_s = rng.uniform(1.0, args.max_at_s) if args.at_s is None else args.at_s
+            result = trial(n, mode, at_s, args.experiment, target, env, scratch, rng, args.victim)
             results.append(result)
             ok = not result["problems"] and result["recover_exit"] == 0 and not result["lost_outside_faults"]
             print(f"{n:>3} {mode:<18} at {result['at_s']:>5.1f} s  run exit {result['run_exit']:>3}  recover exit "
@@ -191,7 +203,7 @@ def main() -> int:
     restored = sum(1 for r in results if not r["problems"] and r["recover_exit"] == 0 and not r["lost_outside_faults"])
     print(f"\nrestored {restored} of {len(results)} trials (seed {seed}); by mode: " + ", ".join(
         f"{m} {sum(1 for r in results if r['mode'] == m and not r['problems'] and r['recover_exit'] == 0)}/"
-        f"{sum(1 for r in results if r['mode'] == m)}" for m in MODES))
+        f"{sum(1 for r in results if r['mode'] == m)}" for m in modes))
     print(f"load average at the end {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     (scratch / "crash_trials.json").write_text(json.dumps(results, indent=2))
     return 0 if restored == len(results) else 1

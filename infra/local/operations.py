@@ -158,8 +158,9 @@ class LocalOperations:
 
     def repoint_replication(self, source_region: str) -> None:
         """Standbys stream from `source_region`'s database: the replication link's upstream follows the writer."""
-        link = self.layout.link(REPLICATION_LINK)
-        self.toxiproxy.update_proxy(link.name, upstream=f"{HOST}:{self.layout.pg_port(source_region)}")
+        link, upstream = self.layout.link(REPLICATION_LINK), f"{HOST}:{self.layout.pg_port(source_region)}"
+        self.stack.record_link_upstream(link.name, upstream)  # before the proxy: a crash between keeps the new one
+        self.toxiproxy.update_proxy(link.name, upstream=upstream)
 
     def wait_caught_up(self, standby_region: str, writer_region: str, timeout_s: float = 60.0) -> None:
         """Block until the standby has replayed everything the writer has written so far."""

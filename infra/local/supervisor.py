@@ -139,6 +139,18 @@ class LocalStack:
     def pg_dir(self, region: str) -> Path:
         return self._pg_dir(region)
 
+    def record_link_upstream(self, name: str, upstream: str) -> None:
+        """Keep the fault proxy's config file in step with a link whose upstream moved (the replication link
+        follows the writer): a fault proxy restarted after a crash then comes back with the topology of now."""
+        proxies = self.dir / "proxies.json"
+        links = json.loads(proxies.read_text())
+        for link in links:
+            if link["name"] == name:
+                link["upstream"] = upstream
+        tmp = proxies.with_suffix(".tmp")
+        tmp.write_text(json.dumps(links, indent=2))
+        os.replace(tmp, proxies)
+
     # ---- up ---------------------------------------------------------------------------------------------------
     def up(self) -> dict:
         """Start everything, wait until healthy, return `status()`. Idempotent on a healthy stack."""

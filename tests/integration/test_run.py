@@ -13,11 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
 from gameday.base.ledger import open_from, read_entries
-from infra.local.layout import PRIMARY_REGION, router_link
+from infra.local import postgres
+from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, router_link
 from infra.local.processes import children_of
 from infra.local.toxiproxy_client import ToxiproxyClient
 from infra.targets.local import LocalTarget
@@ -243,6 +245,25 @@ def test_recover_restarts_a_killed_fault_proxy_and_the_links_come_back(target):
     assert "restoring it" in recover.stdout and "is in its reference topology" in recover.stdout
     assert target.reference_problems() == []
     _assert_restored(target)
+
+
+def test_recover_after_the_fault_proxy_died_with_the_writer_in_the_secondary_region_fails_back(target):
+    # Crash trial (seed 1205, trial 9): the proxy restarted with the replication link of `stack up` (towards the
+    # primary region's database, by then a standby itself): the failback's standby streamed from itself.
+    target.fail_region(PRIMARY_REGION, "power_off")
+    target.promote_secondary()
+    target.restore_region(PRIMARY_REGION)               # the old primary back as a standby of the interim writer
+    assert target.writer_regions() == [SECONDARY_REGION]
+    _kill_fault_proxy(target)
+    seq = time.time_ns()  # a write the interim writer takes after the crash: the failback must stream it
+    with psycopg.connect(postgres.dsn(target.layout.pg_port(SECONDARY_REGION)), autocommit=True) as conn:
+        conn.execute("INSERT INTO canary_writes (seq, region) VALUES (%s, %s)", (seq, SECONDARY_REGION))
+    recover = _recover(target)
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert target.reference_problems() == []
+    _assert_restored(target)
+    with psycopg.connect(postgres.dsn(target.layout.pg_port(PRIMARY_REGION)), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM canary_writes WHERE seq = %s", (seq,)).fetchone()[0] == 1
 
 
 def test_recover_of_a_crashed_runs_partition_restarts_the_fault_proxy_that_died_with_it(target, tmp_path):
