@@ -25,6 +25,7 @@ __all__ = ["walk", "HTTP_PROBES"]
 #: Activities that only send HTTP (to the entry point, or the release's watch url): printed, not sent (a dry run
 #: sends nothing but AWS reads), with what they would send.
 HTTP_PROBES = {"probes.stack.entry_point_healthy": "GET {entry}/health",
+               "probes.stack.wait_for_impact": "GET {entry}/health until it fails or another region answers",
                "remediations.cache.warm_cache": "GET {entry}/items/<id> for every item",
                "remediations.deploy.rollback_on_regression": "GET <the release's watch url>/items/<id> until a "
                                                              "regression or the timeout (then roll back)"}

@@ -32,6 +32,7 @@ from gameday.base.settings import Settings
 from gameday.disk_guard import disk_problem, is_disk_error
 from gameday.faults import recover_open
 from gameday.history import history_file
+from gameday.holds import raise_holds
 from gameday.live import LiveMonitor
 from gameday.out_dir import check_out
 from gameday.redact import redact_dir, secret_values
@@ -76,6 +77,7 @@ class Run:
         self.abort_reason: str | None = None
         self.aborted_at: float | None = None
         self.experiment_ended_s: float | None = None
+        self.hold_changes: list = []  # gameday.holds.HoldChange: holds raised to the target's detection time
 
     # --- the sequence ------------------------------------------------------------------------------
     def execute(self) -> int:
@@ -103,6 +105,14 @@ class Run:
         # The local stack comes up; a wrong AWS account ends here (exit 2, nothing touched, no run directory).
         ready = target.prepare(lambda line: self.echo(f"stack: {line}"))
         self.echo(f"target {target.name}: {json.dumps(ready)}")
+        if gd.windows.detection_holds and not self.settings.detection_holds:
+            self.echo(f"holds {', '.join(gd.windows.detection_holds)} kept as written (GAMEDAY_DETECTION_HOLDS=0): "
+                      "not raised to the target's reroute time")
+        elif gd.windows.detection_holds:
+            variables, self.hold_changes = raise_holds(spec.raw.get("configuration") or {}, variables,
+                                                       gd.windows.detection_holds, target.detection_timing())
+            for change in self.hold_changes:
+                self.echo(change.line())
         run_dir = self.options.out or self.settings.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         self.echo(f"run {run_id} -> {run_dir}")
@@ -278,6 +288,7 @@ class Run:
                 "chaos_exit_code": chaos.returncode if chaos is not None else None,
                 "experiment_ended_s": self.experiment_ended_s, "gameday_id": self.options.gameday_id,
                 "history": str((self.options.history or history_file(run_dir.parent)).resolve()),
+                "holds_raised": [change.as_dict() for change in self.hold_changes],
                 "provenance": provenance(self.options.experiment)}
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
 

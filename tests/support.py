@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -92,6 +93,12 @@ def run_argv(target, experiment: Path, out: Path, *more: str) -> list[str]:
 
 def run_env(target, **extra: str) -> dict:
     return {**os.environ, "GAMEDAY_STACK_ROOT": str(target.settings.stack_root), **extra}
+
+
+def journal_activity(run_dir: Path, name: str) -> dict:
+    """The Chaos Toolkit journal's record of the activity called `name` in the run (its output, status, times)."""
+    journal = json.loads((run_dir / "journal.json").read_text())
+    return next(r for r in journal["run"] if r["activity"]["name"] == name)
 
 
 def gameday_run(target, experiment: Path, out: Path, *more: str, timeout_s: float = 300, **env: str):

@@ -76,6 +76,9 @@ class Windows(Frozen):
     sustain_success_ratio: float = Field(0.95, gt=0, le=1, description=(
         "the SLO of an RTO: a sustain window holds when at least this share of its probes succeeded"))
     warmup_s: NonNegativeFloat = Field(0.0, description="the spike window starts this long after the load step")
+    detection_holds: list[str] = Field(default_factory=list, description=(
+        "configuration keys of holds that must outlast the target's failure detection (health checks x threshold "
+        "+ DNS TTL); the runner raises a shorter one to it (gameday.holds)"))
 
 
 class Criterion(Frozen):
@@ -301,6 +304,11 @@ def check_document(raw: dict, path: str | Path) -> tuple[ExperimentSpec | None, 
         gameday = None
     if gameday is not None:
         declared = raw.get("configuration") or {}
+        for n, key in enumerate(gameday.windows.detection_holds):
+            if key not in declared:
+                problems.append(Problem(file, f"extensions.{index}.windows.detection_holds.{n}",
+                                        f"{key!r} is not declared in the experiment's `configuration`; declared: "
+                                        f"{', '.join(declared) or 'none'}"))
         for key in gameday.quick.configuration:
             if key not in declared:
                 problems.append(Problem(file, f"extensions.{index}.quick.configuration.{key}",

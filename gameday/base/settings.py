@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     router_recovery_threshold: int = Field(2, ge=1)
     router_ttl_s: float = Field(0.0, ge=0)
     start_timeout_s: float = Field(60.0, gt=0)
+    detection_holds: bool = True
+    """An experiment's `windows.detection_holds` are raised to the target's reroute time (gameday.holds);
+    GAMEDAY_DETECTION_HOLDS=0 keeps every hold as written (the run says so)."""
 
     # The target a run's child processes act on (the run engine sets GAMEDAY_TARGET* for them); a name in the
     # target registry (infra.targets.registry), checked when the driver is opened.

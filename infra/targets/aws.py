@@ -20,7 +20,7 @@ import boto3
 from gameday.base.errors import GameDayError, InvalidInput
 from gameday.base.settings import Settings
 from infra.targets import aws_checks, safety
-from infra.targets.aws_actions import ACTIONS
+from infra.targets.aws_actions import ACTIONS, IAM_PREFIXES
 from infra.targets.aws_canary import surviving_canary_writes
 from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused, session_for
 from infra.targets.aws_database import DatabaseFaults
@@ -37,8 +37,10 @@ from infra.targets.aws_meaning import (
 from infra.targets.aws_metrics import MetricProbes
 from infra.targets.aws_services import ServiceFaults
 from infra.targets.aws_wait import Waiting, WaitTimeouts, fis_pending, wait_for
-from infra.targets.base import Problems, SamplerSources, TargetOptions
+from infra.targets.base import DetectionTiming, Problems, SamplerSources, TargetOptions
 from infra.targets.profile import TargetProfile, load_target_profile
+
+ALIAS_TTL_S = 60  # what Route 53 answers an alias record (ELB, API Gateway targets) with
 
 __all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", "link_provider", "link_meaning",
            "region_mode", "session_for", "THROTTLE_STATUS"]
@@ -185,7 +187,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         key = (service, region)
         if key not in self._clients:
             client = self._session.client(service, region_name=region)
-            self.recorder.attach(client, service, region)
+            self.recorder.attach(client, IAM_PREFIXES.get(service, service), region)
             self._clients[key] = client
         return self._clients[key]
 
@@ -365,6 +367,23 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         """The tags of a Route 53 hosted zone or health check (`kind`: hostedzone | healthcheck)."""
         route53 = self.client("route53", self.profile.regions.primary)
         return route53.list_tags_for_resource(ResourceType=kind, ResourceId=resource_id)["ResourceTagSet"]["Tags"]
+
+    def detection_timing(self) -> DetectionTiming:
+        """Route 53's view, read from the account: the slowest region's health check (RequestInterval x
+        FailureThreshold) and the failover records' TTL (an alias record has none of its own: 60 s, the TTL
+        Route 53 gives alias answers for ELB and API Gateway targets, Route 53 Developer Guide, "Alias records")."""
+        r53 = self.profile.resources.route53
+        if r53 is None or not r53.health_checks:
+            return DetectionTiming(0.0, 1, 0.0, "the profile names no Route 53 health check: no DNS failover")
+        route53 = self.client("route53", self.profile.regions.primary)
+        checks = [route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
+                  for check in r53.health_checks.values()]
+        slowest = max(checks, key=lambda c: c.get("RequestInterval", 30) * c.get("FailureThreshold", 3))
+        ttls = [self._failover_record(region).get("TTL", ALIAS_TTL_S) for region in r53.set_identifiers]
+        return DetectionTiming(float(slowest.get("RequestInterval", 30)), int(slowest.get("FailureThreshold", 3)),
+                               float(max(ttls, default=ALIAS_TTL_S)),
+                               f"Route 53 health checks {', '.join(r53.health_checks.values())} and record "
+                               f"{r53.record_name}")
 
     def _failover_record(self, region: str) -> dict:
         r53 = self.profile.resources.route53

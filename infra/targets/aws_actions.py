@@ -19,6 +19,7 @@ READ_ACTIONS = frozenset({
     "cloudwatch:GetMetricStatistics",
     # `gameday aws check` (infra/targets/aws_readiness.py): the role's own permissions and the account's quotas
     "iam:GetRole", "iam:SimulatePrincipalPolicy", "lambda:GetAccountSettings",
+    "fis:GetSafetyLever", "servicequotas:ListServiceQuotas",
 })
 
 #: Mutating actions: the role grants them only on resources carrying the GameDay tag (where IAM can say so).
@@ -32,6 +33,10 @@ WRITE_ACTIONS = frozenset({
     "elasticache:TestFailover",
     "fis:StartExperiment", "fis:StopExperiment",
 })
+
+#: IAM prefixes whose boto3 client has another name (every other prefix is its client's name).
+CLIENT_NAMES = {"servicequotas": "service-quotas"}
+IAM_PREFIXES = {client: prefix for prefix, client in CLIENT_NAMES.items()}
 
 ACTIONS = UNPERMISSIONED | READ_ACTIONS | WRITE_ACTIONS
 

@@ -43,6 +43,10 @@ def _aws_region(args: dict, profile: TargetProfile) -> Problems:
                        f"({', '.join(profile.regions.all())})")]
 
 
+def _aws_region_or_none(args: dict, profile: TargetProfile) -> Problems:
+    return [] if args.get("region") is None else _aws_region(args, profile)
+
+
 def _aws_fail_region(args: dict, profile: TargetProfile) -> Problems:
     problems = _aws_region(args, profile)
     region, mode = args.get("region", UNRESOLVED), args.get("mode", "partition")
@@ -193,6 +197,7 @@ CHECKS: dict[str, Check] = {
     "remediations.failover.failback": _aws_global_database,
     "remediations.failover.restore_writer": _aws_database,
     "probes.stack.entry_point_healthy": lambda args, profile: [],
+    "probes.stack.wait_for_impact": _aws_region_or_none,
     "probes.stack.single_writer": _aws_database,
     "probes.stack.writer_region": _aws_database,
 }

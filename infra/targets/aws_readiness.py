@@ -9,7 +9,11 @@ Each check gives a Finding (ok, warn or fail) with one line of detail:
   (infra/targets/aws_actions.py), with the GameDay tag in the request context (the role's changes are tag-bound);
 - quotas: Lambda reserved concurrency against the account limit, and ElastiCache TestFailover calls in the last
   24 hours against its limit (15 node groups in any rolling 24-hour period, API reference of TestFailover), each
-  a warning from 80 % of the limit.
+  a warning from 80 % of the limit;
+- FIS, in each region with a template: the account's safety lever disengaged (engaged, FIS starts no experiment),
+  and the active experiments plus the GameDay's own within the "active experiments" quota (Service Quotas' value,
+  else AWS's default of 5 per account and Region, AWS FIS User Guide, "Quotas and limitations");
+- detection: how long Route 53 takes to reroute (health checks x threshold + TTL): the holds the runner raises.
 A check that cannot be made (AccessDenied, a missing resource) fails with AWS's error code: a GameDay needs it.
 """
 
@@ -27,6 +31,8 @@ from infra.targets.aws_actions import IAM_ACTIONS
 __all__ = ["Finding", "readiness", "ready", "WARN_SHARE"]
 
 WARN_SHARE = 0.8
+FIS_ACTIVE_EXPERIMENTS_DEFAULT = 5   # per account and Region (AWS FIS User Guide, "Quotas and limitations")
+FIS_ACTIVE_STATES = ("pending", "initiating", "running", "stopping")
 SIMULATE_BATCH = 50              # actions per SimulatePrincipalPolicy call
 
 
@@ -65,6 +71,8 @@ def readiness(driver) -> list[Finding]:
     findings += _attempt("permissions", lambda: _permissions(driver))
     findings += _attempt("quota: lambda concurrency", lambda: _lambda_quota(driver))
     findings += _attempt("quota: elasticache test failover", lambda: _test_failover_quota(driver))
+    findings += _attempt("fis", lambda: _fis(driver))
+    findings += _attempt("detection", lambda: _detection(driver))
     return findings
 
 
@@ -229,3 +237,43 @@ def _test_failover_quota(driver) -> list[Finding]:
     quota = driver.cache_failover_quota()  # the same count failover_cache refuses by
     return [_share_finding(f"quota: elasticache test failover ({quota['region']})", quota["used"], quota["quota"],
                            "TestFailover node groups in the last 24 hours")]
+
+
+def _fis(driver) -> list[Finding]:
+    out = []
+    for region in driver.profile.resources.fis_templates:
+        fis = driver.client("fis", region)
+        lever = fis.get_safety_lever(id="default")["safetyLever"]["state"]
+        off = lever["status"] == "disengaged"
+        out.append(Finding(f"fis safety lever ({region})", "ok" if off else "fail", lever["status"] + (
+            "" if off else f": FIS starts no experiment ({lever.get('reason') or 'no reason'})")))
+        active = sum(1 for page in fis.get_paginator("list_experiments").paginate()
+                     for e in page.get("experiments", []) if e["state"]["status"] in FIS_ACTIVE_STATES)
+        limit, source = _fis_active_limit(driver.client("service-quotas", region))
+        need = active + 1  # the GameDay starts one of its own
+        status = "fail" if need > limit else "warn" if need >= WARN_SHARE * limit else "ok"
+        out.append(Finding(f"quota: fis active experiments ({region})", status,
+                           f"{active} active + the GameDay's own = {need:g} of {limit:g} ({source}; warning from "
+                           f"{WARN_SHARE:.0%})"))
+    return out
+
+
+def _fis_active_limit(quotas) -> tuple[float, str]:
+    """The account's "active experiments" quota from Service Quotas, else AWS's default."""
+    try:
+        for page in quotas.get_paginator("list_service_quotas").paginate(ServiceCode="fis"):
+            for quota in page.get("Quotas", []):
+                if "active experiments" in quota.get("QuotaName", "").lower():
+                    return quota["Value"], "quota from Service Quotas"
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchResourceException":
+            raise
+    return FIS_ACTIVE_EXPERIMENTS_DEFAULT, "AWS's default quota: Service Quotas lists none"
+
+
+def _detection(driver) -> list[Finding]:
+    timing = driver.detection_timing()
+    return [Finding("detection", "ok", f"the target reroutes after {timing.reroute_s:g} s "
+                                       f"({timing.check_interval_s:g} s x {timing.failure_threshold} + TTL "
+                                       f"{timing.dns_ttl_s:g} s; {timing.source}): holds named in an experiment's "
+                                       "windows.detection_holds are raised to it")]

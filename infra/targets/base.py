@@ -60,6 +60,26 @@ class SamplerSources:
     fresh_connections: bool = False
 
 
+@dataclass(frozen=True)
+class DetectionTiming:
+    """How long the target takes to notice a dead region and steer clients away from it: health checks every
+    `check_interval_s`, `failure_threshold` failures in a row, then resolvers keep the old answer for `dns_ttl_s`.
+    A fault's hold shorter than `reroute_s` ends before the target could have reacted (gameday.holds)."""
+
+    check_interval_s: float
+    failure_threshold: int
+    dns_ttl_s: float
+    source: str                          # where the figures come from, for the run's notes
+
+    @property
+    def detection_s(self) -> float:
+        return self.check_interval_s * self.failure_threshold
+
+    @property
+    def reroute_s(self) -> float:
+        return self.detection_s + self.dns_ttl_s
+
+
 class Target(Protocol):
     """One target a GameDay acts on."""
 
@@ -130,6 +150,7 @@ class Target(Protocol):
     def region_capacity(self, region: str) -> dict: ...
     def surviving_writes(self, since_seq: int) -> dict | None: ...  # {"seqs", "writer_region"}; None: unmeasurable
     def sampler_sources(self) -> SamplerSources: ...
+    def detection_timing(self) -> DetectionTiming: ...  # what a hold must outlast (read from the target's config)
 
 
 __all__ = ["Target", "TargetOptions", "SamplerSources", "Problems", "FUNC", "UNRESOLVED", "DEFAULT_RECOVERY", "MEMBERS"]

@@ -21,7 +21,7 @@ from infra.local.operations import LocalOperations
 from infra.local.supervisor import LocalStack
 from infra.local.waiting import port_accepts, wait_until
 from infra.targets import local_checks
-from infra.targets.base import DEFAULT_RECOVERY, Problems, SamplerSources, TargetOptions
+from infra.targets.base import DEFAULT_RECOVERY, DetectionTiming, Problems, SamplerSources, TargetOptions
 from infra.targets.local_checks import REGION_MODES
 
 LATENCY_TOXIC = "gameday_latency"
@@ -447,6 +447,19 @@ class LocalTarget:
             seqs = [row[0] for row in conn.execute("SELECT seq FROM canary_writes WHERE seq >= %s ORDER BY seq",
                                                    (since_seq,))]
         return {"seqs": seqs, "writer_region": writers[0]}
+
+    def detection_timing(self) -> DetectionTiming:
+        """The router's health checks (the Route 53 stand-in) as the running router reports them: its interval,
+        failure threshold and answer TTL (the settings it was started with when it cannot be asked)."""
+        try:
+            status = httpx.get(f"{self.layout.router_url}/_router/status", timeout=2).json()
+            interval_s, threshold, ttl_s = status["interval_s"], status["failure_threshold"], status["ttl_s"]
+            return DetectionTiming(float(interval_s), int(threshold), float(ttl_s),
+                                   f"the local router's health checks ({self.layout.router_url})")
+        except (httpx.HTTPError, ValueError, KeyError):
+            s = self.settings
+            return DetectionTiming(s.router_interval_s, s.router_failure_threshold, s.router_ttl_s,
+                                   "the local router's settings (GAMEDAY_ROUTER_*; the router did not answer)")
 
     def sampler_sources(self) -> SamplerSources:
         return SamplerSources(pg_ports={r: self.layout.pg_port(r) for r in REGIONS},

@@ -38,7 +38,8 @@ def _bandwidth(args: dict) -> Problems:
 _CHECKS = {"gameday.faults.fail_region": _fail_region,
            "gameday.faults.restore_region": _region,
            "gameday.faults.flush_cache": _region,
-           "gameday.faults.limit_bandwidth": _bandwidth}
+           "gameday.faults.limit_bandwidth": _bandwidth,
+           "probes.stack.wait_for_impact": lambda args: [] if args.get("region") is None else _region(args)}
 
 
 def problems(activity: str, args: dict) -> Problems:

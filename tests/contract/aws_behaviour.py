@@ -248,6 +248,44 @@ class FisExperiments(_Behaviour):
 
 
 @dataclass
+class FisAccount(_Behaviour):
+    """FIS's account-wide state (moto has none): the safety lever and the experiments active in the account."""
+
+    lever: str = "disengaged"
+    active: int = 0
+    service = "fis"
+
+    def __post_init__(self) -> None:
+        self.calls = []
+
+    def _GetSafetyLever(self, region: str, params: dict):
+        state = {"status": self.lever, **({"reason": "engaged by the on-call"} if self.lever != "disengaged" else {})}
+        return {"safetyLever": {"id": params["id"], "arn": f"arn:aws:fis:{region}:{ACCOUNT}:safety-lever/default",
+                                "state": state}}
+
+    def _ListExperiments(self, region: str, params: dict):
+        running = [{"id": f"EXPother{i}", "state": {"status": "running"}} for i in range(self.active)]
+        return {"experiments": [*running, {"id": "EXPdone", "state": {"status": "completed"}}]}
+
+
+@dataclass
+class ServiceQuotas(_Behaviour):
+    """Service Quotas' applied values (moto knows only VPC's): the FIS "Active experiments" quota, if set."""
+
+    fis_active: float | None = None
+    service = "service-quotas"
+
+    def __post_init__(self) -> None:
+        self.calls = []
+
+    def _ListServiceQuotas(self, region: str, params: dict):
+        if self.fis_active is None:
+            return _error("NoSuchResourceException", "no quotas for service fis")
+        return {"Quotas": [{"ServiceCode": "fis", "QuotaName": "Active experiments", "QuotaCode": "L-EXAMPLE1",
+                            "Value": self.fis_active}]}
+
+
+@dataclass
 class SecurityTokenService(_Behaviour):
     """STS with a clock: AssumeRole issues credentials valid for DurationSeconds (900..43200 s, default 3600) from
     `clock()`, and `check_signing` refuses, as AWS does with ExpiredToken, a call whose credentials have expired by

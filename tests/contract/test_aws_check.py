@@ -16,7 +16,14 @@ from infra.targets.aws import AwsTarget
 from infra.targets.aws_credentials import session_for
 from infra.targets.aws_readiness import readiness, ready
 from infra.targets.profile import profile_from_dict
-from tests.contract.aws_behaviour import GlobalDatabase, IamSimulator, LambdaAccount, ReplicationGroup
+from tests.contract.aws_behaviour import (
+    FisAccount,
+    GlobalDatabase,
+    IamSimulator,
+    LambdaAccount,
+    ReplicationGroup,
+    ServiceQuotas,
+)
 from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, session
 
 ROLE = "arn:aws:iam::123456789012:role/gameday"
@@ -33,7 +40,8 @@ def behaviours(**changes) -> dict:
     found = {"db": GlobalDatabase(clusters=dict(CLUSTERS), writer=PRIMARY,
                                   instances={PRIMARY: ["app-primary-1", "app-primary-2"],
                                              SECONDARY: ["app-secondary-1"]}),
-             "cache": ReplicationGroup(), "iam": IamSimulator(), "lambda": LambdaAccount()}
+             "cache": ReplicationGroup(), "iam": IamSimulator(), "lambda": LambdaAccount(), "fis": FisAccount(),
+             "quotas": ServiceQuotas()}
     return found | changes
 
 
@@ -44,10 +52,12 @@ def _ready_profile(world, **changes) -> dict:
     return data
 
 
-def _driver(world, found: dict, functions: dict | None = None) -> AwsTarget:
+def _driver(world, found: dict, functions: dict | None = None, fis_templates: dict | None = None) -> AwsTarget:
     data = _ready_profile(world)
     if functions is not None:
         data["resources"]["functions"] = functions
+    if fis_templates is not None:
+        data["resources"]["fis_templates"] = fis_templates
     loaded = profile_from_dict(data)
     driver = AwsTarget(loaded, session=session_for(loaded, base=session()), dry_run=True,
                        confirm_account=loaded.account_id)
@@ -94,6 +104,26 @@ def test_every_reason_an_account_is_not_ready_is_named(world, gameday_role):
     assert "rds:FailoverDBCluster (implicitDeny)" in failed and "ssm:PutParameter (explicitDeny)" in failed
     assert "TestFailover node groups in the last 24 hours: 15 of 15 (100%" in failed
     assert any("reserved concurrency of the account limit: 850 of 1000 (85%" in line for line in by["warn"])
+
+
+def test_fis_is_ready_when_its_safety_lever_is_off_and_the_active_experiments_quota_has_room(world, gameday_role):
+    found = behaviours(fis=FisAccount(active=2))
+    by = _by_status(readiness(_driver(world, found, fis_templates={PRIMARY: "EXT1a2b3c4d5e6f7"})))
+    assert f"fis safety lever ({PRIMARY}): disengaged" in by["ok"]
+    assert (f"quota: fis active experiments ({PRIMARY}): 2 active + the GameDay's own = 3 of 5 (AWS's default quota: "
+            "Service Quotas lists none; warning from 80%)") in by["ok"]
+    assert any(line.startswith("detection: the target reroutes after 120 s (30 s x 3 + TTL 30 s") for line in by["ok"])
+
+
+@pytest.mark.parametrize(("fis", "quota", "expected"), [
+    (FisAccount(lever="engaged"), None, "fis safety lever (eu-central-1): engaged: FIS starts no experiment"),
+    (FisAccount(active=2), 2, "2 active + the GameDay's own = 3 of 2 (quota from Service Quotas"),
+])
+def test_an_engaged_safety_lever_or_a_full_fis_quota_is_not_ready(world, gameday_role, fis, quota, expected):
+    found = behaviours(fis=fis, quotas=ServiceQuotas(fis_active=quota))
+    findings = readiness(_driver(world, found, fis_templates={PRIMARY: "EXT1a2b3c4d5e6f7"}))
+    assert not ready(findings)
+    assert any(expected in line for line in _by_status(findings)["fail"]), _by_status(findings)["fail"]
 
 
 def test_a_failover_under_way_is_not_ready(world, gameday_role):

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from cfnlint.decode import decode
 
-from infra.targets.aws_actions import ACTIONS, IAM_ACTIONS, READ_ACTIONS, UNPERMISSIONED, WRITE_ACTIONS
+from infra.targets.aws_actions import ACTIONS, CLIENT_NAMES, IAM_ACTIONS, READ_ACTIONS, UNPERMISSIONED, WRITE_ACTIONS
 
 ROLE = Path(__file__).resolve().parents[2] / "infra" / "aws" / "gameday-role.yaml"
 TAG_CONDITION = "aws:ResourceTag/gameday"
@@ -51,7 +51,8 @@ def test_every_change_is_limited_by_the_gameday_tag_or_a_named_resource():
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_every_declared_action_is_an_operation_of_the_real_api(action):
-    service, operation = action.split(":")
+    prefix, operation = action.split(":")
+    service = CLIENT_NAMES.get(prefix, prefix)
     model = boto3.Session().get_available_services()
     assert service in model
     from botocore.session import get_session

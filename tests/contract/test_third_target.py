@@ -14,7 +14,7 @@ from gameday.base.catalogue import driver_calls
 from gameday.base.errors import InvalidInput
 from gameday.base.ledger import read_entries
 from gameday.cli import cli
-from infra.targets.base import FUNC, MEMBERS, UNRESOLVED, SamplerSources
+from infra.targets.base import FUNC, MEMBERS, UNRESOLVED, DetectionTiming, SamplerSources
 from infra.targets.registry import IncompleteDriver, register, unregister
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,6 +160,9 @@ class RecordingTarget:
 
     def sampler_sources(self):
         return SamplerSources()
+
+    def detection_timing(self):
+        return DetectionTiming(1.0, 1, 0.0, "a recording target reroutes in a second")
 
 
 @pytest.fixture

@@ -4,15 +4,21 @@ switchover back with zero loss; never two writers. Also the fault actions that n
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from gameday.base.ledger import read_entries
 from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION
 from infra.targets.local import LocalTarget
-from tests.support import running_stack
+from tests.support import gameday_run, journal_activity, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -94,3 +100,28 @@ def test_a_bandwidth_limit_slows_a_transfer_by_the_injected_rate_and_its_undo_re
     assert [e["recovery"] for e in ours] == [{"call": "remove_bandwidth_limit", "args": {"link": link}}]
     assert all(t["name"] != "gameday_bandwidth_upstream" for t in target.ops.toxiproxy.toxics(link))
 
+
+
+def test_a_detection_hold_shorter_than_the_routers_reroute_time_is_raised_and_counts_from_the_impact(
+        target: LocalTarget, tmp_path: Path):
+    doc = yaml.safe_load((ROOT / "tests/data/experiments/hold-partition.yaml").read_text())
+    doc["configuration"]["hold_s"] = 0.5
+    doc["method"][0].pop("pauses")
+    impact_seen = {"type": "python", "module": "probes.stack", "func": "wait_for_impact",
+                   "arguments": {"region": PRIMARY_REGION}}
+    doc["method"].append({"type": "probe", "name": "impact-seen", "pauses": {"after": "${hold_s}"},
+                          "provider": impact_seen})
+    doc["extensions"][0]["windows"]["detection_holds"] = ["hold_s"]
+    experiment = tmp_path / "short-hold.yaml"
+    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = tmp_path / "run"
+    result = gameday_run(target, experiment, run)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    floor_s = math.ceil(target.detection_timing().reroute_s)  # this stack's router: 0.2 s x 3 failed checks
+    [raised] = json.loads((run / "run.json").read_text())["holds_raised"]
+    assert (raised["key"], raised["declared_s"], raised["used_s"]) == ("hold_s", 0.5, floor_s)
+    assert f"hold hold_s raised from 0.5 s to {floor_s} s" in result.stdout
+    impact = journal_activity(run, "impact-seen")["output"]
+    [recovered] = [e for e in read_entries(run / "faults.jsonl") if e["event"] == "recovered"]
+    assert impact["observed"] and recovered["at_s"] - impact["at_s"] >= floor_s
+    assert target.writer_regions() == [PRIMARY_REGION]

@@ -161,10 +161,19 @@ def test_quick_configuration_overrides_must_be_declared(tmp_path):
     assert load_experiment(write(tmp_path, doc)).gameday.quick.configuration == {"hold_s": 5}
 
 
+def test_detection_holds_must_be_declared_configuration_keys(tmp_path):
+    doc = minimal(windows={"detection_holds": ["hold_s"]})
+    [(loc, message)] = problems_of(write(tmp_path, doc))
+    assert loc == "extensions.1.windows.detection_holds.0" and "'hold_s' is not declared" in message
+    doc["configuration"] = {"hold_s": 60}
+    assert load_experiment(write(tmp_path, doc)).gameday.windows.detection_holds == ["hold_s"]
+
+
 def test_quickened_applies_the_shorter_windows_only():
     spec = GameDaySpec(windows={"baseline_s": 60, "after_s": 60}, quick={"baseline_s": 2, "sustain_s": 1})
     assert spec.quickened().windows.model_dump() == {"baseline_s": 2, "after_s": 60, "sustain_s": 1,
-                                                       "sustain_success_ratio": 0.95, "warmup_s": 0.0}
+                                                       "sustain_success_ratio": 0.95, "warmup_s": 0.0,
+                                                       "detection_holds": []}
     assert spec.windows.baseline_s == 60
 
 

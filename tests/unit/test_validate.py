@@ -38,7 +38,8 @@ def test_a_typo_in_the_gameday_block_and_in_an_inline_profile_are_both_located()
     assert {p.file for p in problems} == {data("typo-gameday-field.yaml")}
     assert set(located(problems)) == {
         ("extensions.0.windows.after_sec",
-         "unknown field; valid fields: baseline_s, after_s, sustain_s, sustain_success_ratio, warmup_s"),
+         "unknown field; valid fields: baseline_s, after_s, sustain_s, sustain_success_ratio, warmup_s, "
+             "detection_holds"),
         ("extensions.0.load.profile.stages.1.duraton_s",
          "unknown field; valid fields: duration_s, users, rate_per_s, spawn_rate, mix"),
         ("extensions.0.load.profile.stages.1.duration_s", "Field required")}
@@ -128,7 +129,7 @@ def test_cli_exits_2_naming_file_location_and_message():
     assert result.exit_code == 2
     lines = result.output.splitlines()
     assert (f"{data('typo-gameday-field.yaml')}: extensions.0.windows.after_sec: unknown field; valid fields: "
-            "baseline_s, after_s, sustain_s, sustain_success_ratio, warmup_s") in lines
+            "baseline_s, after_s, sustain_s, sustain_success_ratio, warmup_s, detection_holds") in lines
     assert any(line.startswith(f"{data('unknown-metric.yaml')}: extensions.0.criteria.1.metric: Input should be")
                for line in lines)
     assert f"{VALID}: ok" in lines

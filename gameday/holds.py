@@ -1,0 +1,50 @@
+"""Holds that outlast the target's failure detection: a fault held for less time than the target needs to notice
+it and steer clients away (health checks x failure threshold + DNS TTL) ends before a failover could be seen.
+
+An experiment names such holds (`windows.detection_holds: [hold_s]`, keys of its Chaos Toolkit configuration);
+the runner raises each one that is shorter than the target's `reroute_s` to it, says so, and records it in
+run.json. On the local stack (router checks every 1 s, 3 failures, no TTL: 3 s) no shipped hold is raised; on AWS
+(Route 53: 30 s x 3 + a 60 s TTL) a 10 s hold becomes 150 s. Pure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from infra.targets.base import DetectionTiming
+
+__all__ = ["HoldChange", "raise_holds"]
+
+
+@dataclass(frozen=True)
+class HoldChange:
+    key: str
+    declared_s: float
+    used_s: float
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        return f"hold {self.key} raised from {self.declared_s:g} s to {self.used_s:g} s: {self.reason}"
+
+
+def raise_holds(configuration: dict, variables: dict, keys: list[str],
+                timing: DetectionTiming) -> tuple[dict, list[HoldChange]]:
+    """`variables` (the run's configuration overrides) with every hold in `keys` at least `timing.reroute_s`
+    (rounded up to a whole second), and what was changed. A hold whose value is not a number (an environment
+    or secret reference) is left alone: the runner cannot know it."""
+    floor_s = math.ceil(timing.reroute_s)
+    out, changes = dict(variables), []
+    for key in keys:
+        declared = out.get(key, configuration.get(key))
+        if isinstance(declared, bool) or not isinstance(declared, int | float) or declared >= floor_s:
+            continue
+        out[key] = float(floor_s)  # a float: Chaos Toolkit's --var passes it typed (a pause needs a number)
+        changes.append(HoldChange(key, float(declared), float(floor_s),
+                                  f"the target reroutes after {timing.check_interval_s:g} s x "
+                                  f"{timing.failure_threshold} failed checks + {timing.dns_ttl_s:g} s TTL = "
+                                  f"{timing.reroute_s:g} s ({timing.source})"))
+    return out, changes
