@@ -25,7 +25,7 @@ from pathlib import Path
 from gameday import children, run_lock
 from gameday.base import run_clock
 from gameday.base.errors import InvalidInput, RunAborted, StackError
-from gameday.base.ledger import read_entries
+from gameday.base.ledger import read_entries, stale_from
 from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
@@ -113,6 +113,7 @@ class Run:
                                                        gd.windows.detection_holds, target.detection_timing())
             for change in self.hold_changes:
                 self.echo(change.line())
+        self._refuse_stale_faults(target)
         run_dir = self.options.out or self.settings.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         self.echo(f"run {run_id} -> {run_dir}")
@@ -140,6 +141,18 @@ class Run:
                                   "what is open; `gameday report RUN_DIR` analyses what was written") from exc
         finally:
             run_clock.install(None)  # the run's time base ends with it (a GameDay starts the next run's)
+
+    def _refuse_stale_faults(self, target) -> None:
+        """Open faults older than the replay limit are listed, not replayed: their undo may no longer fit."""
+        ledger = ledger_for(target)
+        stale = stale_from(ledger.entries(), run_clock.now(), self.settings.max_replay_age_s)
+        if stale:
+            listed = "; ".join(f"{e['kind']} of {e['target']} begun {e['at']} (run {e.get('params', {}).get('run_id')})"
+                               for e in stale)
+            raise InvalidInput(f"run of {self.options.experiment} refused: {len(stale)} open fault(s) in ledger "
+                               f"{ledger.path} older than {self.settings.max_replay_age_s:g} s, not replayed "
+                               f"unattended: {listed}", hint="check the target, then `gameday recover` replays them "
+                               "(GAMEDAY_MAX_REPLAY_AGE_S sets the limit)")
 
     def _run_in(self, run_dir: Path, spec: ExperimentSpec, gd, variables: dict, target, run_id: str) -> int:
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())

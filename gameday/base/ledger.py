@@ -186,3 +186,8 @@ def fault_windows(entries: list[dict]) -> list[dict]:
             windows[entry_id]["end_s"] = entry["at_s"]
     return sorted(windows.values(), key=lambda w: w["start_s"])
 
+
+
+def stale_from(entries: list[dict], now_s: float, max_age_s: float) -> list[dict]:
+    """Pure: the open entries begun more than `max_age_s` before `now_s` (oldest first)."""
+    return [e for e in open_from(entries) if e["at_s"] < now_s - max_age_s]

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     router_ttl_s: float = Field(0.0, ge=0)
     start_timeout_s: float = Field(60.0, gt=0)
     detection_holds: bool = True
+    max_replay_age_s: float = Field(6 * 3600.0, gt=0)
+    """A run refuses to start while the ledger holds an open fault older than this: an old recovery is never
+    replayed unattended (the target may have changed since); `gameday recover` replays it after a look."""
     """An experiment's `windows.detection_holds` are raised to the target's reroute time (gameday.holds);
     GAMEDAY_DETECTION_HOLDS=0 keeps every hold as written (the run says so)."""
 

@@ -62,7 +62,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  timeouts: WaitTimeouts | None = None, state_root: Path | None = None,
                  profile_path: Path | None = None):
-        safety.check_confirmation(profile.environment, profile.account_id, confirm_account,
+        safety.check_confirmation(profile.effective_environment, profile.account_id, confirm_account,
                                   action="GameDay", resource=f"account {profile.account_id}")
         self.profile = profile
         self.dry_run = dry_run
@@ -130,7 +130,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
 
     def describe(self) -> str:
         p = self.profile
-        return f"target aws (profile {p.name}, account {p.account_id}, {p.environment})"
+        return f"target aws (profile {p.name}, account {p.account_id}, {p.effective_environment})"
 
     def prepare(self, progress: Callable[[str], None]) -> dict:
         """Nothing to bring up: the account check (preflight) only."""
@@ -169,7 +169,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         except CREDENTIAL_ERRORS as exc:
             raise credentials_refused(p, exc) from exc
         safety.check_account(caller, p.account_id, action="GameDay", resource=f"account {p.account_id}")
-        return {"account": p.account_id, "environment": p.environment, "regions": list(p.regions.all())}
+        return {"account": p.account_id, "environment": p.effective_environment, "regions": list(p.regions.all())}
 
     @contextmanager
     def write_ahead(self, callback: Callable[[dict | None], None]):
@@ -199,7 +199,8 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
     def _guard(self, action: str, resource: str, region: str, tags) -> None:  # tags: list, dict or a callable
         """Refuse (InvalidInput, nothing changed) unless prod is confirmed, region and account allowed, tag present."""
         p = self.profile
-        safety.check_confirmation(p.environment, p.account_id, self.confirm_account, action=action, resource=resource)
+        safety.check_confirmation(p.effective_environment, p.account_id, self.confirm_account, action=action,
+                                  resource=resource)
         safety.check_region(region, p.regions.all(), action=action, resource=resource)
         safety.check_account(self.caller_account(), p.account_id, action=action, resource=resource)
         tags = tags() if callable(tags) else tags  # lazy: read the resource only once region and account are allowed

@@ -3,6 +3,7 @@
     name: staging
     account_id: "123456789012"          # the only account the driver acts in (checked with STS)
     environment: staging                # staging | prod (prod needs --confirm-account ACCOUNT_ID)
+    accounts: {"123456789012": staging, "210987654321": prod}   # the organisation's accounts: what decides
     regions: {primary: eu-central-1, secondary: eu-west-1}
     tag: {key: gameday, value: allowed} # every resource acted on must carry it
     credentials: {aws_profile: gameday-staging}   # or role_arn (+ external_id); never keys
@@ -116,10 +117,17 @@ class Endpoints(Frozen):
                                             "(without it they go to entry_url, which is then no CDN test)")
 
 
+Environment = Literal["staging", "prod"]
+
+
 class TargetProfile(Frozen):
     name: str = Field(min_length=1)
     account_id: str = Field(pattern=r"^\d{12}$")
-    environment: Literal["staging", "prod"]
+    environment: Environment
+    accounts: dict[str, Environment] = Field(min_length=1, description=(
+        "account id -> environment, for every account GameDays may run in (e.g. the organisation's shared map): "
+        "the account's entry, not `environment`, decides whether --confirm-account is needed; an account not in "
+        "it is refused"))
     regions: Regions
     tag: Tag = Tag()
     credentials: Credentials = Credentials()
@@ -130,6 +138,27 @@ class TargetProfile(Frozen):
     @classmethod
     def _account_as_text(cls, value):
         return f"{value:012d}" if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _account_keys_as_text(cls, value):
+        if isinstance(value, dict):
+            return {f"{k:012d}" if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _account_mapped(self) -> TargetProfile:
+        if bad := sorted(k for k in self.accounts if not (len(k) == 12 and k.isdigit())):
+            raise ValueError(f"accounts: {', '.join(map(repr, bad))} is not a 12-digit account id")
+        if self.account_id not in self.accounts:
+            raise ValueError(f"accounts: account {self.account_id} is not in the map ({', '.join(self.accounts)}): "
+                             "an account whose environment is not known is refused")
+        return self
+
+    @property
+    def effective_environment(self) -> str:
+        """prod when the accounts map or the profile says so: a prod account named in a staging profile is prod."""
+        return "prod" if "prod" in (self.accounts[self.account_id], self.environment) else "staging"
 
     @model_validator(mode="after")
     def _regions_known(self) -> TargetProfile:

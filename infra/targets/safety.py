@@ -52,8 +52,8 @@ def check_confirmation(environment: str, account_id: str, confirm_account: str |
     """Production needs the caller to name the account it is about to touch."""
     if environment == "prod" and confirm_account != account_id:
         given = "none given" if confirm_account is None else f"{confirm_account!r} given"
-        raise _refused(action, resource, f"the profile's environment is prod and the confirmation ({given}) does "
-                       f"not equal its account {account_id}",
+        raise _refused(action, resource, f"the account's environment is prod (the profile's accounts map or its "
+                       f"environment) and the confirmation ({given}) does not equal its account {account_id}",
                        f"pass --confirm-account {account_id} to act on production")
 
 

@@ -100,6 +100,7 @@ def tag_global_cluster(ident: str) -> None:
 def profile_dict(ids: dict, **overrides) -> dict:
     data = {
         "name": "contract", "account_id": MOTO_ACCOUNT, "environment": "staging",
+        "accounts": {MOTO_ACCOUNT: "staging", "210987654321": "prod"},
         "regions": {"primary": PRIMARY, "secondary": SECONDARY},
         "resources": {
             "database": {"global_cluster_id": "app-global",

@@ -147,7 +147,7 @@ def test_prod_without_confirmation_exits_2_and_touches_nothing(world, write_prof
 
 
 def test_a_profile_of_another_account_exits_2_before_anything_starts(world, write_profile, stack_root, tmp_path):
-    profile = write_profile(account_id="111111111111")
+    profile = write_profile(account_id="111111111111", accounts={"111111111111": "staging"})
     before = untouched(world)
     out = tmp_path / "run"
     result = gameday("run", ROOT / "experiments/region-failover.yaml", "--target", "aws", "--profile", profile,
@@ -215,6 +215,24 @@ def test_recover_restores_what_a_crashed_run_left_open_from_the_profiles_ledger(
         assert aws("ssm", region).get_parameter(Name=BEDROCK)["Parameter"]["Value"] == "off"
     again = gameday("recover", "--target", "aws", "--profile", profile)
     assert again.exit_code == 0 and "no open fault in the ledger" in again.output
+
+
+def test_an_old_open_fault_is_listed_not_replayed_by_a_run_and_recover_restores_it(world, write_profile, stack_root,
+                                                                                   tmp_path, monkeypatch):
+    profile = write_profile()
+    driver = AwsTarget.from_environment(Settings(), {"gameday_target_profile": str(profile)})
+    with using(driver):  # a run that crashed long ago (the limit is lowered instead of waiting six hours)
+        fail_region(PRIMARY, "health_check")
+    monkeypatch.setenv("GAMEDAY_MAX_REPLAY_AGE_S", "0.001")
+    monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
+    result = gameday("run", ROOT / "experiments/region-failover.yaml", "--target", "aws", "--profile", profile)
+    assert result.exit_code == 2, result.output
+    assert "1 open fault(s) in ledger" in result.output and "older than 0.001 s, not replayed unattended" in result.output
+    assert f"region_outage of {PRIMARY} begun" in result.output and "`gameday recover` replays them" in result.output
+    assert untouched(world)["inverted"][PRIMARY] is True          # not replayed
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run directory
+    assert gameday("recover", "--target", "aws", "--profile", profile).exit_code == 0
+    assert untouched(world)["inverted"][PRIMARY] is False
 
 
 def test_recover_on_a_prod_profile_needs_the_confirmation(world, write_profile, stack_root):

@@ -11,7 +11,7 @@ from gameday.base.errors import InvalidInput
 from gameday.base.ledger import FaultLedger
 from infra.targets.aws_metrics import MetricMissing
 from infra.targets.safety import UndeclaredAction
-from tests.contract.conftest import MOTO_ACCOUNT, PRIMARY, RECORD, SECONDARY, session
+from tests.contract.conftest import MOTO_ACCOUNT, PRIMARY, RECORD, SECONDARY, profile_dict, session
 
 
 def aws(service: str, region: str = PRIMARY):
@@ -66,7 +66,7 @@ def test_an_untagged_function_is_refused_and_nothing_changes(driver):
 
 
 def test_a_wrong_account_profile_is_refused_and_nothing_changes(make_driver):
-    driver = make_driver(account_id="111111111111")
+    driver = make_driver(account_id="111111111111", accounts={"111111111111": "staging"})
     with pytest.raises(InvalidInput, match=rf"credentials belong to account {MOTO_ACCOUNT}.*only 111111111111"):
         driver.throttle_function("api", PRIMARY)
     assert reserved("api", PRIMARY) is None
@@ -87,6 +87,20 @@ def test_prod_without_the_account_confirmation_is_refused(make_driver):
     confirmed = make_driver(environment="prod", confirm_account=MOTO_ACCOUNT)
     confirmed.throttle_function("api", PRIMARY)
     assert reserved("api", PRIMARY) == 0
+
+
+def test_a_prod_account_named_in_a_staging_profile_still_needs_the_confirmation(make_driver):
+    prod_map = {MOTO_ACCOUNT: "prod"}
+    with pytest.raises(InvalidInput, match=f"(?s)environment is prod \\(the profile's accounts map.*--confirm-account "
+                                           f"{MOTO_ACCOUNT}"):
+        make_driver(accounts=prod_map)  # environment: staging, as the profile's author wrote it
+    assert make_driver(accounts=prod_map, confirm_account=MOTO_ACCOUNT).describe().endswith("prod)")
+
+
+def test_an_account_missing_from_the_accounts_map_is_refused(world):
+    from infra.targets.profile import profile_from_dict
+    with pytest.raises(InvalidInput, match=f"accounts: account {MOTO_ACCOUNT} is not in the map \\(210987654321\\)"):
+        profile_from_dict(profile_dict(world, accounts={"210987654321": "prod"}))
 
 
 def test_an_undeclared_aws_action_is_refused_before_it_is_sent(driver):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameday.base.errors import GameDayError, InvalidInput
-from gameday.base.ledger import FaultLedger, fault_windows, open_from, read_entries
+from gameday.base.ledger import FaultLedger, fault_windows, open_from, read_entries, stale_from
 
 RECOVERY = {"driver": "local", "action": "enable_proxy", "proxy": "router-eu-central-1"}
 
@@ -140,3 +140,16 @@ def test_two_processes_appending_at_once_lose_no_line(tmp_path):
     assert len(entries) == 300 and len({e["id"] for e in entries}) == 300
     for worker in range(2):
         assert [e["params"]["n"] for e in entries if e["target"] == f"worker-{worker}"] == list(range(150))
+
+
+def test_only_open_entries_older_than_the_limit_are_stale(tmp_path):
+    times = iter([100.0, 100.0, 200.0, 300.0, 300.0])
+    ledger = FaultLedger(tmp_path / "faults.jsonl", clock=lambda: next(times))
+    old = ledger.begin("link_cut", "replication", {}, {"call": "restore_link", "args": {"link": "replication"}})
+    ledger.injected(old)
+    closed = ledger.begin("link_cut", "cache-eu-west-1", {}, {"call": "restore_link", "args": {}})
+    ledger.recovered(closed)
+    recent = ledger.begin("latency", "db-eu-west-1", {}, {"call": "remove_latency", "args": {}})
+    assert [e["id"] for e in stale_from(ledger.entries(), now_s=400.0, max_age_s=150.0)] == [old]
+    assert stale_from(ledger.entries(), now_s=400.0, max_age_s=400.0) == []
+    assert recent in [e["id"] for e in open_from(ledger.entries())]
