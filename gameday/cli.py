@@ -260,7 +260,8 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
 @profile_option
 @confirm_option
 @base_port_option
-@click.option("--force", is_flag=True, help="Recover even while a run or a GameDay is using the target.")
+@click.option("--force", is_flag=True, help="Recover even while a run or a GameDay is using the target, and write "
+              "previous values back over a restore conflict (a resource changed since the fault).")
 def recover(target: str, profile: Path | None, confirm_account: str | None, base_port: int | None,
             force: bool) -> None:
     """Recover faults left open by a crashed run (from the stack's, or the AWS profile's, fault ledger), then
@@ -271,8 +272,9 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
     from infra.targets.registry import open_target
 
     try:
+        extra = {"force_restore": True} if force else {}  # a driver whose restores compare first obeys it
         driver = open_target(target, _settings(base_port), TargetOptions(profile=profile,
-                                                                         confirm_account=confirm_account))
+                                                                         confirm_account=confirm_account, extra=extra))
         if not force and (busy := wait_for_orphan(lock_dir(driver), ORPHAN_WAIT_S,
                                                   lambda line: click.echo(f"recover: {line}"))) is not None:
             raise InvalidInput(f"recovery of target {target} refused: {busy} is using it (its own rollbacks and "

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -22,6 +23,7 @@ from gameday.base.settings import Settings
 from infra.targets import aws_checks, safety
 from infra.targets.aws_actions import ACTIONS, IAM_PREFIXES
 from infra.targets.aws_canary import surviving_canary_writes
+from infra.targets.aws_cas import UNCHECKED, should_write
 from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused, session_for
 from infra.targets.aws_database import DatabaseFaults
 from infra.targets.aws_delivery import DeliveryFaults
@@ -61,11 +63,12 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
                  confirm_account: str | None = None, log: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  timeouts: WaitTimeouts | None = None, state_root: Path | None = None,
-                 profile_path: Path | None = None):
+                 profile_path: Path | None = None, force_restore: bool = False):
         safety.check_confirmation(profile.effective_environment, profile.account_id, confirm_account,
                                   action="GameDay", resource=f"account {profile.account_id}")
         self.profile = profile
         self.dry_run = dry_run
+        self.force_restore = force_restore  # `gameday recover --force`: restore over a conflict (aws_cas)
         self.confirm_account = confirm_account
         self.recorder = safety.CallRecorder(dry_run=dry_run, declared=ACTIONS, log=log, clock=clock)
         self._session = session or session_for(profile)
@@ -249,23 +252,26 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
             self._guard("fail_region", f"Route 53 health check {check} ({region})", region,
                         self.route53_tags("healthcheck", check))
             inverted = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["Inverted"]
-            self._ahead(self._region_recovery(region, mode, {"inverted": inverted}))
+            recovery = self._region_recovery(region, mode, {"inverted": inverted}, fault_set={"inverted": True})
+            self._ahead(recovery)
             route53.update_health_check(HealthCheckId=check, Inverted=True)
-            return self._done("fail_region", start, self._region_recovery(region, mode, {"inverted": inverted}),
-                              region=region, mode=mode, health_check_id=check, inverted_before=inverted)
+            return self._done("fail_region", start, recovery, region=region, mode=mode, health_check_id=check,
+                              inverted_before=inverted)
         zone = r53.hosted_zone_id.split("/")[-1]
         self._guard("fail_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
                     self.route53_tags("hostedzone", zone))
         record = self._failover_record(region)
-        self._ahead(self._region_recovery(region, mode, {"record_set": record}))
+        recovery = self._region_recovery(region, mode, {"record_set": record}, fault_set={"record_set": None})
+        self._ahead(recovery)
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
             "Comment": f"gameday: fail {region}", "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})
-        return self._done("fail_region", start, self._region_recovery(region, mode, {"record_set": record}),
-                          region=region, mode=mode, deleted_record=record)
+        return self._done("fail_region", start, recovery, region=region, mode=mode, deleted_record=record)
 
-    def restore_region(self, region: str, mode: str = "health_check", previous: dict | None = None) -> dict:
+    def restore_region(self, region: str, mode: str = "health_check", previous: dict | None = None,
+                       fault_set: Any = UNCHECKED) -> dict:
         """Undo `fail_region`: the health check's previous inversion (default: not inverted), the deleted record
-        set (needs `previous`), or stop the FIS experiment (needs `previous`). Idempotent."""
+        set (needs `previous`), or stop the FIS experiment (needs `previous`); a Route 53 change only while it
+        still holds what the fault set (aws_cas). Idempotent."""
         mode = region_mode(mode)
         start = self._clock()
         previous = previous or {}
@@ -296,6 +302,11 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
             self._guard("restore_region", f"Route 53 health check {check} ({region})", region,
                         self.route53_tags("healthcheck", check))
             inverted = bool(previous.get("inverted", False))
+            found = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["Inverted"]
+            if not should_write(f"Route 53 health check {check} ({region})", {"inverted": found}, fault_set,
+                                {"inverted": inverted}, force=self.force_restore):
+                return self._done("restore_region", start, None, region=region, mode=mode, health_check_id=check,
+                                  inverted=inverted, already_restored=True)
             self._ahead(None)
             route53.update_health_check(HealthCheckId=check, Inverted=inverted)
             return self._done("restore_region", start, None, region=region, mode=mode, health_check_id=check,
@@ -304,6 +315,11 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         zone = r53.hosted_zone_id.split("/")[-1]
         self._guard("restore_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
                     self.route53_tags("hostedzone", zone))
+        found = self._failover_record_or_none(region)
+        if not should_write(f"Route 53 zone {zone} record {r53.record_name} ({region})", {"record_set": found},
+                            fault_set, {"record_set": record}, force=self.force_restore):
+            return self._done("restore_region", start, None, region=region, mode=mode, record_set=record,
+                              already_restored=True)
         self._ahead(None)
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
             "Comment": f"gameday: restore {region}", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]})
@@ -361,8 +377,9 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         return waited
 
     @staticmethod
-    def _region_recovery(region: str, mode: str, previous: dict) -> dict:
-        return {"call": "restore_region", "args": {"region": region, "mode": mode, "previous": previous}}
+    def _region_recovery(region: str, mode: str, previous: dict, fault_set: dict | None = None) -> dict:
+        args = {"region": region, "mode": mode, "previous": previous}
+        return {"call": "restore_region", "args": args | ({"fault_set": fault_set} if fault_set is not None else {})}
 
     def route53_tags(self, kind: str, resource_id: str) -> list:
         """The tags of a Route 53 hosted zone or health check (`kind`: hostedzone | healthcheck)."""
@@ -385,6 +402,12 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
                                float(max(ttls, default=ALIAS_TTL_S)),
                                f"Route 53 health checks {', '.join(r53.health_checks.values())} and record "
                                f"{r53.record_name}")
+
+    def _failover_record_or_none(self, region: str) -> dict | None:
+        try:
+            return self._failover_record(region)
+        except GameDayError:
+            return None
 
     def _failover_record(self, region: str) -> dict:
         r53 = self.profile.resources.route53

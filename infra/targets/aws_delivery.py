@@ -8,10 +8,12 @@ A mixin of `infra.targets.aws.AwsTarget`: it uses the driver's `client`, `profil
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from gameday.base.errors import InvalidInput
+from infra.targets.aws_cas import UNCHECKED, same_policy, should_write
 
 __all__ = ["DeliveryFaults", "ORIGIN_DENY_SID", "deny_reads_policy"]
 
@@ -76,9 +78,11 @@ class DeliveryFaults:
         lam = self.client("lambda", region)
         current = lam.get_alias(FunctionName=dep.function, Name=dep.alias)["FunctionVersion"]
         details = {"region": region, "function": dep.function, "alias": dep.alias, "version": previous}
-        if current != version:  # idempotent: rolled back already, or someone released since
+        # Idempotent: rolled back already. Someone released another version since: a conflict (aws_cas).
+        if not should_write(f"alias {dep.alias} of Lambda function {dep.function} ({region})", current, version,
+                            previous, force=self.force_restore):
             return self._done("rollback_release", start, None, **details, skipped=True,
-                              reason=f"alias {dep.alias} points at {current}, not at the recorded {version}")
+                              reason=f"alias {dep.alias} points at {current} already")
         self._ahead(None)
         lam.update_alias(FunctionName=dep.function, Name=dep.alias, FunctionVersion=previous,
                          RoutingConfig=previous_routing or _NO_WEIGHTS)
@@ -116,17 +120,21 @@ class DeliveryFaults:
             raise InvalidInput(f"fail_origin of S3 bucket {bucket} ({region}) on target aws refused: its policy has "
                                f"the {ORIGIN_DENY_SID} statement already (a fault left open); nothing was changed",
                                hint="gameday recover --target aws --profile PROFILE restores its previous policy")
-        recovery = {"call": "restore_origin", "args": {"region": region, "previous": previous}}
+        denying = json.dumps(deny_reads_policy(bucket, previous))
+        recovery = {"call": "restore_origin", "args": {"region": region, "previous": previous, "fault_set": denying}}
         self._ahead(recovery)
-        self.client("s3", region).put_bucket_policy(Bucket=bucket,
-                                                    Policy=json.dumps(deny_reads_policy(bucket, previous)))
+        self.client("s3", region).put_bucket_policy(Bucket=bucket, Policy=denying)
         return self._done("fail_origin", start, recovery, region=region, bucket=bucket, had_policy=previous is not None)
 
-    def restore_origin(self, region: str, previous: str | None) -> dict:
-        """Put back the origin bucket's exact previous policy (None: it had none, delete it). Idempotent."""
+    def restore_origin(self, region: str, previous: str | None, fault_set: Any = UNCHECKED) -> dict:
+        """Put back the origin bucket's exact previous policy (None: it had none, delete it), only while it holds
+        the `fault_set` policy (aws_cas). Idempotent."""
         start = self._clock()
         bucket = self._origin("restore_origin", region)
         s3 = self.client("s3", region)
+        if not should_write(f"the policy of S3 bucket {bucket} ({region})", self._bucket_policy(bucket, region),
+                            fault_set, previous, force=self.force_restore, same=same_policy):
+            return self._done("restore_origin", start, None, region=region, bucket=bucket, already_restored=True)
         self._ahead(None)
         if previous is None:
             s3.delete_bucket_policy(Bucket=bucket)

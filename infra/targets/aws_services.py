@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from gameday.base.errors import GameDayError, InvalidInput
+from infra.targets.aws_cas import UNCHECKED, should_write
 from infra.targets.aws_wait import wait_for
 
 __all__ = ["ServiceFaults", "CACHE_FAILOVER_QUOTA", "failovers_in"]
@@ -73,17 +75,24 @@ class ServiceFaults:
         self._guard_function("throttle_function", function, region)
         previous = self.function_concurrency(function, region)
         recovery = {"call": "restore_function_concurrency",
-                    "args": {"function": function, "region": region, "previous": previous}}
+                    "args": {"function": function, "region": region, "previous": previous, "fault_set": 0}}
         self._ahead(recovery)
         self.client("lambda", region).put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
         return self._done("throttle_function", start, recovery, function=function, region=region,
                           reserved_concurrency=0, previous=previous)
 
-    def restore_function_concurrency(self, function: str, region: str, previous: int | None) -> dict:
-        """Put back the reserved concurrency `previous` (None: remove it, as it was). Idempotent."""
+    def restore_function_concurrency(self, function: str, region: str, previous: int | None,
+                                     fault_set: Any = UNCHECKED) -> dict:
+        """Put back the reserved concurrency `previous` (None: remove it, as it was), only while it is still the
+        `fault_set` value (aws_cas). Idempotent."""
         start = self._clock()
         self._guard_function("restore_function_concurrency", function, region)
         lam = self.client("lambda", region)
+        found = self.function_concurrency(function, region)
+        if not should_write(f"reserved concurrency of Lambda function {function} ({region})", found, fault_set,
+                            previous, force=self.force_restore):
+            return self._done("restore_function_concurrency", start, None, function=function, region=region,
+                              reserved_concurrency=previous, already_restored=True)
         self._ahead(None)
         if previous is None:
             lam.delete_function_concurrency(FunctionName=function)
@@ -103,16 +112,24 @@ class ServiceFaults:
             raise
         return answer.get("RequestedProvisionedConcurrentExecutions")
 
-    def set_provisioned_concurrency(self, function: str, region: str, qualifier: str, value: int | None) -> dict:
-        """Set provisioned concurrency of `function:qualifier` to `value` (None: remove the configuration)."""
+    def set_provisioned_concurrency(self, function: str, region: str, qualifier: str, value: int | None,
+                                    fault_set: Any = UNCHECKED) -> dict:
+        """Set provisioned concurrency of `function:qualifier` to `value` (None: remove the configuration); as a
+        recovery, only while it is still the `fault_set` value (aws_cas)."""
         if value is not None and int(value) < 0:
             raise InvalidInput(f"set_provisioned_concurrency of {function}:{qualifier} refused: value must be >= 0 "
                                f"or None, not {value}")
         start = self._clock()
         self._guard_function("set_provisioned_concurrency", function, region)
         previous = self.provisioned_concurrency(function, region, qualifier)
+        if fault_set is not UNCHECKED and not should_write(
+                f"provisioned concurrency of Lambda function {function}:{qualifier} ({region})", previous, fault_set,
+                value, force=self.force_restore):
+            return self._done("set_provisioned_concurrency", start, None, function=function, region=region,
+                              qualifier=qualifier, value=value, already_restored=True)
         recovery = {"call": "set_provisioned_concurrency",
-                    "args": {"function": function, "region": region, "qualifier": qualifier, "value": previous}}
+                    "args": {"function": function, "region": region, "qualifier": qualifier, "value": previous,
+                             "fault_set": value}}
         self._ahead(recovery)
         lam = self.client("lambda", region)
         if value is None:
@@ -170,29 +187,34 @@ class ServiceFaults:
             current, tags = self._kill_switch_state(name, region)
             self._guard(action, f"SSM parameter {name} ({region})", region, tags)
             previous[region] = current
-        recovery = {"call": "restore_provider_kill_switch", "args": {"provider": provider, "previous": previous}}
+        recovery = {"call": "restore_provider_kill_switch",
+                    "args": {"provider": provider, "previous": previous, "fault_set": value}}
         self._ahead(recovery)
         for region in previous:
             self.client("ssm", region).put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         return self._done(action, start, recovery, provider=provider, parameter=name, value=value,
                           previous=previous)
 
-    def restore_provider_kill_switch(self, provider: str, previous: dict) -> dict:
-        """Put back each region's previous kill-switch value (None: the parameter did not exist). Idempotent."""
+    def restore_provider_kill_switch(self, provider: str, previous: dict, fault_set: Any = UNCHECKED) -> dict:
+        """Put back each region's previous kill-switch value (None: the parameter did not exist), in the regions
+        that still hold the `fault_set` value; every region is compared before any is written (aws_cas)."""
         start = self._clock()
         name = self._need(self.profile.resources.kill_switches.get(provider), f"a kill switch for {provider!r}")
+        writes = {}
         for region, value in previous.items():
-            _, tags = self._kill_switch_state(name, region)
+            found, tags = self._kill_switch_state(name, region)
             self._guard("restore_provider_kill_switch", f"SSM parameter {name} ({region})", region, tags)
+            if should_write(f"SSM parameter {name} ({region})", found, fault_set, value, force=self.force_restore):
+                writes[region] = value
         self._ahead(None)
-        for region, value in previous.items():
+        for region, value in writes.items():
             ssm = self.client("ssm", region)
             if value is None:
                 ssm.delete_parameter(Name=name)
             else:
                 ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         return self._done("restore_provider_kill_switch", start, None, provider=provider, parameter=name,
-                          values=previous)
+                          values=previous, written=sorted(writes))
 
     # --- ElastiCache -----------------------------------------------------------------------------
     def cache_failover_quota(self) -> dict:

@@ -204,7 +204,7 @@ def test_recover_restores_what_a_crashed_run_left_open_from_the_profiles_ledger(
     assert aws("ssm", SECONDARY).get_parameter(Name=BEDROCK)["Parameter"]["Value"] == "on"
     begun = [e for e in read_entries(driver.ledger_path) if e["event"] == "begin"]
     assert begun[0]["recovery"] == {"call": "restore_region", "args": {
-        "region": PRIMARY, "mode": "health_check", "previous": {"inverted": False}}}
+        "region": PRIMARY, "mode": "health_check", "previous": {"inverted": False}, "fault_set": {"inverted": True}}}
     assert begun[1]["recovery"]["args"]["previous"] == {PRIMARY: "off", SECONDARY: "off"}
 
     result = gameday("recover", "--target", "aws", "--profile", profile)
@@ -227,7 +227,8 @@ def test_an_old_open_fault_is_listed_not_replayed_by_a_run_and_recover_restores_
     monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
     result = gameday("run", ROOT / "experiments/region-failover.yaml", "--target", "aws", "--profile", profile)
     assert result.exit_code == 2, result.output
-    assert "1 open fault(s) in ledger" in result.output and "older than 0.001 s, not replayed unattended" in result.output
+    assert "1 open fault(s) in ledger" in result.output
+    assert "older than 0.001 s, not replayed unattended" in result.output
     assert f"region_outage of {PRIMARY} begun" in result.output and "`gameday recover` replays them" in result.output
     assert untouched(world)["inverted"][PRIMARY] is True          # not replayed
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run directory

@@ -50,7 +50,7 @@ def test_throttle_is_applied_and_restored_to_the_exact_previous_value(driver, be
     done = driver.throttle_function("api", SECONDARY)
     assert reserved("api", SECONDARY) == 0
     assert done["recovery"] == {"call": "restore_function_concurrency",
-                                "args": {"function": "api", "region": SECONDARY, "previous": before}}
+                                "args": {"function": "api", "region": SECONDARY, "previous": before, "fault_set": 0}}
     assert done["start_s"] <= done["at_s"]
     getattr(driver, done["recovery"]["call"])(**done["recovery"]["args"])
     assert reserved("api", SECONDARY) == before
@@ -295,7 +295,7 @@ def test_provisioned_concurrency_is_changed_and_restored_exactly(driver, before)
         done = driver.set_provisioned_concurrency("api", PRIMARY, "live", 20)
         assert done["recovery"] == {"call": "set_provisioned_concurrency",
                                     "args": {"function": "api", "region": PRIMARY, "qualifier": "live",
-                                             "value": before}}
+                                             "value": before, "fault_set": 20}}
         # the recovery: back to `before` (None removes the configuration, as it was)
         _function_tags(lam)
         lam.add_response("get_provisioned_concurrency_config", {"RequestedProvisionedConcurrentExecutions": 20}, target)
