@@ -14,7 +14,11 @@ from dataclasses import asdict, dataclass
 
 from infra.targets.base import DetectionTiming
 
-__all__ = ["HoldChange", "raise_holds"]
+__all__ = ["HoldChange", "raise_holds", "fault_max_s", "AWS_WAITS_S"]
+
+#: What a fault's maximum duration allows beyond the pauses: the waits of AWS operations (a global database
+#: failover and its failback, each minutes; infra/targets/aws_wait.py WaitTimeouts).
+AWS_WAITS_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,23 @@ def raise_holds(configuration: dict, variables: dict, keys: list[str],
                                   f"{timing.failure_threshold} failed checks + {timing.dns_ttl_s:g} s TTL = "
                                   f"{timing.reroute_s:g} s ({timing.source})"))
     return out, changes
+
+
+def fault_max_s(raw: dict, variables: dict, declared_s: float | None) -> float:
+    """The longest a fault of experiment `raw` may last (its AWS-side expiry): `declared_s` (the experiment's
+    `max_fault_s`) when given, else every pause of the experiment (configuration and `variables` resolved; one
+    that is not a number counts as 0) plus AWS_WAITS_S."""
+    if declared_s is not None:
+        return float(declared_s)
+    from gameday.base.models import experiment_activities
+
+    configuration = {**(raw.get("configuration") or {}), **variables}
+    total = 0.0
+    for _, activity in experiment_activities(raw):
+        pauses = activity.get("pauses") if isinstance(activity, dict) else None
+        for value in (pauses or {}).values() if isinstance(pauses, dict) else ():
+            if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+                value = configuration.get(value[2:-1])
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                total += float(value)
+    return total + AWS_WAITS_S

@@ -32,7 +32,7 @@ from gameday.base.settings import Settings
 from gameday.disk_guard import disk_problem, is_disk_error
 from gameday.faults import recover_open
 from gameday.history import history_file
-from gameday.holds import raise_holds
+from gameday.holds import fault_max_s, raise_holds
 from gameday.live import LiveMonitor
 from gameday.out_dir import check_out
 from gameday.redact import redact_dir, secret_values
@@ -159,7 +159,9 @@ class Run:
         clock_env = run_clock.start()  # one time base for the runner and every child (gameday.base.run_clock)
         seq_start = int(run_clock.now() * 1000)
         env = {**os.environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
-               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **target.child_env(), **clock_env}
+               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **target.child_env(), **clock_env,
+               # the longest a fault may last: on AWS its expiry schedule undoes it then (infra/targets/aws_expiry)
+               "GAMEDAY_FAULT_MAX_S": str(fault_max_s(spec.raw, variables, gd.max_fault_s))}
         sources = target.sampler_sources()
         started = run_clock.now()
         sampler = load = chaos = None

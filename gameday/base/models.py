@@ -170,6 +170,9 @@ class GameDaySpec(Frozen):
     criteria: list[Criterion] = Field(default_factory=list)
     stop_conditions: list[StopCondition] = Field(default_factory=list)
     quick: QuickOverrides = QuickOverrides()
+    max_fault_s: PositiveFloat | None = Field(None, description=(
+        "the longest a fault of this experiment may last; on AWS its expiry schedule undoes it then (default: the "
+        "experiment's pauses + 3600 s for the waits of AWS operations; gameday.holds.fault_max_s)"))
 
     @model_validator(mode="after")
     def _unique_names(self) -> GameDaySpec:

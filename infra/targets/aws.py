@@ -23,10 +23,11 @@ from gameday.base.settings import Settings
 from infra.targets import aws_checks, safety
 from infra.targets.aws_actions import ACTIONS, IAM_PREFIXES
 from infra.targets.aws_canary import surviving_canary_writes
-from infra.targets.aws_cas import UNCHECKED, should_write
+from infra.targets.aws_cas import UNCHECKED
 from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused, session_for
 from infra.targets.aws_database import DatabaseFaults
 from infra.targets.aws_delivery import DeliveryFaults
+from infra.targets.aws_expiry import ExpiryFaults, Restore
 from infra.targets.aws_meaning import (
     MODE_ALIASES,
     PROVIDER_LINK_PREFIX,
@@ -50,7 +51,7 @@ __all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", 
 FIS_RUNNING = ("pending", "initiating", "running")
 
 
-class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
+class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, ExpiryFaults):
     """Driver for the AWS resources of one target profile; `dry_run` records every change and sends none."""
 
     name = "aws"
@@ -63,12 +64,13 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
                  confirm_account: str | None = None, log: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  timeouts: WaitTimeouts | None = None, state_root: Path | None = None,
-                 profile_path: Path | None = None, force_restore: bool = False):
+                 profile_path: Path | None = None, force_restore: bool = False, fault_max_s: float = 3600.0):
         safety.check_confirmation(profile.effective_environment, profile.account_id, confirm_account,
                                   action="GameDay", resource=f"account {profile.account_id}")
         self.profile = profile
         self.dry_run = dry_run
         self.force_restore = force_restore  # `gameday recover --force`: restore over a conflict (aws_cas)
+        self.fault_max_s = fault_max_s      # a fault's AWS-side expiry comes this long after it (aws_expiry)
         self.confirm_account = confirm_account
         self.recorder = safety.CallRecorder(dry_run=dry_run, declared=ACTIONS, log=log, clock=clock)
         self._session = session or session_for(profile)
@@ -118,7 +120,7 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         """The driver of the options' profile (the prod confirmation is checked here, before anything is touched)."""
         return cls(cls.configure(options), dry_run=options.dry_run, confirm_account=options.confirm_account,
                    state_root=options.state_root or Path(settings.stack_root), profile_path=options.profile,
-                   **options.extra)
+                   **{"fault_max_s": settings.fault_max_s, **options.extra})
 
     @classmethod
     def from_environment(cls, settings: Settings, configuration: dict) -> AwsTarget:
@@ -252,8 +254,13 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
             self._guard("fail_region", f"Route 53 health check {check} ({region})", region,
                         self.route53_tags("healthcheck", check))
             inverted = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["Inverted"]
-            recovery = self._region_recovery(region, mode, {"inverted": inverted}, fault_set={"inverted": True})
+            expiry = self._expiry_planned("fail_region", start, [Restore(
+                self.profile.regions.primary, "route53", "UpdateHealthCheck",
+                {"HealthCheckId": check, "Inverted": inverted})])
+            recovery = self._region_recovery(region, mode, {"inverted": inverted}, fault_set={"inverted": True},
+                                             expiry=expiry)
             self._ahead(recovery)
+            self._arm(expiry)
             route53.update_health_check(HealthCheckId=check, Inverted=True)
             return self._done("fail_region", start, recovery, region=region, mode=mode, health_check_id=check,
                               inverted_before=inverted)
@@ -261,14 +268,20 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         self._guard("fail_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
                     self.route53_tags("hostedzone", zone))
         record = self._failover_record(region)
-        recovery = self._region_recovery(region, mode, {"record_set": record}, fault_set={"record_set": None})
+        expiry = self._expiry_planned("fail_region", start, [Restore(
+            self.profile.regions.primary, "route53", "ChangeResourceRecordSets",
+            {"HostedZoneId": zone, "ChangeBatch": {"Comment": f"gameday: expiry of the {region} outage",
+                                                   "Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}})])
+        recovery = self._region_recovery(region, mode, {"record_set": record}, fault_set={"record_set": None},
+                                         expiry=expiry)
         self._ahead(recovery)
+        self._arm(expiry)
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
             "Comment": f"gameday: fail {region}", "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})
         return self._done("fail_region", start, recovery, region=region, mode=mode, deleted_record=record)
 
     def restore_region(self, region: str, mode: str = "health_check", previous: dict | None = None,
-                       fault_set: Any = UNCHECKED) -> dict:
+                       fault_set: Any = UNCHECKED, expiry: list | None = None) -> dict:
         """Undo `fail_region`: the health check's previous inversion (default: not inverted), the deleted record
         set (needs `previous`), or stop the FIS experiment (needs `previous`); a Route 53 change only while it
         still holds what the fault set (aws_cas). Idempotent."""
@@ -303,27 +316,28 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
                         self.route53_tags("healthcheck", check))
             inverted = bool(previous.get("inverted", False))
             found = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["Inverted"]
-            if not should_write(f"Route 53 health check {check} ({region})", {"inverted": found}, fault_set,
-                                {"inverted": inverted}, force=self.force_restore):
+            if not self._should_restore(f"Route 53 health check {check} ({region})", {"inverted": found}, fault_set,
+                                        {"inverted": inverted}, expiry):
                 return self._done("restore_region", start, None, region=region, mode=mode, health_check_id=check,
-                                  inverted=inverted, already_restored=True)
+                                  inverted=inverted, already_restored=True, expiry_deleted=self._disarm(expiry))
             self._ahead(None)
             route53.update_health_check(HealthCheckId=check, Inverted=inverted)
             return self._done("restore_region", start, None, region=region, mode=mode, health_check_id=check,
-                              inverted=inverted)
+                              inverted=inverted, expiry_deleted=self._disarm(expiry))
         record = self._need(previous.get("record_set"), "the deleted record set (recovery args)")
         zone = r53.hosted_zone_id.split("/")[-1]
         self._guard("restore_region", f"Route 53 zone {zone} record {r53.record_name} ({region})", region,
                     self.route53_tags("hostedzone", zone))
         found = self._failover_record_or_none(region)
-        if not should_write(f"Route 53 zone {zone} record {r53.record_name} ({region})", {"record_set": found},
-                            fault_set, {"record_set": record}, force=self.force_restore):
+        if not self._should_restore(f"Route 53 zone {zone} record {r53.record_name} ({region})",
+                                    {"record_set": found}, fault_set, {"record_set": record}, expiry):
             return self._done("restore_region", start, None, region=region, mode=mode, record_set=record,
-                              already_restored=True)
+                              already_restored=True, expiry_deleted=self._disarm(expiry))
         self._ahead(None)
         route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
             "Comment": f"gameday: restore {region}", "Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]})
-        return self._done("restore_region", start, None, region=region, mode=mode, record_set=record)
+        return self._done("restore_region", start, None, region=region, mode=mode, record_set=record,
+                          expiry_deleted=self._disarm(expiry))
 
     # --- fault-proxy links and faults with an AWS meaning (infra/aws/README.md) ------------------------
     def cut_link(self, link: str) -> dict:
@@ -377,9 +391,11 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes):
         return waited
 
     @staticmethod
-    def _region_recovery(region: str, mode: str, previous: dict, fault_set: dict | None = None) -> dict:
+    def _region_recovery(region: str, mode: str, previous: dict, fault_set: dict | None = None,
+                         expiry: list | None = None) -> dict:
         args = {"region": region, "mode": mode, "previous": previous}
-        return {"call": "restore_region", "args": args | ({"fault_set": fault_set} if fault_set is not None else {})}
+        args |= {"fault_set": fault_set} if fault_set is not None else {}
+        return {"call": "restore_region", "args": args | ({"expiry": expiry} if expiry else {})}
 
     def route53_tags(self, kind: str, resource_id: str) -> list:
         """The tags of a Route 53 hosted zone or health check (`kind`: hostedzone | healthcheck)."""

@@ -32,7 +32,12 @@ WRITE_ACTIONS = frozenset({
     "ssm:PutParameter", "ssm:DeleteParameter",
     "elasticache:TestFailover",
     "fis:StartExperiment", "fis:StopExperiment",
+    # a fault's AWS-side expiry (infra/targets/aws_expiry.py)
+    "scheduler:CreateSchedule", "scheduler:DeleteSchedule",
 })
+
+#: Permissions that are no API call of their own: creating a schedule that runs as the expiry role passes it.
+PERMISSION_ONLY = frozenset({"iam:PassRole"})
 
 #: IAM prefixes whose boto3 client has another name (every other prefix is its client's name).
 CLIENT_NAMES = {"servicequotas": "service-quotas"}
@@ -41,4 +46,4 @@ IAM_PREFIXES = {client: prefix for prefix, client in CLIENT_NAMES.items()}
 ACTIONS = UNPERMISSIONED | READ_ACTIONS | WRITE_ACTIONS
 
 #: The actions the GameDay role must grant (tests compare this with the policy in gameday-role.yaml).
-IAM_ACTIONS = READ_ACTIONS | WRITE_ACTIONS
+IAM_ACTIONS = READ_ACTIONS | WRITE_ACTIONS | PERMISSION_ONLY

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from gameday.base.errors import InvalidInput
 from infra.targets.aws_cas import UNCHECKED, same_policy, should_write
+from infra.targets.aws_expiry import Restore
 
 __all__ = ["DeliveryFaults", "ORIGIN_DENY_SID", "deny_reads_policy"]
 
@@ -121,24 +122,31 @@ class DeliveryFaults:
                                f"the {ORIGIN_DENY_SID} statement already (a fault left open); nothing was changed",
                                hint="gameday recover --target aws --profile PROFILE restores its previous policy")
         denying = json.dumps(deny_reads_policy(bucket, previous))
-        recovery = {"call": "restore_origin", "args": {"region": region, "previous": previous, "fault_set": denying}}
+        expiry = self._expiry_planned("fail_origin", start, [
+            Restore(region, "s3", "DeleteBucketPolicy", {"Bucket": bucket}) if previous is None
+            else Restore(region, "s3", "PutBucketPolicy", {"Bucket": bucket, "Policy": previous})])
+        recovery = {"call": "restore_origin", "args": {"region": region, "previous": previous, "fault_set": denying,
+                                                       **({"expiry": expiry} if expiry else {})}}
         self._ahead(recovery)
+        self._arm(expiry)
         self.client("s3", region).put_bucket_policy(Bucket=bucket, Policy=denying)
         return self._done("fail_origin", start, recovery, region=region, bucket=bucket, had_policy=previous is not None)
 
-    def restore_origin(self, region: str, previous: str | None, fault_set: Any = UNCHECKED) -> dict:
+    def restore_origin(self, region: str, previous: str | None, fault_set: Any = UNCHECKED,
+                       expiry: list | None = None) -> dict:
         """Put back the origin bucket's exact previous policy (None: it had none, delete it), only while it holds
         the `fault_set` policy (aws_cas). Idempotent."""
         start = self._clock()
         bucket = self._origin("restore_origin", region)
         s3 = self.client("s3", region)
-        if not should_write(f"the policy of S3 bucket {bucket} ({region})", self._bucket_policy(bucket, region),
-                            fault_set, previous, force=self.force_restore, same=same_policy):
-            return self._done("restore_origin", start, None, region=region, bucket=bucket, already_restored=True)
+        if not self._should_restore(f"the policy of S3 bucket {bucket} ({region})",
+                                    self._bucket_policy(bucket, region), fault_set, previous, expiry, same=same_policy):
+            return self._done("restore_origin", start, None, region=region, bucket=bucket, already_restored=True,
+                              expiry_deleted=self._disarm(expiry))
         self._ahead(None)
         if previous is None:
             s3.delete_bucket_policy(Bucket=bucket)
         else:
             s3.put_bucket_policy(Bucket=bucket, Policy=previous)
         return self._done("restore_origin", start, None, region=region, bucket=bucket,
-                          policy_restored=previous is not None)
+                          policy_restored=previous is not None, expiry_deleted=self._disarm(expiry))

@@ -13,7 +13,9 @@ Each check gives a Finding (ok, warn or fail) with one line of detail:
 - FIS, in each region with a template: the account's safety lever disengaged (engaged, FIS starts no experiment),
   and the active experiments plus the GameDay's own within the "active experiments" quota (Service Quotas' value,
   else AWS's default of 5 per account and Region, AWS FIS User Guide, "Quotas and limitations");
-- detection: how long Route 53 takes to reroute (health checks x threshold + TTL): the holds the runner raises.
+- detection: how long Route 53 takes to reroute (health checks x threshold + TTL): the holds the runner raises;
+- fault expiry: the profile names the expiry role EventBridge Scheduler undoes a forgotten fault as
+  (infra/targets/aws_expiry.py); without it a harness lost mid-GameDay leaves its faults in place.
 A check that cannot be made (AccessDenied, a missing resource) fails with AWS's error code: a GameDay needs it.
 """
 
@@ -73,6 +75,7 @@ def readiness(driver) -> list[Finding]:
     findings += _attempt("quota: elasticache test failover", lambda: _test_failover_quota(driver))
     findings += _attempt("fis", lambda: _fis(driver))
     findings += _attempt("detection", lambda: _detection(driver))
+    findings += _attempt("fault expiry", lambda: _expiry(driver))
     return findings
 
 
@@ -277,3 +280,13 @@ def _detection(driver) -> list[Finding]:
                                        f"({timing.check_interval_s:g} s x {timing.failure_threshold} + TTL "
                                        f"{timing.dns_ttl_s:g} s; {timing.source}): holds named in an experiment's "
                                        "windows.detection_holds are raised to it")]
+
+
+def _expiry(driver) -> list[Finding]:
+    role = driver.profile.safety.expiry_role_arn
+    if role is None:
+        return [Finding("fault expiry", "fail", "the profile names no safety.expiry_role_arn: faults would not expire "
+                                                "on AWS if the harness were lost mid-GameDay (deploy "
+                                                "infra/aws/gameday-role.yaml; output ExpiryRoleArn)")]
+    return [Finding("fault expiry", "ok", f"faults expire through EventBridge Scheduler as {role} (schedule group "
+                                          f"{driver.profile.safety.group})")]

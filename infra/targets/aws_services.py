@@ -13,7 +13,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gameday.base.errors import GameDayError, InvalidInput
-from infra.targets.aws_cas import UNCHECKED, should_write
+from infra.targets.aws_cas import UNCHECKED
+from infra.targets.aws_expiry import Restore
 from infra.targets.aws_wait import wait_for
 
 __all__ = ["ServiceFaults", "CACHE_FAILOVER_QUOTA", "failovers_in"]
@@ -74,32 +75,39 @@ class ServiceFaults:
         start = self._clock()
         self._guard_function("throttle_function", function, region)
         previous = self.function_concurrency(function, region)
+        expiry = self._expiry_planned("throttle_function", start, [
+            Restore(region, "lambda", "DeleteFunctionConcurrency", {"FunctionName": function}) if previous is None
+            else Restore(region, "lambda", "PutFunctionConcurrency",
+                         {"FunctionName": function, "ReservedConcurrentExecutions": previous})])
         recovery = {"call": "restore_function_concurrency",
-                    "args": {"function": function, "region": region, "previous": previous, "fault_set": 0}}
+                    "args": {"function": function, "region": region, "previous": previous, "fault_set": 0,
+                             **({"expiry": expiry} if expiry else {})}}
         self._ahead(recovery)
+        self._arm(expiry)
         self.client("lambda", region).put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
         return self._done("throttle_function", start, recovery, function=function, region=region,
                           reserved_concurrency=0, previous=previous)
 
     def restore_function_concurrency(self, function: str, region: str, previous: int | None,
-                                     fault_set: Any = UNCHECKED) -> dict:
+                                     fault_set: Any = UNCHECKED, expiry: list | None = None) -> dict:
         """Put back the reserved concurrency `previous` (None: remove it, as it was), only while it is still the
         `fault_set` value (aws_cas). Idempotent."""
         start = self._clock()
         self._guard_function("restore_function_concurrency", function, region)
         lam = self.client("lambda", region)
         found = self.function_concurrency(function, region)
-        if not should_write(f"reserved concurrency of Lambda function {function} ({region})", found, fault_set,
-                            previous, force=self.force_restore):
+        if not self._should_restore(f"reserved concurrency of Lambda function {function} ({region})", found,
+                                    fault_set, previous, expiry):
             return self._done("restore_function_concurrency", start, None, function=function, region=region,
-                              reserved_concurrency=previous, already_restored=True)
+                              reserved_concurrency=previous, already_restored=True,
+                              expiry_deleted=self._disarm(expiry))
         self._ahead(None)
         if previous is None:
             lam.delete_function_concurrency(FunctionName=function)
         else:
             lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(previous))
         return self._done("restore_function_concurrency", start, None, function=function, region=region,
-                          reserved_concurrency=previous)
+                          reserved_concurrency=previous, expiry_deleted=self._disarm(expiry))
 
     def provisioned_concurrency(self, function: str, region: str, qualifier: str) -> int | None:
         """Probe: requested provisioned concurrency of `function:qualifier` (None when not configured)."""
@@ -113,7 +121,7 @@ class ServiceFaults:
         return answer.get("RequestedProvisionedConcurrentExecutions")
 
     def set_provisioned_concurrency(self, function: str, region: str, qualifier: str, value: int | None,
-                                    fault_set: Any = UNCHECKED) -> dict:
+                                    fault_set: Any = UNCHECKED, expiry: list | None = None) -> dict:
         """Set provisioned concurrency of `function:qualifier` to `value` (None: remove the configuration); as a
         recovery, only while it is still the `fault_set` value (aws_cas)."""
         if value is not None and int(value) < 0:
@@ -122,15 +130,22 @@ class ServiceFaults:
         start = self._clock()
         self._guard_function("set_provisioned_concurrency", function, region)
         previous = self.provisioned_concurrency(function, region, qualifier)
-        if fault_set is not UNCHECKED and not should_write(
+        if fault_set is not UNCHECKED and not self._should_restore(
                 f"provisioned concurrency of Lambda function {function}:{qualifier} ({region})", previous, fault_set,
-                value, force=self.force_restore):
+                value, expiry):
             return self._done("set_provisioned_concurrency", start, None, function=function, region=region,
-                              qualifier=qualifier, value=value, already_restored=True)
+                              qualifier=qualifier, value=value, already_restored=True,
+                              expiry_deleted=self._disarm(expiry))
+        target = {"FunctionName": function, "Qualifier": qualifier}
+        planned = [] if expiry is not None else self._expiry_planned("set_provisioned_concurrency", start, [
+            Restore(region, "lambda", "DeleteProvisionedConcurrencyConfig", target) if previous is None
+            else Restore(region, "lambda", "PutProvisionedConcurrencyConfig",
+                         {**target, "ProvisionedConcurrentExecutions": previous})])
         recovery = {"call": "set_provisioned_concurrency",
                     "args": {"function": function, "region": region, "qualifier": qualifier, "value": previous,
-                             "fault_set": value}}
+                             "fault_set": value, **({"expiry": planned} if planned else {})}}
         self._ahead(recovery)
+        self._arm(planned)
         lam = self.client("lambda", region)
         if value is None:
             lam.delete_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier)
@@ -149,7 +164,8 @@ class ServiceFaults:
                                  hint="check the function's account concurrency headroom and its "
                                       "provisioned concurrency status in the Lambda console")
         return self._done("set_provisioned_concurrency", start, recovery, function=function, region=region,
-                          qualifier=qualifier, value=value, previous=previous, waited_s=waited)
+                          qualifier=qualifier, value=value, previous=previous, waited_s=waited,
+                          expiry_deleted=self._disarm(expiry))
 
     # --- AI provider kill switch (SSM parameter, same name in every region) -------------------------
     def _kill_switch_state(self, name: str, region: str) -> tuple[str | None, list]:
@@ -187,15 +203,23 @@ class ServiceFaults:
             current, tags = self._kill_switch_state(name, region)
             self._guard(action, f"SSM parameter {name} ({region})", region, tags)
             previous[region] = current
+        expiry = self._expiry_planned(action, start, [
+            Restore(region, "ssm", "DeleteParameter", {"Name": name}) if old is None
+            else Restore(region, "ssm", "PutParameter",
+                         {"Name": name, "Value": old, "Type": "String", "Overwrite": True})
+            for region, old in previous.items()])
         recovery = {"call": "restore_provider_kill_switch",
-                    "args": {"provider": provider, "previous": previous, "fault_set": value}}
+                    "args": {"provider": provider, "previous": previous, "fault_set": value,
+                             **({"expiry": expiry} if expiry else {})}}
         self._ahead(recovery)
+        self._arm(expiry)
         for region in previous:
             self.client("ssm", region).put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         return self._done(action, start, recovery, provider=provider, parameter=name, value=value,
                           previous=previous)
 
-    def restore_provider_kill_switch(self, provider: str, previous: dict, fault_set: Any = UNCHECKED) -> dict:
+    def restore_provider_kill_switch(self, provider: str, previous: dict, fault_set: Any = UNCHECKED,
+                                     expiry: list | None = None) -> dict:
         """Put back each region's previous kill-switch value (None: the parameter did not exist), in the regions
         that still hold the `fault_set` value; every region is compared before any is written (aws_cas)."""
         start = self._clock()
@@ -204,7 +228,7 @@ class ServiceFaults:
         for region, value in previous.items():
             found, tags = self._kill_switch_state(name, region)
             self._guard("restore_provider_kill_switch", f"SSM parameter {name} ({region})", region, tags)
-            if should_write(f"SSM parameter {name} ({region})", found, fault_set, value, force=self.force_restore):
+            if self._should_restore(f"SSM parameter {name} ({region})", found, fault_set, value, expiry):
                 writes[region] = value
         self._ahead(None)
         for region, value in writes.items():
@@ -214,7 +238,7 @@ class ServiceFaults:
             else:
                 ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         return self._done("restore_provider_kill_switch", start, None, provider=provider, parameter=name,
-                          values=previous, written=sorted(writes))
+                          values=previous, written=sorted(writes), expiry_deleted=self._disarm(expiry))
 
     # --- ElastiCache -----------------------------------------------------------------------------
     def cache_failover_quota(self) -> dict:

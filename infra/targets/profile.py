@@ -120,6 +120,14 @@ class Endpoints(Frozen):
 Environment = Literal["staging", "prod"]
 
 
+class Safety(Frozen):
+    """What keeps a fault from outliving a lost harness (infra/targets/aws_expiry.py)."""
+    expiry_role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$", description=(
+        "the role EventBridge Scheduler assumes to undo a fault nobody recovered (gameday-role.yaml output "
+        "ExpiryRoleArn); without it faults do not expire on AWS and `gameday aws check` fails"))
+    group: str = Field("default", min_length=1, description="the EventBridge Scheduler schedule group")
+
+
 class TargetProfile(Frozen):
     name: str = Field(min_length=1)
     account_id: str = Field(pattern=r"^\d{12}$")
@@ -133,6 +141,7 @@ class TargetProfile(Frozen):
     credentials: Credentials = Credentials()
     resources: Resources = Resources()
     endpoints: Endpoints
+    safety: Safety = Safety()
 
     @field_validator("account_id", mode="before")
     @classmethod

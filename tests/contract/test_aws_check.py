@@ -47,6 +47,7 @@ def behaviours(**changes) -> dict:
 
 def _ready_profile(world, **changes) -> dict:
     """The seeded world's profile without its deliberately untagged google kill switch."""
+    changes = {"safety": {"expiry_role_arn": "arn:aws:iam::123456789012:role/gameday-expiry"}} | changes
     data = profile_dict(world, credentials={"role_arn": ROLE}, **changes)
     data["resources"]["kill_switches"] = {"bedrock": data["resources"]["kill_switches"]["bedrock"]}
     return data
@@ -124,6 +125,20 @@ def test_an_engaged_safety_lever_or_a_full_fis_quota_is_not_ready(world, gameday
     findings = readiness(_driver(world, found, fis_templates={PRIMARY: "EXT1a2b3c4d5e6f7"}))
     assert not ready(findings)
     assert any(expected in line for line in _by_status(findings)["fail"]), _by_status(findings)["fail"]
+
+
+def test_a_profile_whose_faults_would_not_expire_on_aws_is_not_ready(world, gameday_role):
+    data = _ready_profile(world, safety={})
+    loaded = profile_from_dict(data)
+    driver = AwsTarget(loaded, session=session_for(loaded, base=session()), dry_run=True,
+                       confirm_account=loaded.account_id)
+    for behaviour in behaviours().values():
+        for region in (PRIMARY, SECONDARY):
+            behaviour.attach(driver.client(behaviour.service, region), region)
+    findings = readiness(driver)
+    assert not ready(findings)
+    assert any(line.startswith("fault expiry: the profile names no safety.expiry_role_arn")
+               for line in _by_status(findings)["fail"])
 
 
 def test_a_failover_under_way_is_not_ready(world, gameday_role):

@@ -80,7 +80,7 @@ PARAMETERS = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::R
               "HostedZoneId": "Z0123456789", "FailoverRecordName": "api.example.com",
               "PrimaryHealthCheckId": "hc-primary", "SecondaryHealthCheckId": "hc-secondary",
               "PrimaryOriginBucket": "static-primary", "SecondaryOriginBucket": "static-secondary",
-              "TagValue": "allowed", "TagKey": "gameday"}
+              "TagValue": "allowed", "TagKey": "gameday", "ScheduleGroup": "default"}
 #: Condition keys every action supports (AWS global condition context keys the policies use).
 GLOBAL_KEYS = {"aws:RequestedRegion"}
 FIS = ROLE.parent / "fis-templates.yaml"
@@ -89,6 +89,8 @@ ACCEPTED = {
     # fail_origin must write the origin bucket's policy (a Deny s3:GetObject statement); limited to the two named
     # origin buckets, and the driver refuses a bucket without the GameDay tag.
     ("gameday-change-tagged", "RESOURCE_POLICY_PRIVILEGE_ESCALATION"),
+    # The expiry role puts the origin bucket's previous policy back (the same two named buckets), run by Scheduler.
+    ("gameday-expiry-restores", "RESOURCE_POLICY_PRIVILEGE_ESCALATION"),
     # fis:StartExperiment acts on the template (its tag) and creates the experiment (the request's tag): two
     # statements with different conditions, each naming one resource type; parliament checks them one by one.
     ("gameday-change-tagged", "RESOURCE_MISMATCH"),
@@ -183,7 +185,8 @@ def test_changes_condition_on_the_gameday_tag_of_the_profile():
     assert template["Parameters"]["TagKey"]["AllowedValues"] == [TAG_CONDITION.split("/")[1]]
 
 
-@pytest.mark.parametrize("path, resource", [(ROLE, "GameDayRole"), (FIS, "FisRole")], ids=["gameday", "fis"])
+@pytest.mark.parametrize("path, resource", [(ROLE, "GameDayRole"), (ROLE, "ExpiryRole"), (FIS, "FisRole")],
+                         ids=["gameday", "expiry", "fis"])
 def test_parliament_finds_nothing_above_low_that_is_not_justified(path, resource):
     from parliament import analyze_policy_string, config
     found = []
@@ -204,3 +207,16 @@ def test_the_fis_role_changes_only_network_acls_that_fis_created():
         assert s["Resource"] != "*" or actions <= {"ec2:DescribeSubnets", "ec2:DescribeNetworkAcls",
                                                    "ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries",
                                                    "rds:DescribeDBClusters", "tag:GetResources"}, s["Sid"]
+
+
+def test_the_expiry_role_can_only_put_back_what_the_gameday_role_may_change():
+    """What EventBridge Scheduler runs as (aws_expiry.py) restores and nothing else: a subset of the GameDay role's
+    changes, on a subset of its resources."""
+    changes = policies(ROLE, "GameDayRole")["gameday-change-tagged"]["Statement"]
+    gameday = {a for s in changes for a in _as_list(s["Action"])}
+    expiry = [s for doc in policies(ROLE, "ExpiryRole").values() for s in doc["Statement"]]
+    assert {a for s in expiry for a in _as_list(s["Action"])} <= gameday
+    assert all(s["Resource"] != "*" for s in expiry)
+    template, _ = decode(str(ROLE))
+    trust = template["Resources"]["ExpiryRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [t["Principal"] for t in trust] == [{"Service": "scheduler.amazonaws.com"}]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gameday.holds import raise_holds
+from gameday.holds import AWS_WAITS_S, fault_max_s, raise_holds
 from infra.targets.base import DetectionTiming
 
 ROUTE53 = DetectionTiming(10.0, 3, 60.0, "Route 53")   # 90 s
@@ -36,3 +36,14 @@ def test_a_raised_hold_is_never_shorter_than_declared_nor_than_the_reroute_time(
     used = variables.get("hold_s", hold)
     assert used >= hold and used >= timing.reroute_s
     assert bool(changes) == (hold < used)
+
+
+def test_a_faults_maximum_is_every_pause_plus_the_aws_waits_unless_the_experiment_states_it():
+    raw = {"configuration": {"hold_s": 10, "delay_s": 3, "from_env": {"type": "env", "key": "X"}},
+           "method": [{"name": "a", "pauses": {"before": 1, "after": "${delay_s}"}},
+                      {"name": "b", "pauses": {"after": "${hold_s}"}},
+                      {"name": "c", "pauses": {"after": "${from_env}"}}],
+           "rollbacks": [{"name": "r", "pauses": {"after": 2}}]}
+    assert fault_max_s(raw, {}, None) == 1 + 3 + 10 + 2 + AWS_WAITS_S
+    assert fault_max_s(raw, {"hold_s": 150.0}, None) == 1 + 3 + 150 + 2 + AWS_WAITS_S  # a raised hold counts
+    assert fault_max_s(raw, {}, 600) == 600
