@@ -268,6 +268,7 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
     check the target is in its reference topology and bring it back there if not; exit 1 when it cannot."""
     from gameday.faults import recover_open
     from gameday.run_lock import lock_dir, wait_for_orphan
+    from infra.targets import ledger_for
     from infra.targets.base import TargetOptions
     from infra.targets.registry import open_target
 
@@ -280,7 +281,7 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
             raise InvalidInput(f"recovery of target {target} refused: {busy} is using it (its own rollbacks and "
                                "safety net recover its faults)", hint="wait for it to end, or `gameday recover "
                                "--force` (the two may then undo the same fault at once)")
-        click.echo(f"recover: ledger {driver.ledger_path}")
+        click.echo(f"recover: ledger {ledger_for(driver).where}")
         done = recover_open(driver, log=lambda line: click.echo(f"recover: {line}"))
         click.echo(f"recovered {len(done)} open fault(s)" if done else "no open fault in the ledger")
         if problems := driver.reference_problems():

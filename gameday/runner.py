@@ -25,7 +25,7 @@ from pathlib import Path
 from gameday import children, run_lock
 from gameday.base import run_clock
 from gameday.base.errors import InvalidInput, RunAborted, StackError
-from gameday.base.ledger import read_entries, stale_from
+from gameday.base.ledger import stale_from
 from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
@@ -98,7 +98,11 @@ class Run:
             return 0
         run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.options.experiment.stem}"
         # One run at a time per stack: another live run's lock refuses this one here (exit 2, nothing touched).
-        with run_lock.holding(run_lock.lock_dir(target), run_id, reuse=self.options.stack_locked):
+        # Beyond this machine (AWS with the ledger in the account): the target's lease, for the longest the run
+        # can last; a lost harness gives it up then (a second harness is refused naming this one: exit 2).
+        lease_s = fault_max_s(spec.raw, variables, gd.max_fault_s) + gd.windows.baseline_s + gd.windows.after_s
+        with run_lock.holding(run_lock.lock_dir(target), run_id, reuse=self.options.stack_locked), \
+                target.exclusive(run_id, lease_s):
             return self._execute_locked(spec, gd, variables, target, run_id)
 
     def _execute_locked(self, spec: ExperimentSpec, gd, variables: dict, target, run_id: str) -> int:
@@ -150,7 +154,7 @@ class Run:
             listed = "; ".join(f"{e['kind']} of {e['target']} begun {e['at']} (run {e.get('params', {}).get('run_id')})"
                                for e in stale)
             raise InvalidInput(f"run of {self.options.experiment} refused: {len(stale)} open fault(s) in ledger "
-                               f"{ledger.path} older than {self.settings.max_replay_age_s:g} s, not replayed "
+                               f"{ledger.where} older than {self.settings.max_replay_age_s:g} s, not replayed "
                                f"unattended: {listed}", hint="check the target, then `gameday recover` replays them "
                                "(GAMEDAY_MAX_REPLAY_AGE_S sets the limit)")
 
@@ -288,7 +292,7 @@ class Run:
     # --- evidence and analysis ---------------------------------------------------------------------
     def _write_evidence(self, run_dir: Path, run_id: str, spec: ExperimentSpec, target, seq_start: int,
                         started: float, ended: float, chaos) -> None:
-        ledger_lines = read_entries(ledger_for(target).path)
+        ledger_lines = ledger_for(target).entries()
         ours = {e["id"] for e in ledger_lines if e["event"] == "begin" and e.get("params", {}).get("run_id") == run_id}
         with open(run_dir / "faults.jsonl", "w") as out:
             for entry in ledger_lines:

@@ -22,11 +22,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from gameday.base import run_clock
 from gameday.base.errors import GameDayError, InvalidInput
 
-__all__ = ["FaultLedger", "LEDGER_VERSION", "fault_windows", "open_from", "read_entries"]
+__all__ = ["FaultLedger", "LedgerStore", "LEDGER_VERSION", "fault_windows", "open_from", "read_entries"]
 
 LEDGER_VERSION = 1
 EVENTS = ("begin", "injected", "recovered", "failed")
@@ -35,11 +36,24 @@ EVENTS = ("begin", "injected", "recovered", "failed")
 NOTHING = {"call": "nothing", "args": {}}
 
 
-class FaultLedger:
-    """Append-only record of faults of one run; safe to share between processes."""
+class LedgerStore(Protocol):
+    """Where ledger lines live when not in the file: `append` returns once the line is durable (write-ahead)."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = run_clock.now):
+    where: str                                   # for messages: e.g. dynamodb://table/key
+
+    def append(self, line: dict) -> None: ...
+    def read(self) -> list[dict]: ...            # every line, in append order
+
+
+class FaultLedger:
+    """Append-only record of faults of one run; safe to share between processes. Lines go to the file at `path`,
+    or to `store` when given (the AWS account's table: infra/targets/aws_ledger.py)."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = run_clock.now,
+                 store: LedgerStore | None = None):
         self.path = Path(path)
+        self.store = store
+        self.where = store.where if store is not None else str(self.path)
         self._clock = clock
 
     def begin(self, kind: str, target: str, params: dict, recovery: dict) -> str:
@@ -47,7 +61,7 @@ class FaultLedger:
         for field, value, kind_ in (("kind", kind, str), ("target", target, str), ("params", params, dict),
                                     ("recovery", recovery, dict)):
             if not isinstance(value, kind_) or (kind_ is str and not value):
-                raise InvalidInput(f"recording of a fault in ledger {self.path} failed: `{field}` must be a "
+                raise InvalidInput(f"recording of a fault in ledger {self.where} failed: `{field}` must be a "
                                    f"{'non-empty string' if kind_ is str else 'dict'}, not {value!r}")
         entry_id = uuid.uuid4().hex[:12]
         self._append({"event": "begin", "id": entry_id, "kind": kind, "target": target,
@@ -67,8 +81,8 @@ class FaultLedger:
         self._append_to(entry_id, {"event": "failed", "error": str(error)})
 
     def entries(self) -> list[dict]:
-        """Every complete line, in file order."""
-        return read_entries(self.path)
+        """Every complete line, in file (or store) order."""
+        return self.store.read() if self.store is not None else read_entries(self.path)
 
     def recovery_of(self, entry_id: str) -> dict:
         """The entry's recovery (see `recovery_of`)."""
@@ -80,7 +94,7 @@ class FaultLedger:
 
     def _append_to(self, entry_id: str, record: dict) -> None:
         if not any(e["event"] == "begin" and e["id"] == entry_id for e in self.entries()):
-            raise GameDayError(f"recording of fault {entry_id!r} in ledger {self.path} failed: no such entry",
+            raise GameDayError(f"recording of fault {entry_id!r} in ledger {self.where} failed: no such entry",
                                hint="use the id that begin() returned for this ledger file")
         self._append({**record, "id": entry_id})
 
@@ -92,8 +106,11 @@ class FaultLedger:
         try:
             data = (json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n").encode()
         except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"recording of fault {record['id']!r} in ledger {self.path} failed: "
+            raise InvalidInput(f"recording of fault {record['id']!r} in ledger {self.where} failed: "
                                f"not JSON-serialisable: {exc}", hint="pass plain dicts of str, numbers, lists")
+        if self.store is not None:
+            self.store.append(line)  # raises the store's own GameDayError, naming it
+            return
         try:
             _append_line(self.path, data)
         except OSError as exc:

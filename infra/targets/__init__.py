@@ -37,7 +37,8 @@ def driver_from(configuration: dict | None = None):
 
 
 def ledger_for(driver):
-    """The driver's fault ledger: it outlives any run, so a crashed run's faults can still be recovered."""
+    """The driver's fault ledger: it outlives any run, so a crashed run's faults can still be recovered (in the
+    driver's `ledger_store` when it has one, e.g. the AWS account's table, else in the file at `ledger_path`)."""
     from gameday.base.ledger import FaultLedger
 
-    return FaultLedger(driver.ledger_path)
+    return FaultLedger(driver.ledger_path, store=driver.ledger_store)

@@ -28,6 +28,7 @@ from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused
 from infra.targets.aws_database import DatabaseFaults
 from infra.targets.aws_delivery import DeliveryFaults
 from infra.targets.aws_expiry import ExpiryFaults, Restore
+from infra.targets.aws_ledger import DynamoLedgerStore
 from infra.targets.aws_meaning import (
     MODE_ALIASES,
     PROVIDER_LINK_PREFIX,
@@ -83,6 +84,27 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, Exp
         self._write_ahead: Callable[[dict | None], None] | None = None
         self._state_root = state_root
         self.profile_path = profile_path  # handed to the run's children (child_env)
+
+    @property
+    def ledger_store(self) -> DynamoLedgerStore | None:
+        """The ledger in the account's table when the profile names one (infra/targets/aws_ledger.py)."""
+        safety = self.profile.safety
+        if safety.ledger_table is None:
+            return None
+        region = safety.ledger_region or self.profile.regions.primary
+        return DynamoLedgerStore(self.client("dynamodb", region), safety.ledger_table,
+                                 f"ledger#{self.profile.name}#{self.profile.account_id}", self._clock)
+
+    @contextmanager
+    def exclusive(self, run_id: str, duration_s: float):
+        """Hold the target's lease in the account's table for the run (none without a table: the file lock of
+        gameday.run_lock covers one machine only)."""
+        store = self.ledger_store
+        if store is None:
+            yield None
+            return
+        with store.lease(run_id, duration_s) as holder:
+            yield holder
 
     @property
     def ledger_path(self) -> Path:

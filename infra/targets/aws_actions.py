@@ -20,6 +20,8 @@ READ_ACTIONS = frozenset({
     # `gameday aws check` (infra/targets/aws_readiness.py): the role's own permissions and the account's quotas
     "iam:GetRole", "iam:SimulatePrincipalPolicy", "lambda:GetAccountSettings",
     "fis:GetSafetyLever", "servicequotas:ListServiceQuotas",
+    # the fault ledger and the lease in the account (infra/targets/aws_ledger.py)
+    "dynamodb:Query", "dynamodb:GetItem",
 })
 
 #: Mutating actions: the role grants them only on resources carrying the GameDay tag (where IAM can say so).
@@ -34,6 +36,7 @@ WRITE_ACTIONS = frozenset({
     "fis:StartExperiment", "fis:StopExperiment",
     # a fault's AWS-side expiry (infra/targets/aws_expiry.py)
     "scheduler:CreateSchedule", "scheduler:DeleteSchedule",
+    "dynamodb:PutItem", "dynamodb:DeleteItem",
 })
 
 #: Permissions that are no API call of their own: creating a schedule that runs as the expiry role passes it.

@@ -14,6 +14,7 @@ Each check gives a Finding (ok, warn or fail) with one line of detail:
   and the active experiments plus the GameDay's own within the "active experiments" quota (Service Quotas' value,
   else AWS's default of 5 per account and Region, AWS FIS User Guide, "Quotas and limitations");
 - detection: how long Route 53 takes to reroute (health checks x threshold + TTL): the holds the runner raises;
+- ledger: where the fault ledger lives; a table the profile names must be readable, and its lease free;
 - fault expiry: the profile names the expiry role EventBridge Scheduler undoes a forgotten fault as
   (infra/targets/aws_expiry.py); without it a harness lost mid-GameDay leaves its faults in place.
 A check that cannot be made (AccessDenied, a missing resource) fails with AWS's error code: a GameDay needs it.
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gameday.base.errors import GameDayError
+from gameday.base.ledger import open_from
 from infra.targets import safety
 from infra.targets.aws_actions import IAM_ACTIONS
 
@@ -76,6 +78,7 @@ def readiness(driver) -> list[Finding]:
     findings += _attempt("fis", lambda: _fis(driver))
     findings += _attempt("detection", lambda: _detection(driver))
     findings += _attempt("fault expiry", lambda: _expiry(driver))
+    findings += _attempt("ledger", lambda: _ledger(driver))
     return findings
 
 
@@ -290,3 +293,18 @@ def _expiry(driver) -> list[Finding]:
                                                 "infra/aws/gameday-role.yaml; output ExpiryRoleArn)")]
     return [Finding("fault expiry", "ok", f"faults expire through EventBridge Scheduler as {role} (schedule group "
                                           f"{driver.profile.safety.group})")]
+
+
+def _ledger(driver) -> list[Finding]:
+    store = driver.ledger_store
+    if store is None:
+        return [Finding("ledger", "ok", f"a file on this machine ({driver.ledger_path}): `gameday recover` works "
+                                        "from here only (safety.ledger_table puts it in the account)")]
+    open_faults = len(open_from(store.read()))
+    holder = store.holder()
+    if holder is not None:
+        return [Finding("ledger", "fail", f"{store.where}: the target's lease is held by run {holder.get('run_id')} "
+                                          f"on host {holder.get('host')}: a GameDay is under way")]
+    return [Finding("ledger", "ok" if not open_faults else "warn",
+                    f"{store.where}: readable, lease free, {open_faults} open fault(s)"
+                    + (" (`gameday recover` first)" if open_faults else ""))]

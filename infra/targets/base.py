@@ -90,6 +90,7 @@ class Target(Protocol):
     replays_without_ledger: ClassVar[bool]  # an undo with no open ledger entry still runs the catalogue's recovery
     dry_run: bool
     ledger_path: Path                    # the fault ledger that outlives runs (infra.targets.ledger_for)
+    ledger_store: Any                    # gameday.base.ledger.LedgerStore holding it instead (None: the file)
     entry_url: str                       # the public entry point the load, the canary and the health probe use
     edge_url: str | None                 # the CDN the static journeys load from (None: the entry point serves them)
 
@@ -117,6 +118,7 @@ class Target(Protocol):
     def prepare(self, progress: Callable[[str], None]) -> dict: ...  # bring up what a run needs; preflight included
     def child_env(self) -> dict[str, str]: ...                       # how the run's children reach this target
     def write_ahead(self, callback: Callable[[dict | None], None]) -> AbstractContextManager: ...
+    def exclusive(self, run_id: str, duration_s: float) -> AbstractContextManager: ...  # a lease beyond this machine
     def dry_run_summary(self) -> dict: ...                           # after a dry-run walk: what was (not) sent
     def reference_problems(self) -> list[str]: ...  # how the target differs from its reference topology ([]: none)
     def restore_reference(self) -> dict: ...        # bring it back to the reference topology (after a crash)

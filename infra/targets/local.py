@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -184,6 +184,12 @@ class LocalTarget:
             raise StackError(f"restore of the reference topology on target local failed: {'; '.join(problems)}",
                              hint="`gameday stack down` then `gameday stack up` rebuilds the stack from scratch")
         return {"started": started, "failback": failback, "at_s": run_clock.now()}
+
+    ledger_store = None  # the ledger is the file at ledger_path
+
+    def exclusive(self, run_id: str, duration_s: float):
+        """The stack is on this machine: gameday.run_lock's file lock is all the exclusion it needs."""
+        return nullcontext()
 
     @property
     def ledger_path(self) -> Path:

@@ -126,6 +126,11 @@ class Safety(Frozen):
         "the role EventBridge Scheduler assumes to undo a fault nobody recovered (gameday-role.yaml output "
         "ExpiryRoleArn); without it faults do not expire on AWS and `gameday aws check` fails"))
     group: str = Field("default", min_length=1, description="the EventBridge Scheduler schedule group")
+    ledger_table: str | None = Field(None, min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$", description=(
+        "a DynamoDB table (gameday-role.yaml: GameDayLedger) holding the fault ledger and the target's lease: "
+        "`gameday recover` works from any machine, and two harnesses cannot run faults at once; without it the "
+        "ledger is a file on the machine that ran the GameDay"))
+    ledger_region: str | None = Field(None, pattern=REGION_RE, description="the table's region (default: primary)")
 
 
 class TargetProfile(Frozen):

@@ -80,7 +80,8 @@ PARAMETERS = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::R
               "HostedZoneId": "Z0123456789", "FailoverRecordName": "api.example.com",
               "PrimaryHealthCheckId": "hc-primary", "SecondaryHealthCheckId": "hc-secondary",
               "PrimaryOriginBucket": "static-primary", "SecondaryOriginBucket": "static-secondary",
-              "TagValue": "allowed", "TagKey": "gameday", "ScheduleGroup": "default"}
+              "TagValue": "allowed", "TagKey": "gameday", "ScheduleGroup": "default",
+              "LedgerTableName": "gameday-ledger"}
 #: Condition keys every action supports (AWS global condition context keys the policies use).
 GLOBAL_KEYS = {"aws:RequestedRegion"}
 FIS = ROLE.parent / "fis-templates.yaml"

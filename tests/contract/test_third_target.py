@@ -161,6 +161,12 @@ class RecordingTarget:
     def sampler_sources(self):
         return SamplerSources()
 
+    ledger_store = None
+
+    def exclusive(self, run_id, duration_s):
+        from contextlib import nullcontext
+        return nullcontext()
+
     def detection_timing(self):
         return DetectionTiming(1.0, 1, 0.0, "a recording target reroutes in a second")
 
