@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gameday.base.errors import InvalidInput
+from infra.targets import aws_chaosaws
 from infra.targets.aws_meaning import MODE_ALIASES, THROTTLE_STATUS, link_meaning, link_provider, region_mode
 from infra.targets.base import FUNC, UNRESOLVED, Problems
 from infra.targets.profile import TargetProfile
@@ -27,6 +28,8 @@ def problems(activity: str, args: dict, profile: TargetProfile) -> Problems:
     """The problems of `activity` with `args` on aws with `profile`."""
     if activity in REFUSED:
         return [(FUNC, f"{activity} has no AWS meaning: {REFUSED[activity]}")]
+    if activity.startswith("chaosaws."):
+        return aws_chaosaws.problems(activity)
     check = CHECKS.get(activity)
     if check is None:
         if activity.split(".")[0] in PROJECT_PACKAGES:

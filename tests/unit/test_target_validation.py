@@ -76,6 +76,26 @@ def test_a_throttle_with_another_status_and_a_release_the_profile_does_not_name_
     assert "replication group is in eu-central-1, not eu-west-1" in problems["method.3.provider.arguments.region"]
 
 
+def test_chaostoolkit_aws_probes_pass_and_its_actions_are_refused_naming_the_harness_alternative(tmp_path):
+    def activity(kind: str, module: str, func: str, arguments: dict) -> dict:
+        return {"type": kind, "name": func, "provider": {"type": "python", "module": module, "func": func,
+                                                         "arguments": arguments}}
+    doc = {"version": "1.0.0", "title": "t", "description": "d", "method": [
+        activity("probe", "chaosaws.cloudwatch.probes", "get_alarm_state_value", {"alarm_name": "gameday-abort"}),
+        activity("probe", "chaosaws.route53.probes", "get_health_check_status", {"check_id": "hc-1"}),
+        activity("action", "chaosaws.rds.actions", "failover_db_cluster", {"db_cluster_identifier": "app-primary"}),
+        activity("action", "chaosaws.awslambda.actions", "put_function_concurrency",
+                 {"function_name": "api", "concurrent_executions": 0})]}
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    problems = {p.location: p.message for p in validate_files([path], "aws", load_target_profile(STAGING))}
+    assert set(problems) == {"method.2.provider.func", "method.3.provider.func"}, problems
+    assert "no fault-ledger entry written ahead" in problems["method.2.provider.func"]
+    assert problems["method.2.provider.func"].endswith("use gameday.faults.kill_db_writer() (an in-region failover, "
+                                                       "waited for; restore_writer=True fails back)")
+    assert "the harness knows no undo for it" in problems["method.3.provider.func"]
+
+
 def _experiment(tmp_path: Path, arguments: dict, configuration: dict | None = None) -> Path:
     doc = {"version": "1.0.0", "title": "t", "description": "d", "configuration": configuration or {},
            "method": [{"type": "action", "name": "fail", "provider": {
