@@ -1,6 +1,9 @@
 """The GameDay locustfile: journeys, one profile-driven shape, the raw-sample recorder. Runs under plain `locust -f`.
 
     locust -f scenarios/locustfile.py --headless --host http://127.0.0.1:8080 --gameday-profile steady
+    locust -f scenarios/locustfile.py --headless --host http://127.0.0.1:8080 -u 5 -t 5s   # -u/-r/-t win
+
+Raw samples are written only when `--gameday-samples-dir DIR` is given (the harness always gives it).
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from pathlib import Path
 import gevent
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.runners import MasterRunner, WorkerRunner
+from locust.util.timespan import parse_timespan
 
 from gameday.base import run_clock
 from scenarios.arrival import run_arrivals
 from scenarios.journeys import JOURNEYS, REQUEST_NAMES, Chooser, set_edge_url
-from scenarios.profiles import Profile, load_profile, mix_at, rate_at, stage_at, tick
+from scenarios.profiles import Profile, load_profile, mix_at, rate_at, stage_at, tick, with_common_options
 from scenarios.recorder import FileSink, SampleRecorder
 
 LOCAL_FLUSH_S = 1.0
@@ -26,11 +30,12 @@ _state: dict = {"recorder": None, "started_at": None}
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
-    parser.add_argument("--gameday-profile", default="steady", include_in_web_ui=False,
+    parser.add_argument("--gameday-profile", default="steady", include_in_web_ui=True,
                         help="Load profile: a shipped name (steady, ramp, step, spike-10x, soak, failover), "
-                             "a YAML/JSON file, or inline JSON")
-    parser.add_argument("--gameday-samples-dir", default="load-samples", include_in_web_ui=False,
-                        help="Where raw samples go (on the master, or the only process)")
+                             "a YAML/JSON file, or inline JSON; -u/-r/-t given on the command line win over it")
+    parser.add_argument("--gameday-samples-dir", default="", include_in_web_ui=False,
+                        help="Where raw samples go (on the master, or the only process); none are written "
+                             "without it")
     parser.add_argument("--gameday-edge-url", default="", include_in_web_ui=False,
                         help="A CDN base URL the static and index journeys load from (default: --host)")
 
@@ -42,7 +47,16 @@ def _parse(ref: str) -> Profile:
 
 def _profile(environment) -> Profile:
     options = environment.parsed_options
-    return _parse(getattr(options, "gameday_profile", None) or "steady")
+    run_time = getattr(options, "run_time", None)
+    if isinstance(run_time, str):
+        run_time = parse_timespan(run_time)
+    return _with_options(getattr(options, "gameday_profile", None) or "steady", getattr(options, "num_users", None),
+                         getattr(options, "spawn_rate", None), run_time or None)
+
+
+@lru_cache(maxsize=8)
+def _with_options(ref: str, users, spawn_rate, run_time_s) -> Profile:
+    return with_common_options(_parse(ref), users, spawn_rate, run_time_s)
 
 
 def _schedulers(environment) -> int:
@@ -73,8 +87,11 @@ def _started(environment, **_kwargs) -> None:
 def _install_recorder(environment, **_kwargs) -> None:
     options = environment.parsed_options
     set_edge_url(getattr(options, "gameday_edge_url", "") or "")
-    samples_dir = Path(getattr(options, "gameday_samples_dir", None) or "load-samples")
+    asked = getattr(options, "gameday_samples_dir", None)  # plain `locust`: nothing written unless asked
+    samples_dir = Path(asked or ".")
     runner = environment.runner
+    if not asked and not isinstance(runner, WorkerRunner):  # a worker ships anyway: its master decides
+        return
     if isinstance(runner, MasterRunner):  # workers ship their chunks with each stats report
         def on_worker_report(client_id, data, **_kw):
             shipped = data.pop("gameday_samples", None)
@@ -90,6 +107,7 @@ def _install_recorder(environment, **_kwargs) -> None:
         events.report_to_master.add_listener(on_report)
         return
     sink = FileSink(samples_dir, recorder.stem)
+    print(f"gameday: raw samples -> {samples_dir.resolve()}", flush=True)
 
     def flush(**_kw):
         sink.write(recorder.take(), recorder.meta())
@@ -147,7 +165,10 @@ class LoadUser(FastHttpUser):
 
 
 class ProfileShape(LoadTestShape):
-    """Runs the profile's stages in order (the pure `tick` decides), then ends the test."""
+    """Runs the profile's stages in order (the pure `tick` decides), then ends the test. Locust's common options
+    (-u, -r, -t; the web UI's fields) win over the profile when given (scenarios.profiles.with_common_options)."""
+
+    use_common_options = True
 
     def tick(self):
         environment = self.runner.environment

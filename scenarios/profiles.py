@@ -148,3 +148,25 @@ def load_profile(ref: str) -> Profile:
 
 def to_json(profile: Profile) -> str:
     return json.dumps(profile.model_dump(mode="json"), separators=(",", ":"))
+
+
+def with_common_options(profile: Profile, users: int | None, spawn_rate: float | None,
+                        run_time_s: float | None) -> Profile:
+    """Pure: Locust's common options win over the profile when given (its "use common options" convention for
+    shapes): `-u N` runs N closed-model users (spawned at `-r`, default 1/s) with the profile's journey mix, for
+    `-t` or the profile's length; `-t` alone cuts the profile there, or holds its last stage until then."""
+    if users is not None:
+        duration = run_time_s or total_s(profile)
+        stage = Stage(duration_s=duration, users=int(users), spawn_rate=float(spawn_rate or 1.0))
+        return profile.model_copy(update={"name": f"{profile.name} (-u {users})", "stages": [stage]})
+    if run_time_s is None:
+        return profile
+    stages, end = [], 0.0
+    for stage in profile.stages:
+        stages.append(stage.model_copy(update={"duration_s": min(stage.duration_s, run_time_s - end)}))
+        end += stages[-1].duration_s
+        if end >= run_time_s:
+            break
+    if end < run_time_s:
+        stages[-1] = stages[-1].model_copy(update={"duration_s": stages[-1].duration_s + run_time_s - end})
+    return profile.model_copy(update={"stages": stages})

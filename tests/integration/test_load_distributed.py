@@ -45,10 +45,25 @@ def test_samples_from_a_remote_worker_end_up_in_the_masters_run_directory(echo_t
     assert "exact P50" in output and f"requests {len(samples)} (Locust counted {len(samples)})" in output
 
 
-def test_the_locustfile_runs_under_plain_locust_with_the_recorder(echo_target, tmp_path):  # noqa: F811
+def test_the_locustfile_runs_under_plain_locust_with_the_recorder_when_asked(echo_target, tmp_path):  # noqa: F811
     cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "scenarios" / "locustfile.py"), "--headless",
-           "--host", echo_target, "--gameday-profile", SHORT, "--json-file", "out", "--only-summary"]
+           "--host", echo_target, "--gameday-profile", SHORT, "--json-file", "out", "--only-summary",
+           "--gameday-samples-dir", "samples"]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
-    samples = read_samples(tmp_path / "load-samples")
+    assert f"gameday: raw samples -> {tmp_path / 'samples'}" in done.stdout + done.stderr
+    samples = read_samples(tmp_path / "samples")
     assert len(samples) == sum(e["num_requests"] for e in json.loads((tmp_path / "out.json").read_text())) > 50
+
+
+def test_plain_locusts_users_and_run_time_win_over_the_profile_and_nothing_is_written(echo_target,  # noqa: F811
+                                                                                      tmp_path):
+    cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "scenarios" / "locustfile.py"), "--headless",
+           "--host", echo_target, "-u", "3", "-r", "3", "-t", "3s", "--json-file", "out", "--only-summary"]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)  # steady: 60 s open model
+    assert done.returncode == 0, done.stderr[-2000:]
+    stats = json.loads((tmp_path / "out.json").read_text())
+    assert sum(e["num_requests"] for e in stats) > 10
+    seconds = max(e["last_request_timestamp"] for e in stats) - min(e["start_time"] for e in stats)
+    assert seconds < 4.5, f"-t 3s ended the test after {seconds:.1f} s of requests, not the profile's 60 s"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no load-samples/ in the working directory

@@ -20,6 +20,7 @@ from scenarios.profiles import (
     shipped,
     tick,
     total_s,
+    with_common_options,
 )
 
 closed_stage = st.builds(Stage, duration_s=st.floats(0.5, 600), users=st.integers(0, 5000),
@@ -121,3 +122,17 @@ def test_the_cli_exits_2_on_an_unknown_profile_and_lists_the_shipped_ones():
 def test_the_load_commands_have_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_locusts_common_options_win_over_the_profile_when_given():
+    steady = load_profile("steady")
+    assert with_common_options(steady, None, None, None) == steady
+    users = with_common_options(steady, 5, None, 5.0)
+    assert [(s.users, s.spawn_rate, s.duration_s, s.is_open) for s in users.stages] == [(5, 1.0, 5.0, False)]
+    assert users.mix == steady.mix
+    spike = load_profile("spike-10x")
+    cut = with_common_options(spike, None, None, total_s(spike) / 2)
+    assert total_s(cut) == pytest.approx(total_s(spike) / 2) and cut.stages[0] == spike.stages[0]
+    held = with_common_options(spike, None, None, total_s(spike) + 30)
+    assert total_s(held) == pytest.approx(total_s(spike) + 30)
+    assert held.stages[-1].duration_s == pytest.approx(spike.stages[-1].duration_s + 30)
