@@ -129,7 +129,7 @@ def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str, quick: bool = Fal
     return locust_command(spec)
 
 
-def chaos_argv(run_dir: Path, experiment: Path, variables: dict[str, float]) -> list[str]:
+def chaos_argv(run_dir: Path, experiment: Path, variables: dict[str, float], settings: Path) -> list[str]:
     chaos = Path(sys.executable).parent / "chaos"
     if not chaos.exists():
         found = shutil.which("chaos")
@@ -137,8 +137,6 @@ def chaos_argv(run_dir: Path, experiment: Path, variables: dict[str, float]) -> 
             raise InvalidInput("running the experiment failed: the `chaos` command (chaostoolkit) is not installed",
                                hint="run `make gameday` or pip install -e .")
         chaos = Path(found)
-    settings = run_dir / "chaos-settings.yaml"
-    settings.write_text("runtime:\n  rollbacks:\n    strategy: always\n")
     argv = [str(chaos), "--no-version-check", "--log-file", str(run_dir / "chaos.log"), "--settings", str(settings),
             "run", "--rollback-strategy", "always", "--journal-path", str(run_dir / "journal.json")]
     for key, value in variables.items():

@@ -29,6 +29,7 @@ from gameday.base.ledger import stale_from
 from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
+from gameday.chaos_settings import write_for_run
 from gameday.disk_guard import disk_problem, is_disk_error
 from gameday.faults import recover_open
 from gameday.history import history_file
@@ -169,6 +170,7 @@ class Run:
         sources = target.sampler_sources()
         started = run_clock.now()
         sampler = load = chaos = None
+        chaos_settings = write_for_run(run_dir, self.settings.chaos_settings)  # the user's, merged (private file)
         monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo,
                               resource_check=lambda: disk_problem(run_dir, self.settings.min_free_mb))
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -190,7 +192,8 @@ class Run:
                 # The child inherits the run lock: killed, the runner leaves it running the rollbacks, and the
                 # stack stays locked until they are done (gameday.run_lock).
                 lock_fd = run_lock.held_fd(run_lock.lock_dir(target))
-                chaos = children.start(children.chaos_argv(run_dir, self.options.experiment.resolve(), variables),
+                chaos = children.start(children.chaos_argv(run_dir, self.options.experiment.resolve(), variables,
+                                                           chaos_settings),
                                        run_dir / "chaos.out", env, pass_fds=(lock_fd,) if lock_fd is not None else ())
                 monitor.phase = "experiment"
                 self._wait_chaos(chaos, monitor)
@@ -201,6 +204,7 @@ class Run:
             # The measured run ends here: stopping Locust below cuts the requests in flight, which would
             # otherwise count as failures of the after window's last second.
             measured_until = run_clock.now()
+            chaos_settings.unlink(missing_ok=True)  # it may hold the user's tokens: gone with the chaos child
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             monitor.phase = "recovering"

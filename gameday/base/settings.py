@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     router_ttl_s: float = Field(0.0, ge=0)
     start_timeout_s: float = Field(60.0, gt=0)
     detection_holds: bool = True
+    chaos_settings: Path | None = None
+    """The user's Chaos Toolkit settings merged into each run's (default ~/.chaostoolkit/settings.yaml)."""
     fault_max_s: float = Field(3600.0, gt=0)
     """The longest a fault may last: on AWS its expiry schedule undoes it then (the runner sets it per run)."""
     max_replay_age_s: float = Field(6 * 3600.0, gt=0)

@@ -299,6 +299,33 @@ def test_a_breached_stop_condition_aborts_within_seconds_and_rolls_back(target, 
     _assert_restored(target)
 
 
+def test_the_users_chaos_toolkit_controls_run_with_the_experiment_and_rollbacks_still_always_run(target, tmp_path):
+    (tmp_path / "gameday_user_control.py").write_text(
+        "import os\n"
+        "def before_experiment_control(context, **kwargs):\n"
+        "    open(os.environ['CONTROL_LOG'], 'a').write('before ' + context['title'] + '\\n')\n"
+        "def after_experiment_control(context, state, **kwargs):\n"
+        "    open(os.environ['CONTROL_LOG'], 'a').write('after ' + state['status'] + '\\n')\n")
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(yaml.safe_dump({
+        "controls": {"user": {"provider": {"type": "python", "module": "gameday_user_control"}}},
+        "runtime": {"rollbacks": {"strategy": "default"}},     # the run's `always` wins
+        "auths": {"hooks.example.com": {"type": "bearer", "value": "token-NEVER-IN-THE-RUN-DIR"}}}))
+    doc = yaml.safe_load((EXPERIMENTS / "hold-partition.yaml").read_text())
+    doc["configuration"]["hold_s"] = 1
+    experiment = tmp_path / "short-partition.yaml"
+    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run, log = tmp_path / "run", tmp_path / "control.log"
+    result = gameday_run(target, experiment, run, GAMEDAY_CHAOS_SETTINGS=str(settings), CONTROL_LOG=str(log),
+                         PYTHONPATH=str(tmp_path))
+    assert result.returncode == 0, _why(run, result)
+    assert log.read_text().splitlines() == [f"before {doc['title']}", "after completed"]
+    assert [r["activity"]["name"] for r in json.loads((run / "journal.json").read_text())["rollbacks"]] == [
+        "restore-primary-region"]
+    assert not any("token-NEVER" in p.read_text(errors="ignore") for p in run.rglob("*") if p.is_file())
+    _assert_restored(target)
+
+
 def test_a_secret_never_reaches_the_run_directory(target, tmp_path):
     secret = "s3cr3t-token-4f9a1c"
     result = gameday_run(target, EXPERIMENTS / "secret-echo.yaml", tmp_path / "run", GAMEDAY_TEST_TOKEN=secret)
