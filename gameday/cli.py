@@ -45,6 +45,24 @@ def _target_config(target: str, profile: Path | None):
     return driver_class(target).configure(TargetOptions(profile=profile))
 
 
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print the result as one JSON document on stdout (progress goes to stderr).")
+
+
+def _progress(as_json: bool):
+    """Where progress lines go: stdout, or stderr when stdout carries the JSON result."""
+    return (lambda line: click.echo(line, err=True)) if as_json else click.echo
+
+
+def _print_json(document) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+def _summary_of(directory: Path | None, name: str) -> dict | None:
+    path = directory / name if directory is not None else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+
 def _fail(exc: GameDayError) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(EXIT_INVALID if isinstance(exc, InvalidInput) else EXIT_ABORTED if isinstance(exc, RunAborted)
@@ -174,16 +192,21 @@ confirm_option = click.option("--confirm-account", default=None, metavar="ACCOUN
                                               "(aws: every AWS call, reads sent, changes not).")
 @click.option("--quick", is_flag=True, help="The experiment's short CI variant (its `quick` block).")
 @base_port_option
+@json_option
 def run(experiment: Path, target: str, profile: Path | None, confirm_account: str | None, out: Path | None,
-        dry_run: bool, quick: bool, base_port: int | None) -> None:
+        dry_run: bool, quick: bool, base_port: int | None, as_json: bool) -> None:
     """Run one experiment with load and measurements; exit 0 pass, 1 fail, 2 invalid, 3 aborted."""
     from gameday.runner import Run, RunOptions
 
     options = RunOptions(experiment, target, out, dry_run, quick, profile=profile, confirm_account=confirm_account)
+    runner = Run(options, _settings(base_port), _progress(as_json))
     try:
-        code = Run(options, _settings(base_port), click.echo).execute()
+        code = runner.execute()
     except GameDayError as exc:
         _fail(exc)
+    if as_json:
+        _print_json({"exit_code": code, "run_dir": runner.run_dir, "dry_run": dry_run,
+                     "summary": _summary_of(runner.run_dir, "summary.json")})
     sys.exit(code)
 
 
@@ -196,8 +219,9 @@ def run(experiment: Path, target: str, profile: Path | None, confirm_account: st
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="GameDay directory (default runs/<UTC time>-<plan>/, or under GAMEDAY_RUNS_DIR).")
 @base_port_option
+@json_option
 def day(plan: Path, target: str, profile: Path | None, confirm_account: str | None, quick: bool, out: Path | None,
-        base_port: int | None) -> None:
+        base_port: int | None, as_json: bool) -> None:
     """Run a GameDay plan (an ordered list of experiments) and issue its certificate; exit 0 certified."""
     from gameday.day import DayOptions, GameDay
     from gameday.plans import load_plan
@@ -205,25 +229,32 @@ def day(plan: Path, target: str, profile: Path | None, confirm_account: str | No
     try:
         loaded = load_plan(plan, force_quick=quick, target=target, config=_target_config(target, profile))
         options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account)
-        code = GameDay(loaded, _settings(base_port), options, click.echo).execute()
+        game = GameDay(loaded, _settings(base_port), options, _progress(as_json))
+        code = game.execute()
     except GameDayError as exc:
         _fail(exc)
+    if as_json:
+        _print_json({"exit_code": code, "gameday_dir": game.day_dir,
+                     "certificate": _summary_of(game.day_dir, "certificate.json")})
     sys.exit(code)
 
 
 @cli.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-def report(run_dir: Path) -> None:
+@json_option
+def report(run_dir: Path, as_json: bool) -> None:
     """Analyse a run directory again, offline, and rewrite its reports."""
     from gameday.reporting import report_run
 
     try:
-        code = report_run(run_dir, click.echo)
+        code = report_run(run_dir, _progress(as_json))
     except GameDayError as exc:
         _fail(exc)
     except OSError as exc:
         click.echo(f"error: writing of reports into {run_dir} failed: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    if as_json:
+        _print_json({"exit_code": code, "run_dir": run_dir, "summary": _summary_of(run_dir, "summary.json")})
     sys.exit(code)
 
 
@@ -231,7 +262,8 @@ def report(run_dir: Path) -> None:
 @click.argument("files", nargs=-1, type=click.Path())
 @target_option
 @profile_option
-def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
+@json_option
+def validate(files: tuple[str, ...], target: str, profile: Path | None, as_json: bool) -> None:
     """Check experiment files without touching anything; every problem with its location (with --target aws:
     whether each activity has an AWS meaning and the profile's resources)."""
     from gameday.validate import validate_files
@@ -245,12 +277,16 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
     except GameDayError as exc:
         _fail(exc)
     problems = validate_files(files, target, loaded)
-    for problem in problems:
-        click.echo(f"{problem.file}: {problem.location}: {problem.message}")
     failed = {problem.file for problem in problems}
-    for file in files:
-        if file not in failed:
-            click.echo(f"{file}: ok")
+    if as_json:
+        _print_json([{"file": file, "ok": file not in failed, "problems": [
+            {"location": p.location, "message": p.message} for p in problems if p.file == file]} for file in files])
+    else:
+        for problem in problems:
+            click.echo(f"{problem.file}: {problem.location}: {problem.message}")
+        for file in files:
+            if file not in failed:
+                click.echo(f"{file}: ok")
     if problems:
         sys.exit(EXIT_INVALID)
 
@@ -262,8 +298,9 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None) -> None:
 @base_port_option
 @click.option("--force", is_flag=True, help="Recover even while a run or a GameDay is using the target, and write "
               "previous values back over a restore conflict (a resource changed since the fault).")
+@json_option
 def recover(target: str, profile: Path | None, confirm_account: str | None, base_port: int | None,
-            force: bool) -> None:
+            force: bool, as_json: bool) -> None:
     """Recover faults left open by a crashed run (from the stack's, or the AWS profile's, fault ledger), then
     check the target is in its reference topology and bring it back there if not; exit 1 when it cannot."""
     from gameday.faults import recover_open
@@ -272,25 +309,31 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
     from infra.targets.base import TargetOptions
     from infra.targets.registry import open_target
 
+    echo, restored = _progress(as_json), None
     try:
         extra = {"force_restore": True} if force else {}  # a driver whose restores compare first obeys it
         driver = open_target(target, _settings(base_port), TargetOptions(profile=profile,
                                                                          confirm_account=confirm_account, extra=extra))
         if not force and (busy := wait_for_orphan(lock_dir(driver), ORPHAN_WAIT_S,
-                                                  lambda line: click.echo(f"recover: {line}"))) is not None:
+                                                  lambda line: echo(f"recover: {line}"))) is not None:
             raise InvalidInput(f"recovery of target {target} refused: {busy} is using it (its own rollbacks and "
                                "safety net recover its faults)", hint="wait for it to end, or `gameday recover "
                                "--force` (the two may then undo the same fault at once)")
-        click.echo(f"recover: ledger {ledger_for(driver).where}")
-        done = recover_open(driver, log=lambda line: click.echo(f"recover: {line}"))
-        click.echo(f"recovered {len(done)} open fault(s)" if done else "no open fault in the ledger")
+        where = ledger_for(driver).where
+        echo(f"recover: ledger {where}")
+        done = recover_open(driver, log=lambda line: echo(f"recover: {line}"))
+        echo(f"recovered {len(done)} open fault(s)" if done else "no open fault in the ledger")
         if problems := driver.reference_problems():
-            click.echo(f"recover: not in the reference topology: {'; '.join(problems)}; restoring it")
-            click.echo(f"recover: {json.dumps(driver.restore_reference(), default=str)}")
+            echo(f"recover: not in the reference topology: {'; '.join(problems)}; restoring it")
+            restored = driver.restore_reference()
+            echo(f"recover: {json.dumps(restored, default=str)}")
             if problems := driver.reference_problems():
                 raise StackError(f"recovery of target {target} incomplete: {'; '.join(problems)}",
                                  hint="a person decides what to do; `gameday stack status` shows the stack")
-        click.echo(f"target {target} is in its reference topology")
+        echo(f"target {target} is in its reference topology")
+        if as_json:
+            _print_json({"ledger": where, "recovered": done, "restored_reference": restored,
+                         "reference_topology": True})
     except GameDayError as exc:
         _fail(exc)
     except Exception as exc:  # a crash left something no check foresaw: say so, never a traceback
@@ -302,7 +345,8 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
 @cli.command("list")
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("experiments"),
               show_default=True, help="Where the experiments are.")
-def list_experiments(directory: Path) -> None:
+@json_option
+def list_experiments(directory: Path, as_json: bool) -> None:
     """List the experiments with their one-line titles."""
     from gameday.base.models import read_document
 
@@ -310,10 +354,16 @@ def list_experiments(directory: Path) -> None:
     if not files:
         click.echo(f"error: no experiment (*.yaml, *.json) in {directory}", err=True)
         sys.exit(EXIT_INVALID)
+    found = []
     for path in files:
         document, problems = read_document(path)
-        title = (document or {}).get("title") if not problems else f"INVALID: {problems[0].message}"
-        click.echo(f"{path.stem:<28} {title}")
+        found.append({"name": path.stem, "file": str(path), "title": (document or {}).get("title"),
+                      "problem": problems[0].message if problems else None})
+    if as_json:
+        _print_json(found)
+        return
+    for item in found:
+        click.echo(f"{item['name']:<28} {item['title'] if item['problem'] is None else 'INVALID: ' + item['problem']}")
 
 
 from gameday.aws_cli import aws  # noqa: E402

@@ -64,6 +64,7 @@ class GameDay:
         self.settings = settings
         self.options = options
         self.echo = echo
+        self.day_dir: Path | None = None  # once made
 
     def execute(self) -> int:
         started = datetime.now(UTC)
@@ -84,7 +85,7 @@ class GameDay:
                                  hint="free space, or make the runs directory writable") from exc
 
     def _execute_locked(self, started: datetime, gameday_id: str) -> int:
-        day_dir = self.options.out or self.settings.runs_dir / gameday_id
+        day_dir = self.day_dir = self.options.out or self.settings.runs_dir / gameday_id
         day_dir.mkdir(parents=True, exist_ok=False)
         history = history_file(day_dir.resolve().parent)
         total = len(self.loaded.steps)

@@ -78,6 +78,7 @@ class Run:
         self.abort_reason: str | None = None
         self.aborted_at: float | None = None
         self.experiment_ended_s: float | None = None
+        self.run_dir: Path | None = None  # once made
         self.hold_changes: list = []  # gameday.holds.HoldChange: holds raised to the target's detection time
 
     # --- the sequence ------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ class Run:
             for change in self.hold_changes:
                 self.echo(change.line())
         self._refuse_stale_faults(target)
-        run_dir = self.options.out or self.settings.runs_dir / run_id
+        run_dir = self.run_dir = self.options.out or self.settings.runs_dir / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         self.echo(f"run {run_id} -> {run_dir}")
         for done in recover_open(target, log=lambda line: self.echo(f"recover: {line}")):

@@ -276,6 +276,22 @@ def test_recover_after_the_fault_proxy_died_with_the_writer_in_the_secondary_reg
         assert conn.execute("SELECT count(*) FROM canary_writes WHERE seq = %s", (seq,)).fetchone()[0] == 1
 
 
+def test_recover_json_reports_what_it_recovered(target, tmp_path):
+    proc = _held_partition(target, tmp_path / "run")
+    for pid in [proc.pid, *children_of(proc.pid)]:      # the run and its children are lost
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
+    recover = subprocess.run([sys.executable, "-m", "gameday.cli", "recover", "--json", "--base-port",
+                              str(target.layout.router_port)], capture_output=True, text=True, cwd=ROOT,
+                             env=run_env(target), timeout=700)
+    assert recover.returncode == 0, recover.stderr
+    found = json.loads(recover.stdout)
+    assert found["reference_topology"] is True and found["ledger"].endswith("faults.jsonl")
+    assert [(d["kind"], d["target"]) for d in found["recovered"]] == [("region_outage", PRIMARY_REGION)]
+    _assert_restored(target)
+
+
 def test_recover_of_a_crashed_runs_partition_restarts_the_fault_proxy_that_died_with_it(target, tmp_path):
     proc = _held_partition(target, tmp_path / "run")
     for pid in [proc.pid, *children_of(proc.pid)]:      # the run and its children are lost ...
