@@ -23,9 +23,16 @@ ORPHAN_WAIT_S = 600.0  # recover waits this long for a killed run's Chaos Toolki
 
 
 def _settings(base_port: int | None) -> Settings:
+    from pydantic import ValidationError
+
     from infra.targets.local import with_base_port
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad GAMEDAY_* variable, gameday.toml or [tool.gameday]: exit 2, one line each
+        lines = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())
+        _fail(InvalidInput(f"reading of settings failed: {lines}",
+                           hint="check the GAMEDAY_* environment, gameday.toml and [tool.gameday] in pyproject.toml"))
     return with_base_port(settings, base_port) if base_port is not None else settings
 
 

@@ -164,7 +164,8 @@ class Run:
         (run_dir / "experiment.yaml").write_text(self.options.experiment.read_text())
         clock_env = run_clock.start()  # one time base for the runner and every child (gameday.base.run_clock)
         seq_start = int(run_clock.now() * 1000)
-        env = {**os.environ, "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
+        env = {**os.environ, **self.settings.as_env(),  # the children see these settings, whatever their cwd
+               "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
                "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **target.child_env(), **clock_env,
                # the longest a fault may last: on AWS its expiry schedule undoes it then (infra/targets/aws_expiry)
                "GAMEDAY_FAULT_MAX_S": str(fault_max_s(spec.raw, variables, gd.max_fault_s))}

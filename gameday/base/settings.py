@@ -1,4 +1,10 @@
-"""Settings read once from the environment (prefix GAMEDAY_) and the command line; never deeper down."""
+"""Settings read once from the command line, the environment (prefix GAMEDAY_), `gameday.toml` and `[tool.gameday]`
+in `pyproject.toml` (both in the working directory; first wins in that order); never deeper down.
+
+    # gameday.toml (or [tool.gameday] in pyproject.toml): the field names below
+    runs_dir = "gameday-runs"
+    min_free_mb = 256
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,13 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from gameday.base.ports import DEFAULT_BASE_PORT, DEFAULT_ROUTER_PORT, DEFAULT_TOXIPROXY_PORT
 
@@ -20,7 +32,17 @@ def _default_stack_root() -> Path:
 class Settings(BaseSettings):
     """Everything a `gameday` invocation may be configured with; env vars are GAMEDAY_<FIELD>."""
 
-    model_config = SettingsConfigDict(env_prefix="GAMEDAY_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GAMEDAY_", frozen=True, extra="ignore", toml_file="gameday.toml",
+                                      pyproject_toml_table_header=("tool", "gameday"))
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls),
+                PyprojectTomlConfigSettingsSource(settings_cls, Path("pyproject.toml")))
 
     router_port: int = Field(DEFAULT_ROUTER_PORT, ge=1, le=65535)
     toxiproxy_port: int = Field(DEFAULT_TOXIPROXY_PORT, ge=1, le=65535)
@@ -54,6 +76,15 @@ class Settings(BaseSettings):
     target_profile: Path | None = Field(None, description="the AWS target profile (YAML) of an aws run")
     confirm_account: str | None = Field(None, description="--confirm-account: needed for a prod profile")
     dry_run: bool = False
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as GAMEDAY_* variables, for a child process: it sees what this process resolved from
+        its environment and settings files, whatever its working directory."""
+        out = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                out[f"GAMEDAY_{name.upper()}"] = str(int(value)) if isinstance(value, bool) else str(value)
+        return out
 
     @property
     def stack_dir(self) -> Path:
