@@ -1,0 +1,5 @@
+"""`python -m gameday` is the `gameday` command."""
+
+from gameday.cli import main
+
+main()
