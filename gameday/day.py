@@ -25,6 +25,7 @@ from gameday.base.provenance import git_sha, tool_versions
 from gameday.base.settings import Settings
 from gameday.disk_guard import is_disk_error
 from gameday.history import history_file, record_gameday, runs_of
+from gameday.notify import Notifier
 from gameday.out_dir import check_out
 from gameday.plans import LoadedPlan
 from gameday.runner import EXIT_ABORTED, Run, RunOptions
@@ -90,6 +91,9 @@ class GameDay:
         history = history_file(day_dir.resolve().parent)
         total = len(self.loaded.steps)
         self.echo(f"GameDay {gameday_id}: {self.loaded.plan.title}: {total} experiment(s) -> {day_dir}")
+        notifier = Notifier(_secret(self.settings.notify_webhook_url), self.echo)
+        notifier.send(f"GameDay {self.loaded.plan.title} started on target {self.options.target}: {total} "
+                      f"experiment(s) ({gameday_id})")
         steps: list[StepResult] = []
         aborted = None
         for index, (experiment, _, quick) in enumerate(self.loaded.steps, start=1):
@@ -131,6 +135,10 @@ class GameDay:
         for line in doc["regressions"]:
             self.echo(f"  regression: {line}")
         self.echo(f"certificate: {day_dir / 'certificate.html'} (and certificate.md, certificate.json)")
+        failed = [r["name"] for r in doc["requirements"] if r["verdict"] != "PASS"]
+        notifier.send(f"GameDay {self.loaded.plan.title}: {doc['verdict']}" + (f" ({aborted})" if aborted else "")
+                      + (f"; not passed: {', '.join(failed)}" if failed else "")
+                      + f"; certificate: {(day_dir / 'certificate.html').resolve()}")
         if aborted is not None:
             return EXIT_ABORTED
         return EXIT_PASS if doc["verdict"] == "PASS" else EXIT_FAIL
@@ -161,3 +169,7 @@ class GameDay:
             out.append(RequirementSpec(req.name, req.experiment, c.name, c.metric.value, c.op, c.target, c.unit,
                                        c.window.value))
         return out
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value is not None else None

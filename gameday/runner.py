@@ -35,6 +35,7 @@ from gameday.faults import recover_open
 from gameday.history import history_file
 from gameday.holds import fault_max_s, raise_holds
 from gameday.live import LiveMonitor
+from gameday.notify import Notifier
 from gameday.out_dir import check_out
 from gameday.redact import redact_dir, secret_values
 from gameday.reporting import report_run
@@ -318,7 +319,14 @@ class Run:
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
 
     def _analyse(self, run_dir: Path) -> int:
-        return report_run(run_dir, self.echo)
+        code = report_run(run_dir, self.echo)
+        if self.options.gameday_id is None and self.settings.notify_webhook_url is not None:  # a GameDay says it once
+            summary = run_dir / "summary.json"
+            verdict = json.loads(summary.read_text()).get("verdict") if summary.is_file() else "no summary"
+            Notifier(self.settings.notify_webhook_url.get_secret_value(), self.echo).send(
+                f"GameDay run of {self.options.experiment.stem}: {verdict} (exit {code}); report: "
+                f"{(run_dir / 'report.html').resolve()}")
+        return code
 
 
 def _load_recorded(load_dir: Path) -> bool:

@@ -105,3 +105,36 @@ def gameday_run(target, experiment: Path, out: Path, *more: str, timeout_s: floa
     """Run `gameday run` to the end; the CompletedProcess."""
     return subprocess.run(run_argv(target, experiment, out, *more), capture_output=True, text=True, cwd=ROOT,
                           env=run_env(target, **env), timeout=timeout_s)
+
+
+class WebhookSink:
+    """A Slack-compatible incoming webhook on loopback (the chat stand-in): records every JSON body posted to it;
+    answers `status`."""
+
+    def __init__(self, status: int = 200):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        sink, self.received = self, []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sink.received.append(json.loads(body or b"{}"))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/B000/secret-token-xyz"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

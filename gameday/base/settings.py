@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     router_ttl_s: float = Field(0.0, ge=0)
     start_timeout_s: float = Field(60.0, gt=0)
     detection_holds: bool = True
+    notify_webhook_url: SecretStr | None = None
+    """A Slack-compatible incoming webhook for GameDay results (gameday.notify); a secret: never printed."""
     chaos_settings: Path | None = None
     """The user's Chaos Toolkit settings merged into each run's (default ~/.chaostoolkit/settings.yaml)."""
     fault_max_s: float = Field(3600.0, gt=0)
@@ -82,7 +84,7 @@ class Settings(BaseSettings):
         its environment and settings files, whatever its working directory."""
         out = {}
         for name, value in self.model_dump().items():
-            if value is not None:
+            if value is not None and not isinstance(value, SecretStr):  # secrets stay in this process
                 out[f"GAMEDAY_{name.upper()}"] = str(int(value)) if isinstance(value, bool) else str(value)
         return out
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import ROOT, run_env, running_stack
+from tests.support import ROOT, WebhookSink, run_env, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.scenario]
 
@@ -35,16 +35,20 @@ def _plan(tmp_path: Path) -> Path:
     return path
 
 
-def _day(target, plan: Path, out: Path) -> subprocess.CompletedProcess:
+def _day(target, plan: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "gameday.cli", "day", str(plan), "--out", str(out),
             "--base-port", str(target.layout.router_port)]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=run_env(target), timeout=300)
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=run_env(target, **env), timeout=300)
 
 
 def test_a_gameday_certifies_from_its_runs_and_keeps_a_history_with_trends(target, tmp_path):
     plan = _plan(tmp_path)
-    first = _day(target, plan, tmp_path / "days" / "first")
+    with WebhookSink() as sink:  # the team's chat hears of the start and of the verdict, once each
+        first = _day(target, plan, tmp_path / "days" / "first", GAMEDAY_NOTIFY_WEBHOOK_URL=sink.url)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    texts = [m["text"] for m in sink.received]
+    assert len(texts) == 2 and " started on target local: " in texts[0]
+    assert texts[1].endswith(f": PASS; certificate: {tmp_path / 'days' / 'first' / 'certificate.html'}")
     cert = json.loads((tmp_path / "days" / "first" / "certificate.json").read_text())
     assert cert["verdict"] == "PASS" and cert["plan"] == "writer-loss"
     rto = cert["requirements"][0]

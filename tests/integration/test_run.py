@@ -23,7 +23,7 @@ from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, router_link
 from infra.local.processes import children_of
 from infra.local.toxiproxy_client import ToxiproxyClient
 from infra.targets.local import LocalTarget
-from tests.support import gameday_run, journal_activity, run_argv, run_env, running_stack
+from tests.support import WebhookSink, gameday_run, journal_activity, run_argv, run_env, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -340,6 +340,21 @@ def test_the_users_chaos_toolkit_controls_run_with_the_experiment_and_rollbacks_
         "restore-primary-region"]
     assert not any("token-NEVER" in p.read_text(errors="ignore") for p in run.rglob("*") if p.is_file())
     _assert_restored(target)
+
+
+def test_a_runs_verdict_is_posted_to_the_webhook_and_its_url_never_reaches_the_output_or_the_files(target,
+                                                                                                    tmp_path):
+    doc = yaml.safe_load((EXPERIMENTS / "hold-partition.yaml").read_text())
+    doc["configuration"]["hold_s"] = 1
+    experiment = tmp_path / "short-partition.yaml"
+    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = tmp_path / "run"
+    with WebhookSink() as sink:
+        result = gameday_run(target, experiment, run, GAMEDAY_NOTIFY_WEBHOOK_URL=sink.url)
+    assert result.returncode == 0, _why(run, result)
+    assert sink.received == [{"text": f"GameDay run of short-partition: PASS (exit 0); report: {run / 'report.html'}"}]
+    assert "secret-token" not in result.stdout + result.stderr
+    assert not any("secret-token" in p.read_text(errors="ignore") for p in run.rglob("*") if p.is_file())
 
 
 def test_a_secret_never_reaches_the_run_directory(target, tmp_path):
