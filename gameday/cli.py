@@ -226,9 +226,10 @@ def run(experiment: Path, target: str, profile: Path | None, confirm_account: st
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="GameDay directory (default runs/<UTC time>-<plan>/, or under GAMEDAY_RUNS_DIR).")
 @base_port_option
+@click.option("--pdf", is_flag=True, help="Also print the certificate and each run's report to PDF (Chromium).")
 @json_option
 def day(plan: Path, target: str, profile: Path | None, confirm_account: str | None, quick: bool, out: Path | None,
-        base_port: int | None, as_json: bool) -> None:
+        base_port: int | None, pdf: bool, as_json: bool) -> None:
     """Run a GameDay plan (an ordered list of experiments) and issue its certificate; exit 0 certified."""
     from gameday.day import DayOptions, GameDay
     from gameday.plans import load_plan
@@ -238,6 +239,8 @@ def day(plan: Path, target: str, profile: Path | None, confirm_account: str | No
         options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account)
         game = GameDay(loaded, _settings(base_port), options, _progress(as_json))
         code = game.execute()
+        if pdf and game.day_dir is not None:
+            _print_day_pdfs(game.day_dir, _progress(as_json))
     except GameDayError as exc:
         _fail(exc)
     if as_json:
@@ -246,15 +249,30 @@ def day(plan: Path, target: str, profile: Path | None, confirm_account: str | No
     sys.exit(code)
 
 
+pdf_option = click.option("--pdf", is_flag=True, help="Also print the HTML to PDF with headless Chromium.")
+
+
+def _print_day_pdfs(day_dir: Path, echo) -> None:
+    from gameday.pdf import print_pdf
+
+    echo(f"pdf: {print_pdf(day_dir / 'certificate.html', day_dir / 'certificate.pdf')}")
+    for report_html in sorted(day_dir.glob("*/report.html")):
+        echo(f"pdf: {print_pdf(report_html, report_html.with_suffix('.pdf'))}")
+
+
 @cli.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
+@pdf_option
 @json_option
-def report(run_dir: Path, as_json: bool) -> None:
-    """Analyse a run directory again, offline, and rewrite its reports."""
+def report(run_dir: Path, pdf: bool, as_json: bool) -> None:
+    """Analyse a run directory again, offline, and rewrite its reports (with --pdf: report.pdf too)."""
+    from gameday.pdf import print_pdf
     from gameday.reporting import report_run
 
     try:
         code = report_run(run_dir, _progress(as_json))
+        if pdf:
+            _progress(as_json)(f"pdf: {print_pdf(run_dir / 'report.html', run_dir / 'report.pdf')}")
     except GameDayError as exc:
         _fail(exc)
     except OSError as exc:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local reference stack needs from the OS (PostgreSQL server, Redis) when missing; with
-# --test also Chromium (tests/integration/test_report_browser.py opens report.html in it).
+# --test also Chromium (tests/integration/test_report_browser.py opens report.html in it) and poppler-utils (the
+# PDF checks of tests/integration/test_pdf.py render and read the printed report).
 # Debian/Ubuntu as root: apt-get. Elsewhere: say exactly what to install and fail.
 set -euo pipefail
 
@@ -16,7 +17,10 @@ have_chromium() { command -v chromium >/dev/null 2>&1 || command -v chromium-bro
 missing=()
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
-if [ "${1:-}" = "--test" ]; then have_chromium || missing+=(chromium); fi
+if [ "${1:-}" = "--test" ]; then
+  have_chromium || missing+=(chromium)
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)  # the PDF checks: pdftoppm, pdftotext
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
@@ -35,7 +39,7 @@ echo "error: missing system packages: ${missing[*]}" >&2
 if command -v apt-get >/dev/null 2>&1; then
   echo "hint: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
 elif command -v brew >/dev/null 2>&1; then
-  echo "hint: brew install postgresql redis (and --cask chromium for the tests, with \`chromium\` on PATH)" >&2
+  echo "hint: brew install postgresql redis (and poppler, --cask chromium for the tests, with \`chromium\` on PATH)" >&2
 else
   echo "hint: install a PostgreSQL server (initdb, postgres, pg_basebackup) and redis-server (and Chromium for the tests) with your package manager" >&2
 fi

@@ -35,16 +35,16 @@ def _plan(tmp_path: Path) -> Path:
     return path
 
 
-def _day(target, plan: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
+def _day(target, plan: Path, out: Path, *more: str, **env: str) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "gameday.cli", "day", str(plan), "--out", str(out),
-            "--base-port", str(target.layout.router_port)]
+            "--base-port", str(target.layout.router_port), *more]
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=run_env(target, **env), timeout=300)
 
 
 def test_a_gameday_certifies_from_its_runs_and_keeps_a_history_with_trends(target, tmp_path):
     plan = _plan(tmp_path)
     with WebhookSink() as sink:  # the team's chat hears of the start and of the verdict, once each
-        first = _day(target, plan, tmp_path / "days" / "first", GAMEDAY_NOTIFY_WEBHOOK_URL=sink.url)
+        first = _day(target, plan, tmp_path / "days" / "first", "--pdf", GAMEDAY_NOTIFY_WEBHOOK_URL=sink.url)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     texts = [m["text"] for m in sink.received]
     assert len(texts) == 2 and " started on target local: " in texts[0]
@@ -61,6 +61,10 @@ def test_a_gameday_certifies_from_its_runs_and_keeps_a_history_with_trends(targe
     assert json.loads((run_dir / "run.json").read_text())["provenance"]["experiment_sha256"]
     assert "**Verdict: PASS" in (tmp_path / "days" / "first" / "certificate.md").read_text()
     assert "certificate.html" in first.stdout
+    printed = subprocess.run(["pdftotext", "-raw", str(tmp_path / "days" / "first" / "certificate.pdf"), "-"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "PASS" in printed and rto["name"] in " ".join(printed.split())  # the certificate, printed
+    assert (run_dir / "report.pdf").read_bytes()[:5] == b"%PDF-"
 
     second = _day(target, plan, tmp_path / "days" / "second")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
