@@ -266,11 +266,13 @@ def _print_day_pdfs(day_dir: Path, echo) -> None:
 @json_option
 def report(run_dir: Path, pdf: bool, as_json: bool) -> None:
     """Analyse a run directory again, offline, and rewrite its reports (with --pdf: report.pdf too)."""
+    from gameday.export import export_run
     from gameday.pdf import print_pdf
     from gameday.reporting import report_run
 
     try:
         code = report_run(run_dir, _progress(as_json))
+        export_run(run_dir, _settings(None), _progress(as_json))
         if pdf:
             _progress(as_json)(f"pdf: {print_pdf(run_dir / 'report.html', run_dir / 'report.pdf')}")
     except GameDayError as exc:

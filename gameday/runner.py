@@ -31,6 +31,7 @@ from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
 from gameday.chaos_settings import write_for_run
 from gameday.disk_guard import disk_problem, is_disk_error
+from gameday.export import export_run
 from gameday.faults import recover_open
 from gameday.history import history_file
 from gameday.holds import fault_max_s, raise_holds
@@ -320,6 +321,7 @@ class Run:
 
     def _analyse(self, run_dir: Path) -> int:
         code = report_run(run_dir, self.echo)
+        export_run(run_dir, self.settings, self.echo)
         if self.options.gameday_id is None and self.settings.notify_webhook_url is not None:  # a GameDay says it once
             summary = run_dir / "summary.json"
             verdict = json.loads(summary.read_text()).get("verdict") if summary.is_file() else "no summary"

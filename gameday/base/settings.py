@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     detection_holds: bool = True
     notify_webhook_url: SecretStr | None = None
     """A Slack-compatible incoming webhook for GameDay results (gameday.notify); a secret: never printed."""
+    prometheus_pushgateway: str | None = None
+    """Push each run's headline results to this Prometheus Pushgateway (gameday.export)."""
+    export_emf: bool = False
+    """Write each run's per-second figures as CloudWatch embedded metric format (metrics.emf.jsonl)."""
     chaos_settings: Path | None = None
     """The user's Chaos Toolkit settings merged into each run's (default ~/.chaostoolkit/settings.yaml)."""
     fault_max_s: float = Field(3600.0, gt=0)
