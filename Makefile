@@ -44,7 +44,7 @@ test-deps:
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is needed (found " + sys.version.split()[0] + ")")'
-	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV) || (echo "error: could not create $(VENV); hint: apt-get install -y python3-venv" >&2; exit 1)
+	@bash scripts/make-venv.sh $(PYTHON) $(VENV)  # creates it, or repairs a half-made one; installs python3-venv
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
