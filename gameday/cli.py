@@ -369,6 +369,40 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
         sys.exit(EXIT_FAILED)
 
 
+@cli.command("compare")
+@click.argument("base", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--window", default="after", show_default=True,
+              type=click.Choice(["baseline", "fault", "recovery", "after", "overall"]),
+              help="The window compared in both runs.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the comparison as markdown to this file.")
+@json_option
+def compare(base: Path, new: Path, window: str, out: Path | None, as_json: bool) -> None:
+    """Compare a window of two runs (e.g. the last release and this one): latency shift NEW - BASE with its
+    confidence interval, relative to BASE's median, and the error-rate difference with its bounds."""
+    from reports.release_comparison import compare_releases, markdown
+    from reports.sample_files import read_samples
+
+    runs = []
+    for run_dir in (base, new):
+        summary = run_dir / "summary.json"
+        if not summary.is_file():
+            _fail(InvalidInput(f"comparison of runs failed: {run_dir} has no summary.json",
+                               hint="give two run directories (`gameday report RUN_DIR` writes the summary)"))
+        found = json.loads(summary.read_text())
+        runs.append({"run_id": found.get("run_id"), "windows": found.get("windows") or {},
+                     "samples": read_samples(run_dir / "load" / "samples")})
+    result = compare_releases(runs[0], runs[1], window)
+    text = markdown(result)
+    if out is not None:
+        out.write_text(text)
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(text, nl=False)
+
+
 @cli.command("list")
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("experiments"),
               show_default=True, help="Where the experiments are.")
