@@ -72,10 +72,11 @@ def locust_command(spec: LoadSpec) -> list[str]:
     if spec.edge_url:
         cmd += ["--gameday-edge-url", spec.edge_url]
     if spec.processes > 1:
-        cmd += ["--processes", str(spec.processes)]
+        cmd += ["--processes", str(spec.processes), "--gameday-workers", str(spec.processes)]
     if spec.workers > 0:
         cmd += ["--master", "--master-bind-host", spec.master_bind, "--master-bind-port", str(spec.master_port),
-                "--expect-workers", str(spec.workers), "--expect-workers-max-wait", str(WORKER_WAIT_S)]
+                "--expect-workers", str(spec.workers), "--expect-workers-max-wait", str(WORKER_WAIT_S),
+                "--gameday-workers", str(spec.workers)]
     return cmd
 
 

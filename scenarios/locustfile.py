@@ -9,6 +9,7 @@ Raw samples are written only when `--gameday-samples-dir DIR` is given (the harn
 from __future__ import annotations
 
 import random
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def _options(parser) -> None:
     parser.add_argument("--gameday-samples-dir", default="", include_in_web_ui=False,
                         help="Where raw samples go (on the master, or the only process); none are written "
                              "without it")
+    parser.add_argument("--gameday-workers", type=int, default=0, include_in_web_ui=False,
+                        help="Worker processes sharing the open-model rate (a worker forked by --processes does "
+                             "not see the master's --expect-workers); default: --expect-workers")
     parser.add_argument("--gameday-edge-url", default="", include_in_web_ui=False,
                         help="A CDN base URL the static and index journeys load from (default: --host)")
 
@@ -47,11 +51,20 @@ def _parse(ref: str) -> Profile:
 
 def _profile(environment) -> Profile:
     options = environment.parsed_options
-    run_time = getattr(options, "run_time", None)
+    run_time = getattr(options, "run_time", None) if _given("-t", "--run-time") else None
     if isinstance(run_time, str):
         run_time = parse_timespan(run_time)
-    return _with_options(getattr(options, "gameday_profile", None) or "steady", getattr(options, "num_users", None),
-                         getattr(options, "spawn_rate", None), run_time or None)
+    users = getattr(options, "num_users", None) if _given("-u", "--users") else None
+    spawn_rate = getattr(options, "spawn_rate", None) if _given("-r", "--spawn-rate") else None
+    return _with_options(getattr(options, "gameday_profile", None) or "steady", users, spawn_rate, run_time or None)
+
+
+def _given(*flags: str) -> bool:
+    """Whether the command line itself names the option: Locust fills defaults in (a master sets 1 user at 1/s),
+    and only what the person typed may win over the profile."""
+    return any(arg in flags or arg.startswith(tuple(f"{f}=" for f in flags if f.startswith("--")))
+               or any(arg.startswith(f) and len(arg) > len(f) and not f.startswith("--") for f in flags)
+               for arg in sys.argv[1:])
 
 
 @lru_cache(maxsize=8)
@@ -61,7 +74,8 @@ def _with_options(ref: str, users, spawn_rate, run_time_s) -> Profile:
 
 def _schedulers(environment) -> int:
     """Open-model scheduler users in the whole test: one per worker process (the rate is split evenly)."""
-    return max(1, int(getattr(environment.parsed_options, "expect_workers", 1) or 1))
+    options = environment.parsed_options
+    return max(1, int(getattr(options, "gameday_workers", 0) or getattr(options, "expect_workers", 1) or 1))
 
 
 def _elapsed() -> float:

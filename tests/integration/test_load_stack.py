@@ -57,3 +57,14 @@ def test_two_worker_processes_record_one_sample_per_request_and_exact_percentile
     second = table.iloc[1]["second"]
     in_second = samples[np.floor(samples["t_s"] - samples["t_s"].min()) == second]["latency_ms"].to_numpy()
     assert table.iloc[1]["p95_ms"] == np.percentile(in_second, 95, method="inverted_cdf")
+
+
+def test_two_worker_processes_share_an_open_model_rate_instead_of_each_running_it(stack, tmp_path):
+    profile = Profile.model_validate({"name": "open", "mix": {"health": 1},
+                                      "stages": [{"duration_s": 5, "rate_per_s": 40}]})
+    result = run_load(LoadSpec(profile=profile, target=stack.layout.router_url, out_dir=tmp_path / "run",
+                               processes=2, timeout_s=60))
+    assert result.exit_code == 0 and not result.timed_out
+    samples = read_samples(result.samples_dir)
+    assert samples["source"].nunique() == 2, "both workers scheduled arrivals"
+    assert abs(len(samples) - 40 * 5) <= 40 * 5 * 0.1, f"{len(samples)} requests, the profile asks for 200"
