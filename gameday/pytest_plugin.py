@@ -147,18 +147,27 @@ def _runs_dir(request, tmp_path_factory) -> Path:
     return Path(chosen)
 
 
+def _launcher(request, tmp_path_factory, command: str):
+    """`launch(path, quick, target, profile, out) -> (exit code, the command's --json document, its output)`."""
+    runs = _runs_dir(request, tmp_path_factory)
+
+    def launch(path: str | Path, quick: bool, target: str, profile: str | Path | None,
+               out: Path | None) -> tuple[int, dict, str]:
+        if target == "local":
+            request.getfixturevalue("gameday_stack")
+        out = out or runs / f"{Path(path).stem}-{len(list(runs.iterdir()))}"
+        return _gameday([command, str(path), *_common(target, profile, out), *(["--quick"] if quick else [])])
+    return launch
+
+
 @pytest.fixture
 def gameday_run(request, tmp_path_factory):
     """`gameday_run(experiment, quick=False, target="local", profile=None, out=None) -> RunResult`."""
-    runs = _runs_dir(request, tmp_path_factory)
+    launch = _launcher(request, tmp_path_factory, "run")
 
     def run(experiment: str | Path, quick: bool = False, target: str = "local", profile: str | Path | None = None,
             out: Path | None = None) -> RunResult:
-        if target == "local":
-            request.getfixturevalue("gameday_stack")
-        out = out or runs / f"{Path(experiment).stem}-{len(list(runs.iterdir()))}"
-        code, found, output = _gameday(["run", str(experiment), *_common(target, profile, out),
-                                        *(["--quick"] if quick else [])])
+        code, found, output = launch(experiment, quick, target, profile, out)
         run_dir = Path(found["run_dir"]) if found.get("run_dir") else None
         return RunResult.from_summary(code, run_dir, found.get("summary"), output)
     return run
@@ -167,15 +176,11 @@ def gameday_run(request, tmp_path_factory):
 @pytest.fixture
 def gameday_day(request, tmp_path_factory):
     """`gameday_day(plan, quick=False, target="local", profile=None, out=None) -> DayResult`."""
-    runs = _runs_dir(request, tmp_path_factory)
+    launch = _launcher(request, tmp_path_factory, "day")
 
     def day(plan: str | Path, quick: bool = False, target: str = "local", profile: str | Path | None = None,
             out: Path | None = None) -> DayResult:
-        if target == "local":
-            request.getfixturevalue("gameday_stack")
-        out = out or runs / f"{Path(plan).stem}-{len(list(runs.iterdir()))}"
-        code, found, output = _gameday(["day", str(plan), *_common(target, profile, out),
-                                        *(["--quick"] if quick else [])])
+        code, found, output = launch(plan, quick, target, profile, out)
         certificate = found.get("certificate") or {}
         gameday_dir = Path(found["gameday_dir"]) if found.get("gameday_dir") else None
         return DayResult(code, certificate.get("verdict") == "PASS", gameday_dir, certificate, output)

@@ -107,34 +107,54 @@ def gameday_run(target, experiment: Path, out: Path, *more: str, timeout_s: floa
                           env=run_env(target, **env), timeout=timeout_s)
 
 
-class WebhookSink:
-    """A Slack-compatible incoming webhook on loopback (the chat stand-in): records every JSON body posted to it;
-    answers `status`."""
+class LoopbackHTTP:
+    """A real HTTP server on loopback for tests: `answer(method, path, body) -> (status, headers)` decides each
+    reply; every request is kept in `requests` as (method, path, body). A context manager (stops the server)."""
 
-    def __init__(self, status: int = 200):
+    def __init__(self, answer):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-        sink, self.received = self, []
+        server, self.requests = self, []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
+            def _serve(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                sink.received.append(json.loads(body or b"{}"))
+                server.requests.append((self.command, self.path, body))
+                status, headers = answer(self.command, self.path, body)
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                for name, value in {**headers, "Content-Length": "0"}.items():
+                    self.send_header(name, value)
                 self.end_headers()
+
+            do_GET = do_POST = do_PUT = _serve
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/B000/secret-token-xyz"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.close()
+
+
+class WebhookSink(LoopbackHTTP):
+    """A Slack-compatible incoming webhook on loopback (the chat stand-in): keeps every JSON body posted to it in
+    `received`; answers `status`."""
+
+    def __init__(self, status: int = 200):
+        super().__init__(lambda method, path, body: (status, {}))
+        self.url += "/hooks/T000/B000/secret-token-xyz"
+
+    @property
+    def received(self) -> list:
+        return [json.loads(body or b"{}") for method, _, body in self.requests if method == "POST"]

@@ -3,40 +3,25 @@ an answer from another region, or none at all; and the timeout when the fault ne
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from probes.impact import first_impact
+from tests.support import LoopbackHTTP
 
 
-class Entry:
+class Entry(LoopbackHTTP):
     """An entry point whose answers the test scripts: (status, region) per read, the last one repeated."""
 
     def __init__(self, answers: list[tuple[int, str]]):
-        self.answers, self.reads = answers, 0
-        entry = self
+        def answer(method, path, body):
+            status, region = answers[min(len(self.requests) - 1, len(answers) - 1)]
+            return status, {"X-Region": region}
+        super().__init__(answer)
+        self.url += "/health"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                status, region = entry.answers[min(entry.reads, len(entry.answers) - 1)]
-                entry.reads += 1
-                self.send_response(status)
-                self.send_header("X-Region", region)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def reads(self) -> int:
+        return len(self.requests)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gameday.base.settings import Settings
 from gameday.export import export_run
 from reports.metrics_export import METRIC_NAMES, emf_records, headline_gauges
+from tests.support import LoopbackHTTP
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = {"run_id": "20261201T120000Z-region-failover", "experiment": "experiments/region-failover.yaml",
@@ -28,24 +27,15 @@ PER_SECOND = [{"second_since_t0": "-1", "requests": "50", "errors": "0", "droppe
                "p95_ms": "900.0", "p99_ms": ""}]
 
 
-class Pushgateway:
+class Pushgateway(LoopbackHTTP):
+    """The Pushgateway stand-in: takes every push."""
+
     def __init__(self):
-        gateway, self.pushes = self, []
+        super().__init__(lambda method, path, body: (200, {}))
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                gateway.pushes.append((self.path, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    @property
+    def pushes(self) -> list[tuple[str, str]]:
+        return [(path, body.decode()) for method, path, body in self.requests if method == "PUT"]
 
 
 def test_an_unknown_figure_is_left_out_never_exported_as_zero():
@@ -63,7 +53,7 @@ def test_the_headline_results_are_pushed_to_the_pushgateway_with_run_labels(tmp_
     try:
         done = export_run(tmp_path, Settings(prometheus_pushgateway=gateway.url), echo=lambda line: None)
     finally:
-        gateway.server.shutdown()
+        gateway.close()
     assert done == [f"pushed {SUMMARY['run_id']} to {gateway.url}"]
     [(path, body)] = gateway.pushes
     assert path == f"/metrics/job/gameday/run/{SUMMARY['run_id']}"
