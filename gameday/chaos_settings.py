@@ -17,7 +17,7 @@ import yaml
 
 from gameday.base.errors import InvalidInput
 
-__all__ = ["merged", "write_for_run", "USER_SETTINGS", "RUNTIME"]
+__all__ = ["merged", "user_settings", "write_for_run", "USER_SETTINGS", "RUNTIME"]
 
 USER_SETTINGS = Path("~/.chaostoolkit/settings.yaml")
 RUNTIME = {"rollbacks": {"strategy": "always"}}
@@ -44,14 +44,20 @@ def _read(path: Path) -> dict:
     return data
 
 
-def write_for_run(run_dir: Path, user_path: Path | None) -> Path:
-    """The settings file to pass to `chaos run` (private, temporary: the caller removes it), and the provenance
-    note `run_dir/chaos-settings.yaml`. A `user_path` that was named but does not exist is an error."""
+def user_settings(user_path: Path | None) -> tuple[Path, dict | None]:
+    """The user's settings file and what it holds (None: there is none); InvalidInput for a file that was named
+    but is missing, or that is not a YAML mapping. Read before anything is touched."""
     path = (user_path or USER_SETTINGS).expanduser()
     if user_path is not None and not path.is_file():
         raise InvalidInput(f"reading of Chaos Toolkit settings {path} failed: no such file",
                            hint="GAMEDAY_CHAOS_SETTINGS names the settings file to merge; unset it for the default")
-    user = _read(path) if path.is_file() else None
+    return path, _read(path) if path.is_file() else None
+
+
+def write_for_run(run_dir: Path, found: tuple[Path, dict | None]) -> Path:
+    """The settings file to pass to `chaos run` (private, temporary: the caller removes it) from `found`
+    (`user_settings`), and the provenance note `run_dir/chaos-settings.yaml`."""
+    path, user = found
     settings = merged(user)
     fd, private = tempfile.mkstemp(prefix="gameday-chaos-settings-", suffix=".yaml")
     with os.fdopen(fd, "w") as out:  # mkstemp: mode 0600, only this user reads the tokens

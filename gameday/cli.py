@@ -52,6 +52,8 @@ def _target_config(target: str, profile: Path | None):
     return driver_class(target).configure(TargetOptions(profile=profile))
 
 
+pdf_option = click.option("--pdf", is_flag=True, help="Also print the HTML (a GameDay: the certificate and each "
+                                                      "run's report) to PDF with headless Chromium.")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the result as one JSON document on stdout (progress goes to stderr).")
 
@@ -226,7 +228,7 @@ def run(experiment: Path, target: str, profile: Path | None, confirm_account: st
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="GameDay directory (default runs/<UTC time>-<plan>/, or under GAMEDAY_RUNS_DIR).")
 @base_port_option
-@click.option("--pdf", is_flag=True, help="Also print the certificate and each run's report to PDF (Chromium).")
+@pdf_option
 @json_option
 def day(plan: Path, target: str, profile: Path | None, confirm_account: str | None, quick: bool, out: Path | None,
         base_port: int | None, pdf: bool, as_json: bool) -> None:
@@ -247,9 +249,6 @@ def day(plan: Path, target: str, profile: Path | None, confirm_account: str | No
         _print_json({"exit_code": code, "gameday_dir": game.day_dir,
                      "certificate": _summary_of(game.day_dir, "certificate.json")})
     sys.exit(code)
-
-
-pdf_option = click.option("--pdf", is_flag=True, help="Also print the HTML to PDF with headless Chromium.")
 
 
 def _print_day_pdfs(day_dir: Path, echo) -> None:

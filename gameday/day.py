@@ -91,7 +91,7 @@ class GameDay:
         history = history_file(day_dir.resolve().parent)
         total = len(self.loaded.steps)
         self.echo(f"GameDay {gameday_id}: {self.loaded.plan.title}: {total} experiment(s) -> {day_dir}")
-        notifier = Notifier(_secret(self.settings.notify_webhook_url), self.echo)
+        notifier = Notifier.from_settings(self.settings, self.echo)
         notifier.send(f"GameDay {self.loaded.plan.title} started on target {self.options.target}: {total} "
                       f"experiment(s) ({gameday_id})")
         steps: list[StepResult] = []
@@ -169,7 +169,3 @@ class GameDay:
             out.append(RequirementSpec(req.name, req.experiment, c.name, c.metric.value, c.op, c.target, c.unit,
                                        c.window.value))
         return out
-
-
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value is not None else None

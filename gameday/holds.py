@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from gameday.base.models import experiment_activities
 from infra.targets.base import DetectionTiming
 
 __all__ = ["HoldChange", "raise_holds", "fault_max_s", "AWS_WAITS_S"]
@@ -60,8 +61,6 @@ def fault_max_s(raw: dict, variables: dict, declared_s: float | None) -> float:
     that is not a number counts as 0) plus AWS_WAITS_S."""
     if declared_s is not None:
         return float(declared_s)
-    from gameday.base.models import experiment_activities
-
     configuration = {**(raw.get("configuration") or {}), **variables}
     total = 0.0
     for _, activity in experiment_activities(raw):

@@ -19,6 +19,12 @@ class Notifier:
     def __init__(self, url: str | None, echo: Callable[[str], None] = print):
         self.url, self.echo = url, echo
 
+    @classmethod
+    def from_settings(cls, settings, echo: Callable[[str], None] = print) -> Notifier:
+        """The settings' webhook (GAMEDAY_NOTIFY_WEBHOOK_URL, a secret), or none."""
+        secret = settings.notify_webhook_url
+        return cls(secret.get_secret_value() if secret is not None else None, echo)
+
     def send(self, text: str) -> bool:
         if not self.url:
             return False

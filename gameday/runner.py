@@ -29,7 +29,7 @@ from gameday.base.ledger import stale_from
 from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
-from gameday.chaos_settings import write_for_run
+from gameday.chaos_settings import user_settings, write_for_run
 from gameday.disk_guard import disk_problem, is_disk_error
 from gameday.export import export_run
 from gameday.faults import recover_open
@@ -81,11 +81,13 @@ class Run:
         self.aborted_at: float | None = None
         self.experiment_ended_s: float | None = None
         self.run_dir: Path | None = None  # once made
+        self.user_chaos_settings: tuple = (None, None)  # gameday.chaos_settings.user_settings, read by execute()
         self.hold_changes: list = []  # gameday.holds.HoldChange: holds raised to the target's detection time
 
     # --- the sequence ------------------------------------------------------------------------------
     def execute(self) -> int:
         spec = self._load()
+        self.user_chaos_settings = user_settings(self.settings.chaos_settings)  # a bad file: exit 2, untouched
         gd = spec.gameday.quickened() if self.options.quick else spec.gameday
         variables = spec.gameday.quick.configuration if self.options.quick else {}
         driver = driver_class(self.options.target)
@@ -167,14 +169,13 @@ class Run:
         clock_env = run_clock.start()  # one time base for the runner and every child (gameday.base.run_clock)
         seq_start = int(run_clock.now() * 1000)
         env = {**os.environ, **self.settings.as_env(),  # the children see these settings, whatever their cwd
-               "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()),
-               "GAMEDAY_STACK_ROOT": str(self.settings.stack_root), **target.child_env(), **clock_env,
+               "GAMEDAY_RUN_ID": run_id, "GAMEDAY_RUN_DIR": str(run_dir.resolve()), **target.child_env(), **clock_env,
                # the longest a fault may last: on AWS its expiry schedule undoes it then (infra/targets/aws_expiry)
                "GAMEDAY_FAULT_MAX_S": str(fault_max_s(spec.raw, variables, gd.max_fault_s))}
         sources = target.sampler_sources()
         started = run_clock.now()
         sampler = load = chaos = None
-        chaos_settings = write_for_run(run_dir, self.settings.chaos_settings)  # the user's, merged (private file)
+        chaos_settings = write_for_run(run_dir, self.user_chaos_settings)  # the user's, merged (private file)
         monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo,
                               resource_check=lambda: disk_problem(run_dir, self.settings.min_free_mb))
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -325,7 +326,7 @@ class Run:
         if self.options.gameday_id is None and self.settings.notify_webhook_url is not None:  # a GameDay says it once
             summary = run_dir / "summary.json"
             verdict = json.loads(summary.read_text()).get("verdict") if summary.is_file() else "no summary"
-            Notifier(self.settings.notify_webhook_url.get_secret_value(), self.echo).send(
+            Notifier.from_settings(self.settings, self.echo).send(
                 f"GameDay run of {self.options.experiment.stem}: {verdict} (exit {code}); report: "
                 f"{(run_dir / 'report.html').resolve()}")
         return code

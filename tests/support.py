@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,6 +94,16 @@ def run_argv(target, experiment: Path, out: Path, *more: str) -> list[str]:
 
 def run_env(target, **extra: str) -> dict:
     return {**os.environ, "GAMEDAY_STACK_ROOT": str(target.settings.stack_root), **extra}
+
+
+def partition_experiment(path: Path, hold_s: float = 1, edit=lambda doc: None) -> dict:
+    """tests/data/experiments/hold-partition.yaml held `hold_s` instead, changed by `edit(doc)`, written to
+    `path`; the document."""
+    doc = yaml.safe_load((ROOT / "tests" / "data" / "experiments" / "hold-partition.yaml").read_text())
+    doc["configuration"]["hold_s"] = hold_s
+    edit(doc)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return doc
 
 
 def journal_activity(run_dir: Path, name: str) -> dict:

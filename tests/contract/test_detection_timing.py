@@ -61,7 +61,17 @@ def test_the_shipped_region_failover_holds_outlast_route53_on_aws():
     assert quick["hold_s"] == 150 and quick["failover_delay_s"] == spec.gameday.quick.configuration["failover_delay_s"]
 
 
-@pytest.mark.parametrize("hold_s", [3, 10])
-def test_the_local_router_needs_no_longer_hold_than_the_shipped_ones(hold_s):
-    local = DetectionTiming(1.0, 3, 0.0, "router")
-    assert raise_holds({"hold_s": hold_s}, {}, ["hold_s"], local) == ({}, [])
+@pytest.mark.parametrize("experiment", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.stem)
+def test_on_a_default_local_stack_no_shipped_hold_is_raised(experiment, tmp_path):
+    """The local router's default timing (1 s x 3 + 0 s; read from the settings while no router answers) leaves
+    every shipped experiment's holds, full and quick, as written: local runs keep their length."""
+    from gameday.base.settings import Settings
+    from infra.targets.local import LocalTarget, with_base_port
+    from tests.conftest import free_base_port
+
+    local = LocalTarget(with_base_port(Settings(stack_root=tmp_path), free_base_port())).detection_timing()
+    assert local.reroute_s == 3.0 and "did not answer" in local.source
+    spec = load_experiment(experiment)
+    configuration, keys = spec.raw.get("configuration") or {}, spec.gameday.windows.detection_holds
+    for variables in ({}, spec.gameday.quick.configuration):
+        assert raise_holds(configuration, variables, keys, local) == (dict(variables), [])

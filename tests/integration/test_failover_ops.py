@@ -11,12 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from gameday.base.ledger import read_entries
 from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION
 from infra.targets.local import LocalTarget
-from tests.support import gameday_run, journal_activity, running_stack
+from tests.support import gameday_run, journal_activity, partition_experiment, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,16 +103,14 @@ def test_a_bandwidth_limit_slows_a_transfer_by_the_injected_rate_and_its_undo_re
 
 def test_a_detection_hold_shorter_than_the_routers_reroute_time_is_raised_and_counts_from_the_impact(
         target: LocalTarget, tmp_path: Path):
-    doc = yaml.safe_load((ROOT / "tests/data/experiments/hold-partition.yaml").read_text())
-    doc["configuration"]["hold_s"] = 0.5
-    doc["method"][0].pop("pauses")
-    impact_seen = {"type": "python", "module": "probes.stack", "func": "wait_for_impact",
-                   "arguments": {"region": PRIMARY_REGION}}
-    doc["method"].append({"type": "probe", "name": "impact-seen", "pauses": {"after": "${hold_s}"},
-                          "provider": impact_seen})
-    doc["extensions"][0]["windows"]["detection_holds"] = ["hold_s"]
+    def wait_for_impact_then_hold(doc: dict) -> None:
+        doc["method"][0].pop("pauses")
+        doc["method"].append({"type": "probe", "name": "impact-seen", "pauses": {"after": "${hold_s}"},
+                              "provider": {"type": "python", "module": "probes.stack", "func": "wait_for_impact",
+                                           "arguments": {"region": PRIMARY_REGION}}})
+        doc["extensions"][0]["windows"]["detection_holds"] = ["hold_s"]
     experiment = tmp_path / "short-hold.yaml"
-    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    partition_experiment(experiment, hold_s=0.5, edit=wait_for_impact_then_hold)
     run = tmp_path / "run"
     result = gameday_run(target, experiment, run)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

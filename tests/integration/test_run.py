@@ -23,7 +23,15 @@ from infra.local.layout import PRIMARY_REGION, SECONDARY_REGION, router_link
 from infra.local.processes import children_of
 from infra.local.toxiproxy_client import ToxiproxyClient
 from infra.targets.local import LocalTarget
-from tests.support import WebhookSink, gameday_run, journal_activity, run_argv, run_env, running_stack
+from tests.support import (
+    WebhookSink,
+    gameday_run,
+    journal_activity,
+    partition_experiment,
+    run_argv,
+    run_env,
+    running_stack,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -327,10 +335,8 @@ def test_the_users_chaos_toolkit_controls_run_with_the_experiment_and_rollbacks_
         "controls": {"user": {"provider": {"type": "python", "module": "gameday_user_control"}}},
         "runtime": {"rollbacks": {"strategy": "default"}},     # the run's `always` wins
         "auths": {"hooks.example.com": {"type": "bearer", "value": "token-NEVER-IN-THE-RUN-DIR"}}}))
-    doc = yaml.safe_load((EXPERIMENTS / "hold-partition.yaml").read_text())
-    doc["configuration"]["hold_s"] = 1
     experiment = tmp_path / "short-partition.yaml"
-    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    doc = partition_experiment(experiment)
     run, log = tmp_path / "run", tmp_path / "control.log"
     result = gameday_run(target, experiment, run, GAMEDAY_CHAOS_SETTINGS=str(settings), CONTROL_LOG=str(log),
                          PYTHONPATH=str(tmp_path))
@@ -344,10 +350,8 @@ def test_the_users_chaos_toolkit_controls_run_with_the_experiment_and_rollbacks_
 
 def test_a_runs_verdict_is_posted_to_the_webhook_and_its_url_never_reaches_the_output_or_the_files(target,
                                                                                                     tmp_path):
-    doc = yaml.safe_load((EXPERIMENTS / "hold-partition.yaml").read_text())
-    doc["configuration"]["hold_s"] = 1
     experiment = tmp_path / "short-partition.yaml"
-    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    partition_experiment(experiment)
     run = tmp_path / "run"
     with WebhookSink() as sink:
         result = gameday_run(target, experiment, run, GAMEDAY_NOTIFY_WEBHOOK_URL=sink.url)
