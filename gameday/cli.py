@@ -389,13 +389,21 @@ def compare(base: Path, new: Path, window: str, out: Path | None, as_json: bool)
         if not summary.is_file():
             _fail(InvalidInput(f"comparison of runs failed: {run_dir} has no summary.json",
                                hint="give two run directories (`gameday report RUN_DIR` writes the summary)"))
-        found = json.loads(summary.read_text())
-        runs.append({"run_id": found.get("run_id"), "windows": found.get("windows") or {},
-                     "samples": read_samples(run_dir / "load" / "samples")})
+        try:
+            found = json.loads(summary.read_text())
+            samples = read_samples(run_dir / "load" / "samples")
+        except (OSError, ValueError) as exc:
+            _fail(InvalidInput(f"comparison of runs failed: {run_dir} cannot be read: {exc}",
+                               hint="give two run directories the harness wrote"))
+        runs.append({"run_id": found.get("run_id"), "windows": found.get("windows") or {}, "samples": samples})
     result = compare_releases(runs[0], runs[1], window)
     text = markdown(result)
     if out is not None:
-        out.write_text(text)
+        try:
+            out.write_text(text)
+        except OSError as exc:
+            _fail(InvalidInput(f"writing of the comparison to {out} failed: {exc.strerror}",
+                               hint="--out names a file in a directory that exists and is writable"))
     if as_json:
         _print_json(result)
     else:

@@ -61,3 +61,6 @@ def test_the_command_compares_two_run_directories(tmp_path):
     assert out.read_text().startswith("# Release comparison, window `overall`")
     missing = CliRunner().invoke(cli, ["compare", str(base), str(tmp_path)])
     assert missing.exit_code == 2 and "has no summary.json" in missing.output
+    nowhere = CliRunner().invoke(cli, ["compare", str(base), str(new), "--out", str(tmp_path / "no" / "x.md")])
+    assert nowhere.exit_code == 2 and "writing of the comparison" in nowhere.output and "Traceback" not in \
+        nowhere.output
