@@ -28,6 +28,14 @@ from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused
 from infra.targets.aws_database import DatabaseFaults
 from infra.targets.aws_delivery import DeliveryFaults
 from infra.targets.aws_expiry import ExpiryFaults, Restore
+from infra.targets.aws_lambda_faults import (
+    ADD_DELAY,
+    HTTP_RESPONSE,
+    MAX_DELAY_MS,
+    LambdaFaults,
+    fis_duration,
+    invocation_percentage,
+)
 from infra.targets.aws_ledger import DynamoLedgerStore
 from infra.targets.aws_meaning import (
     MODE_ALIASES,
@@ -39,8 +47,9 @@ from infra.targets.aws_meaning import (
     region_mode,
 )
 from infra.targets.aws_metrics import MetricProbes
+from infra.targets.aws_readings import ChaosawsReadings
 from infra.targets.aws_services import ServiceFaults
-from infra.targets.aws_wait import Waiting, WaitTimeouts, fis_pending, wait_for
+from infra.targets.aws_wait import FIS_RUNNING, Waiting, WaitTimeouts, fis_pending, wait_for
 from infra.targets.base import DetectionTiming, Problems, SamplerSources, TargetOptions
 from infra.targets.profile import TargetProfile, load_target_profile
 
@@ -49,10 +58,10 @@ ALIAS_TTL_S = 60  # what Route 53 answers an alias record (ELB, API Gateway targ
 __all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", "link_provider", "link_meaning",
            "region_mode", "session_for", "THROTTLE_STATUS"]
 
-FIS_RUNNING = ("pending", "initiating", "running")
 
 
-class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, ExpiryFaults):
+class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, ExpiryFaults, LambdaFaults,
+                ChaosawsReadings):
     """Driver for the AWS resources of one target profile; `dry_run` records every change and sends none."""
 
     name = "aws"
@@ -366,6 +375,10 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, Exp
         """`provider-<name>`: the AI provider's kill switch on; `cache-<region>`: ElastiCache test_failover (no
         undo: the old primary rejoins as a replica); `origin-<region>`: the S3 origin denies reads."""
         kind, name = link_meaning(link, self.profile)
+        if kind == "functions":
+            raise InvalidInput(f"cutting link {link!r} has no AWS meaning: the region's API cannot be unplugged; use "
+                               f"gameday.faults.fail_region({name!r}) (Route 53 or FIS) or inject_http_error({link!r}, "
+                               "503) (FIS's Lambda action)")
         if kind == "provider":
             done = self.set_provider_kill_switch(name, True)
         elif kind == "cache":
@@ -376,7 +389,18 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, Exp
 
     def inject_http_error(self, link: str, status: int, probability: float = 1.0) -> dict:
         """429 on `provider-<name>`: the AI provider throttles (kill switch `throttle:<probability>`); the previous
-        values are kept. No other status or link has an AWS meaning."""
+        values are kept. Any status on `router-<region>`: FIS returns it for that share of the region's function
+        invocations, without running them (aws_lambda_faults). No other link has an AWS meaning."""
+        kind, region = link_meaning(link, self.profile)
+        if kind == "functions":
+            if not 100 <= int(status) <= 599:
+                raise InvalidInput(f"HTTP error {status} on link {link!r} is no HTTP status (100..599)")
+            percent = invocation_percentage(probability, link)
+            return self._start_lambda_fault(
+                "inject_http_error", "remove_http_error", link, region, HTTP_RESPONSE,
+                {"duration": fis_duration(self.fault_max_s), "invocationPercentage": str(percent),
+                 "statusCode": str(int(status)), "contentTypeHeader": "application/json", "preventExecution": "true"},
+                status=int(status), probability=percent / 100)
         provider = link_provider(link, self.profile)
         if int(status) != THROTTLE_STATUS:
             raise InvalidInput(f"HTTP error {status} on link {link!r} has no AWS meaning: the AI gateway's kill switch "
@@ -393,9 +417,21 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, Exp
         return {**self.failover_cache(), "action": "flush_cache", "region": region}
 
     def add_latency(self, link: str, ms: float, jitter_ms: float = 0.0) -> dict:
-        """`cache-<region>`: nothing on aws. Locally this latency is the Lambda-like service time of spike-10x;
-        on AWS the functions have their own. Recorded as not applied (no ledger entry, nothing to undo)."""
-        kind, _ = link_meaning(link, self.profile)
+        """`router-<region>`: FIS delays every invocation of the region's functions by `ms` before their code runs
+        (aws_lambda_faults; no jitter: FIS's delay is fixed). `cache-<region>`: nothing on aws. Locally this latency
+        is the Lambda-like service time of spike-10x; on AWS the functions have their own. Recorded as not applied
+        (no ledger entry, nothing to undo)."""
+        kind, region = link_meaning(link, self.profile)
+        if kind == "functions":
+            if jitter_ms:
+                raise InvalidInput(f"latency jitter on link {link!r} has no AWS meaning: FIS adds a fixed delay "
+                                   "(give jitter_ms 0)")
+            if not 0 < float(ms) <= MAX_DELAY_MS:
+                raise InvalidInput(f"latency {ms!r} ms on link {link!r} is outside FIS's range (0, {MAX_DELAY_MS}]")
+            return self._start_lambda_fault(
+                "add_latency", "remove_latency", link, region, ADD_DELAY,
+                {"duration": fis_duration(self.fault_max_s), "invocationPercentage": "100",
+                 "startupDelayMilliseconds": str(round(float(ms)))}, ms=float(ms))
         if kind != "cache":
             raise InvalidInput(f"latency on link {link!r} has no AWS meaning: the AWS driver has no fault proxy")
         start = self._clock()
@@ -471,9 +507,13 @@ class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, Exp
         return self._unrecorded("restore_link", link)
 
     def remove_latency(self, link: str, **recorded) -> dict:
+        if "fis" in recorded:
+            return self._stop_lambda_fault("remove_latency", link, recorded["fis"])
         return self._unrecorded("remove_latency", link)
 
     def remove_http_error(self, link: str, **recorded) -> dict:
+        if "fis" in recorded:
+            return self._stop_lambda_fault("remove_http_error", link, recorded["fis"])
         return self._unrecorded("remove_http_error", link)
 
     def limit_bandwidth(self, link: str, rate_kb_s: int) -> dict:

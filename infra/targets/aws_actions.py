@@ -9,13 +9,14 @@ UNPERMISSIONED = frozenset({"sts:GetCallerIdentity"})
 #: Read-only actions: granted on the resources the GameDay touches, without a tag condition (tags are read by them).
 READ_ACTIONS = frozenset({
     "route53:GetHealthCheck", "route53:ListResourceRecordSets", "route53:ListTagsForResource",
+    "route53:GetHealthCheckStatus", "cloudwatch:DescribeAlarms",  # chaostoolkit-aws's probes (aws_readings.py)
     "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeGlobalClusters",
     "lambda:GetFunctionConfiguration", "lambda:ListTags", "lambda:GetFunctionConcurrency",
     "lambda:GetProvisionedConcurrencyConfig", "lambda:GetAlias",
     "s3:GetBucketPolicy", "s3:GetBucketTagging",
     "ssm:GetParameter", "ssm:ListTagsForResource",
     "elasticache:DescribeReplicationGroups", "elasticache:DescribeEvents", "elasticache:ListTagsForResource",
-    "fis:GetExperimentTemplate", "fis:GetExperiment", "fis:ListExperiments",
+    "fis:GetExperimentTemplate", "fis:GetExperiment", "fis:ListExperiments", "fis:ListExperimentTemplates",
     "cloudwatch:GetMetricStatistics",
     # `gameday aws check` (infra/targets/aws_readiness.py): the role's own permissions and the account's quotas
     "iam:GetRole", "iam:SimulatePrincipalPolicy", "lambda:GetAccountSettings",
@@ -34,12 +35,15 @@ WRITE_ACTIONS = frozenset({
     "ssm:PutParameter", "ssm:DeleteParameter",
     "elasticache:TestFailover",
     "fis:StartExperiment", "fis:StopExperiment",
+    # a Lambda fault's own experiment template (infra/targets/aws_lambda_faults.py)
+    "fis:CreateExperimentTemplate", "fis:DeleteExperimentTemplate",
     # a fault's AWS-side expiry (infra/targets/aws_expiry.py)
     "scheduler:CreateSchedule", "scheduler:DeleteSchedule",
     "dynamodb:PutItem", "dynamodb:DeleteItem",
 })
 
-#: Permissions that are no API call of their own: creating a schedule that runs as the expiry role passes it.
+#: Permissions that are no API call of their own: creating a schedule that runs as the expiry role passes it, and
+#: creating a Lambda fault's experiment template passes the region's FIS role.
 PERMISSION_ONLY = frozenset({"iam:PassRole"})
 
 #: IAM prefixes whose boto3 client has another name (every other prefix is its client's name).

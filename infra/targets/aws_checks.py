@@ -74,49 +74,77 @@ def _aws_fail_region(args: dict, profile: TargetProfile) -> Problems:
     return problems
 
 
-def _aws_link(args: dict, profile: TargetProfile) -> Problems:
+def _meaning(args: dict, profile: TargetProfile) -> tuple[tuple[str, str] | None, Problems]:
+    """The link's AWS meaning (None when unresolved or meaningless) and the problem when it has none."""
     link = args.get("link", UNRESOLVED)
     if link is UNRESOLVED:
-        return []
+        return None, []
     try:
-        link_meaning(str(link), profile)
+        return link_meaning(str(link), profile), []
     except InvalidInput as exc:
-        return [("link", str(exc))]
-    return []
+        return None, [("link", str(exc))]
+
+
+def _lambda_fault(region: str, profile: TargetProfile) -> Problems:
+    """A fault on the region's functions borrows the role and the stop conditions of the region's FIS template."""
+    if region in profile.resources.fis_templates:
+        return []
+    return [("link", f"a fault on {region}'s API functions is an FIS experiment: target profile {profile.name} names "
+                     f"no FIS template for {region} (resources.fis_templates.{region}), whose role and stop "
+                     "conditions it takes")]
+
+
+def _aws_link(args: dict, profile: TargetProfile) -> Problems:
+    meaning, problems = _meaning(args, profile)
+    if meaning and meaning[0] == "functions":
+        return [("link", f"cutting link {args['link']!r} has no AWS meaning: the region's API cannot be unplugged; "
+                         f"use gameday.faults.fail_region({meaning[1]!r}) or inject_http_error (FIS's Lambda action)")]
+    return problems
 
 
 def _aws_latency(args: dict, profile: TargetProfile) -> Problems:
-    """Only the cache link's latency (spike-10x's local service time) has a meaning: nothing, the functions' own."""
-    link = args.get("link", UNRESOLVED)
-    if link is UNRESOLVED:
-        return []
-    try:
-        kind, _ = link_meaning(str(link), profile)
-    except InvalidInput as exc:
-        return [("link", str(exc))]
+    """`router-<region>`: FIS delays the region's functions (no jitter); `cache-<region>` (spike-10x's local service
+    time) adds nothing on aws, the functions have their own."""
+    meaning, problems = _meaning(args, profile)
+    if meaning is None:
+        return problems
+    kind, region = meaning
+    if kind == "functions":
+        jitter = args.get("jitter_ms", 0)
+        out = _lambda_fault(region, profile)
+        if jitter is not UNRESOLVED and jitter not in (0, 0.0, "0"):
+            out.append(("jitter_ms", "latency jitter has no AWS meaning: FIS adds a fixed delay (give jitter_ms 0)"))
+        return out
     if kind != "cache":
-        return [("link", f"latency on link {link!r} has no AWS meaning: the AWS driver has no fault proxy (only "
-                         "cache-<region>, the local service-time stand-in, is accepted and adds nothing on aws)")]
+        return [("link", f"latency on link {args['link']!r} has no AWS meaning: the AWS driver has no fault proxy "
+                         "(router-<region>: FIS delays the region's functions; cache-<region>, the local service-time "
+                         "stand-in, adds nothing on aws)")]
     return []
 
 
 def _aws_provider_link(args: dict, profile: TargetProfile) -> Problems:
-    link = args.get("link", UNRESOLVED)
-    if link is UNRESOLVED:
-        return []
+    meaning, problems = _meaning(args, profile)
+    if meaning is None or meaning[0] == "functions":
+        return problems
     try:
-        link_provider(str(link), profile)
+        link_provider(str(args["link"]), profile)
     except InvalidInput as exc:
-        return [("link", str(exc))]
+        return [("link", f"{exc}; or router-<region> (the region's API functions, through FIS)")]
     return []
 
 
 def _aws_http_error(args: dict, profile: TargetProfile) -> Problems:
     problems = _aws_provider_link(args, profile)
+    meaning, _ = _meaning(args, profile)
     status, probability = args.get("status", UNRESOLVED), args.get("probability", 1.0)
-    if status is not UNRESOLVED and str(status) != str(THROTTLE_STATUS):
-        problems.append(("status", f"HTTP error {status} has no AWS meaning; valid on aws: {THROTTLE_STATUS} (the AI "
-                                   "provider throttles: its kill switch set to throttle:<probability>)"))
+    if meaning and meaning[0] == "functions":
+        problems += _lambda_fault(meaning[1], profile)
+        if status is not UNRESOLVED and not (str(status).isdigit() and 100 <= int(status) <= 599):
+            problems.append(("status", f"HTTP error {status} is no HTTP status (100..599)"))
+    elif status is not UNRESOLVED and str(status) != str(THROTTLE_STATUS):
+        problems.append(("status", f"HTTP error {status} has no AWS meaning on this link; valid on aws: "
+                                   f"{THROTTLE_STATUS} on provider-<name> (the AI provider throttles: its kill switch "
+                                   "set to throttle:<probability>), any status on router-<region> (FIS)"))
     if probability is not UNRESOLVED:
         try:
             ok = 0.0 <= float(probability) <= 1.0

@@ -12,8 +12,10 @@ REGION_MODES = ("health_check", "dns_record", "fis")
 MODE_ALIASES = {"partition": "fis", "power_off": "fis"}
 #: Local fault-proxy links with an AWS meaning (infra/aws/README.md): `provider-<name>` is the AI provider's kill
 #: switch, `cache-<region>` the ElastiCache replication group (in its region), `origin-<region>` the S3 bucket
-#: CloudFront reads from in that region.
+#: CloudFront reads from in that region, `router-<region>` the region's API: its Lambda functions (FIS's Lambda
+#: actions add their latency and HTTP errors, infra/targets/aws_lambda_faults.py).
 PROVIDER_LINK_PREFIX, CACHE_LINK_PREFIX, ORIGIN_LINK_PREFIX = "provider-", "cache-", "origin-"
+API_LINK_PREFIX = "router-"
 #: The one HTTP error with an AWS meaning: an AI provider throttling (its kill switch set to `throttle:<p>`).
 THROTTLE_STATUS = 429
 
@@ -39,16 +41,18 @@ def link_provider(link: str, profile: TargetProfile) -> str:
 
 
 def link_meaning(link: str, profile: TargetProfile) -> tuple[str, str]:
-    """Pure: what local link `link` stands for on aws: ("provider", name), ("cache", region) or ("origin", region);
-    InvalidInput listing the links the profile gives a meaning when it has none."""
+    """Pure: what local link `link` stands for on aws: ("provider", name), ("cache", region), ("origin", region) or
+    ("functions", region); InvalidInput listing the links the profile gives a meaning when it has none."""
     r = profile.resources
     meanings = {PROVIDER_LINK_PREFIX + p: ("provider", p) for p in r.kill_switches}
     if r.cache:
         meanings[CACHE_LINK_PREFIX + r.cache.region] = ("cache", r.cache.region)
     meanings |= {ORIGIN_LINK_PREFIX + region: ("origin", region) for region in r.origins}
+    meanings |= {API_LINK_PREFIX + region: ("functions", region) for region, names in r.functions.items() if names}
     if link not in meanings:
         raise InvalidInput(f"link {link!r} has no AWS meaning in target profile {profile.name}; valid links on aws: "
                            f"{', '.join(sorted(meanings)) or 'none'} (provider-<name>: the AI provider's kill "
                            "switch, resources.kill_switches; cache-<region>: the replication group, resources.cache; "
-                           "origin-<region>: the S3 origin, resources.origins)")
+                           "origin-<region>: the S3 origin, resources.origins; router-<region>: the region's API "
+                           "functions, resources.functions)")
     return meanings[link]

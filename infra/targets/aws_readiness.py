@@ -13,6 +13,9 @@ Each check gives a Finding (ok, warn or fail) with one line of detail:
 - FIS, in each region with a template: the account's safety lever disengaged (engaged, FIS starts no experiment),
   and the active experiments plus the GameDay's own within the "active experiments" quota (Service Quotas' value,
   else AWS's default of 5 per account and Region, AWS FIS User Guide, "Quotas and limitations");
+- starting state, read with chaostoolkit-aws's probes (infra/targets/aws_readings.py): every profile DB cluster
+  `available`, every region's Route 53 health check seen healthy by its observers, and no stop-condition alarm of a
+  profile FIS template in ALARM (FIS would stop the experiment at once; INSUFFICIENT_DATA warns);
 - detection: how long Route 53 takes to reroute (health checks x threshold + TTL): the holds the runner raises;
 - ledger: where the fault ledger lives; a table the profile names must be readable, and its lease free;
 - fault expiry: the profile names the expiry role EventBridge Scheduler undoes a forgotten fault as
@@ -76,6 +79,7 @@ def readiness(driver) -> list[Finding]:
     findings += _attempt("quota: lambda concurrency", lambda: _lambda_quota(driver))
     findings += _attempt("quota: elasticache test failover", lambda: _test_failover_quota(driver))
     findings += _attempt("fis", lambda: _fis(driver))
+    findings += _attempt("starting state", lambda: _starting_state(driver))
     findings += _attempt("detection", lambda: _detection(driver))
     findings += _attempt("fault expiry", lambda: _expiry(driver))
     findings += _attempt("ledger", lambda: _ledger(driver))
@@ -275,6 +279,31 @@ def _fis_active_limit(quotas) -> tuple[float, str]:
         if exc.response.get("Error", {}).get("Code") != "NoSuchResourceException":
             raise
     return FIS_ACTIVE_EXPERIMENTS_DEFAULT, "AWS's default quota: Service Quotas lists none"
+
+
+def _starting_state(driver) -> list[Finding]:
+    p, out = driver.profile, []
+    for region, cluster in p.resources.database.clusters.items():
+        status = driver.db_cluster_status(cluster, region)
+        out.append(Finding(f"DB cluster {cluster} ({region})", "ok" if status == "available" else "fail",
+                           f"status {status}" + ("" if status == "available" else
+                                                 ": a GameDay starts from clusters that serve")))
+    for region, check in (p.resources.route53.health_checks.items() if p.resources.route53 else ()):
+        ok, seen = driver.health_check_observers(check)
+        healthy = seen > 0 and ok * 2 > seen  # Route 53 calls a check healthy when most observers do
+        out.append(Finding(f"health check {check} ({region})", "ok" if healthy else "fail",
+                           f"{ok} of {seen} Route 53 observers see it healthy" + (
+                               "" if healthy else f": {region} is failed over already; restore it first")))
+    for region, template in p.resources.fis_templates.items():
+        stops = driver.client("fis", region).get_experiment_template(id=template)["experimentTemplate"].get(
+            "stopConditions", [])
+        for alarm in (s["value"].split(":alarm:")[-1] for s in stops if s.get("value")):
+            state = driver.alarm_state(alarm, region)
+            status = {"OK": "ok", "ALARM": "fail"}.get(state, "warn")
+            out.append(Finding(f"stop alarm {alarm} ({region})", status, f"state {state}" + {
+                "ok": "", "fail": f": FIS stops template {template} at once; clear the alarm first",
+                "warn": ": no data yet; FIS starts, but the stop condition watches nothing"}[status]))
+    return out
 
 
 def _detection(driver) -> list[Finding]:

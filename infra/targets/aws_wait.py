@@ -14,12 +14,14 @@ from typing import TypeVar
 from gameday.base.errors import GameDayError
 
 __all__ = ["WaitTimeouts", "Waiting", "wait_for", "global_failover_pending", "fis_pending", "GLOBAL_BUSY",
-           "FIS_ENDED"]
+           "FIS_ENDED", "FIS_RUNNING"]
 
 T = TypeVar("T")
 
 #: FIS experiment statuses after which nothing runs any more (FIS API reference, ExperimentState).
 FIS_ENDED = ("completed", "stopped", "failed", "cancelled")
+#: FIS experiment statuses in which it acts or is about to (a recovery stops these).
+FIS_RUNNING = ("pending", "initiating", "running")
 
 #: FailoverState.Status values of a global cluster operation still under way (RDS API reference, FailoverState).
 GLOBAL_BUSY = ("pending", "failing-over", "switching-over", "cancelling")

@@ -96,15 +96,7 @@ class CallRecorder:
     def attach(self, client, service: str, region: str) -> None:
         """Hook `client` (made for `service` in `region`); `service` is the IAM prefix (boto3's client name)."""
         def on_params(params, model, context, **_):
-            action = f"{service}:{model.name}"
-            if self.declared is not None and action not in self.declared:
-                raise UndeclaredAction(f"call of {action} in {region} on target aws refused: the driver does not "
-                                       "declare it", hint="add it to infra.targets.aws_actions.ACTIONS and to "
-                                       "infra/aws/gameday-role.yaml")
-            record = {"service": service, "region": region, "operation": model.name, "action": action,
-                      "params": json.loads(json.dumps(params, default=str)), "sent": True, "at_s": self._clock()}
-            self.calls.append(record)
-            context["gameday_call"] = record
+            context["gameday_call"] = self.note(service, model.name, region, params)
 
         def on_call(model, context, **_):
             record = context.get("gameday_call")
@@ -118,6 +110,19 @@ class CallRecorder:
 
         client.meta.events.register("before-parameter-build", on_params)
         client.meta.events.register("before-call", on_call)
+
+    def note(self, service: str, operation: str, region: str, params: dict) -> dict:
+        """Record one call (also one made by a client the recorder is not attached to, e.g. chaostoolkit-aws's);
+        UndeclaredAction before it is sent when the driver does not declare it."""
+        action = f"{service}:{operation}"
+        if self.declared is not None and action not in self.declared:
+            raise UndeclaredAction(f"call of {action} in {region} on target aws refused: the driver does not "
+                                   "declare it", hint="add it to infra.targets.aws_actions.ACTIONS and to "
+                                   "infra/aws/gameday-role.yaml")
+        record = {"service": service, "region": region, "operation": operation, "action": action,
+                  "params": json.loads(json.dumps(params, default=str)), "sent": True, "at_s": self._clock()}
+        self.calls.append(record)
+        return record
 
     def mutations(self) -> list[dict]:
         """The calls that change something (sent or, in a dry run, withheld)."""

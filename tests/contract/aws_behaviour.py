@@ -44,8 +44,13 @@ class _Behaviour:
         """Answer for every client made from now on, in any session (a command that makes its own: the CLI), as
         moto installs itself: a handler appended to botocore's built-in ones."""
         import botocore.handlers
+
+        def keep_params(params, context, **_):  # a client outside the driver's recorder (chaostoolkit-aws's)
+            context.setdefault("gameday_call", {"params": dict(params)})
         monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS",
-                            [*botocore.handlers.BUILTIN_HANDLERS, (f"before-call.{self.service}", self._handler(None))])
+                            [*botocore.handlers.BUILTIN_HANDLERS,
+                             (f"before-parameter-build.{self.service}", keep_params),
+                             (f"before-call.{self.service}", self._handler(None))])
 
     def _handler(self, region: str | None):
         def on_call(model, context, **_):

@@ -5,6 +5,7 @@ ElastiCache's events). Exit 0 ready, 1 not ready with every reason, 2 a profile 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tests.contract.aws_behaviour import (
     LambdaAccount,
     ReplicationGroup,
     ServiceQuotas,
+    _Behaviour,
 )
 from tests.contract.conftest import PRIMARY, SECONDARY, profile_dict, session
 
@@ -202,3 +204,75 @@ def test_a_profile_that_cannot_be_used_exits_2(world, tmp_path):
     result = CliRunner().invoke(cli, ["aws", "check", "--profile", str(bad)], catch_exceptions=False)
     assert result.exit_code == 2
     assert "bad.yaml" in result.output and "account_id" in result.output
+
+
+# --- the starting state, read with chaostoolkit-aws's probes (aws_readings.py) ------------------------------
+@dataclass
+class StopConditions(_Behaviour):
+    """A profile FIS template whose stop condition is the region's abort alarm (moto keeps no template state)."""
+
+    service = "fis"
+
+    def __post_init__(self) -> None:
+        self.calls = []
+
+    def _GetExperimentTemplate(self, region: str, params: dict):
+        alarm = f"arn:aws:cloudwatch:{region}:123456789012:alarm:gameday-abort-{region}"
+        return {"experimentTemplate": {"id": params["id"], "tags": {"gameday": "allowed"},
+                                       "stopConditions": [{"source": "aws:cloudwatch:alarm", "value": alarm}]}}
+
+
+@dataclass
+class Observers(_Behaviour):
+    """Route 53's health checkers: moto reports every check healthy; here `failing` of 3 observers do not."""
+
+    failing: int = 3
+    service = "route53"
+
+    def __post_init__(self) -> None:
+        self.calls = []
+
+    def _GetHealthCheckStatus(self, region, params: dict):
+        status = ["Failure: Connection timed out"] * self.failing + ["Success: HTTP Status Code 200"] * (
+            3 - self.failing)
+        return {"HealthCheckObservations": [{"Region": "us-east-1", "IPAddress": "192.0.2.1",
+                                             "StatusReport": {"Status": s}} for s in status]}
+
+
+def _abort_alarm(state: str) -> None:
+    cw = session().client("cloudwatch", region_name=PRIMARY)
+    name = f"gameday-abort-{PRIMARY}"
+    cw.put_metric_alarm(AlarmName=name, MetricName="Abort", Namespace="GameDay", Statistic="Maximum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="set by the test")
+
+
+@pytest.mark.parametrize(("state", "status", "detail"), [
+    ("OK", "ok", "state OK"),
+    ("ALARM", "fail", "state ALARM: FIS stops template EXT1a2b3c4d5e6f7 at once; clear the alarm first"),
+    ("INSUFFICIENT_DATA", "warn", "state INSUFFICIENT_DATA: no data yet"),
+])
+def test_a_stop_alarm_already_in_alarm_is_not_ready(world, gameday_role, state, status, detail):
+    _abort_alarm(state)
+    found = behaviours(stops=StopConditions())
+    by = _by_status(readiness(_driver(world, found, fis_templates={PRIMARY: "EXT1a2b3c4d5e6f7"})))
+    assert any(line.startswith(f"stop alarm gameday-abort-{PRIMARY} ({PRIMARY}): {detail}") for line in by[status]), by
+
+
+def test_a_region_route53_already_sees_unhealthy_is_not_ready(world, gameday_role, monkeypatch):
+    Observers(failing=2).install(monkeypatch)  # chaostoolkit-aws makes its own clients: answer every client
+    findings = readiness(_driver(world, behaviours()))
+    assert not ready(findings)
+    failed = _by_status(findings)["fail"]
+    assert any(f"1 of 3 Route 53 observers see it healthy: {PRIMARY} is failed over already" in line
+               for line in failed), failed
+
+
+def test_the_starting_state_is_read_through_chaostoolkit_aws_and_recorded_as_declared_reads(world, gameday_role):
+    driver = _driver(world, behaviours())
+    by = _by_status(readiness(driver))
+    assert f"DB cluster app-primary ({PRIMARY}): status available" in by["ok"]
+    assert f"health check {world['checks'][PRIMARY]} ({PRIMARY}): 1 of 1 Route 53 observers see it healthy" \
+        in by["ok"]  # moto's one observer
+    actions = {c["action"] for c in driver.recorder.calls}
+    assert {"route53:GetHealthCheckStatus", "rds:DescribeDBClusters"} <= actions

@@ -81,7 +81,7 @@ PARAMETERS = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::R
               "PrimaryHealthCheckId": "hc-primary", "SecondaryHealthCheckId": "hc-secondary",
               "PrimaryOriginBucket": "static-primary", "SecondaryOriginBucket": "static-secondary",
               "TagValue": "allowed", "TagKey": "gameday", "ScheduleGroup": "default",
-              "LedgerTableName": "gameday-ledger"}
+              "LedgerTableName": "gameday-ledger", "LambdaFaultConfigBucket": "gameday-fis-config"}
 #: Condition keys every action supports (AWS global condition context keys the policies use).
 GLOBAL_KEYS = {"aws:RequestedRegion"}
 FIS = ROLE.parent / "fis-templates.yaml"
@@ -133,6 +133,8 @@ def _overlap(arn: str, arn_format: str) -> bool:
     """Whether the policy's `arn` (its `*` matches any run of characters, colons included) and the database's
     `arn_format` (each `${...}` one value, no colon) match a common ARN."""
     fmt = re.sub(r"\$\{[^}]+\}", "\0", arn_format)
+    if ":action/" in arn_format and ":action/" in arn:  # an FIS action's id holds colons (aws:lambda:...)
+        arn = arn.split(":action/")[0] + ":action/" + arn.split(":action/")[1].replace(":", "_")
 
     @functools.cache
     def go(i: int, j: int) -> bool:

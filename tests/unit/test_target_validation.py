@@ -69,8 +69,8 @@ def test_a_throttle_with_another_status_and_a_release_the_profile_does_not_name_
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump(doc))
     problems = {p.location: p.message for p in validate_files([path], "aws", load_target_profile(STAGING))}
-    assert problems["method.0.provider.arguments.status"].startswith("HTTP error 503 has no AWS meaning; valid on "
-                                                                     "aws: 429")
+    assert problems["method.0.provider.arguments.status"].startswith("HTTP error 503 has no AWS meaning on this "
+                                                                     "link; valid on aws: 429")
     assert "no Lambda version for release 'v9'" in problems["method.1.provider.arguments.version"]
     assert "no fault proxy" in problems["method.2.provider.arguments.link"]
     assert "replication group is in eu-central-1, not eu-west-1" in problems["method.3.provider.arguments.region"]
