@@ -155,6 +155,12 @@ def _print_status(status: dict, as_json: bool) -> None:
     if edge:
         click.echo(f"edge cache: hit rate {edge.get('hit_rate')}, {edge.get('cached_objects')} objects, "
                    f"origin failovers {edge.get('origin_failovers')}")
+    alarms = status.get("alarms")
+    if alarms is not None:
+        firing = sorted(name for name, a in alarms.items() if a["state"] == "ALARM")
+        off = sorted(name for name, a in alarms.items() if not a["enabled"])
+        click.echo(f"alarms: {len(alarms)}, in ALARM: {', '.join(firing) or 'none'}"
+                   + (f"; not evaluated: {', '.join(off)}" if off else ""))
     click.echo(f"{'component':<24}{'region':<14}{'role':<12}{'pid':>8}  {'address':<17}health")
     for c in status["components"]:
         health = "ok" if c["healthy"] else ("DOWN" if not c["alive"] else "UNHEALTHY")

@@ -18,7 +18,7 @@ from infra.targets import driver_from, ledger_for
 
 __all__ = ["fail_region", "restore_region", "cut_link", "restore_link", "add_latency", "remove_latency",
            "limit_bandwidth", "remove_bandwidth_limit", "kill_db_writer", "flush_cache", "inject_http_error",
-           "remove_http_error"]
+           "remove_http_error", "silence_alarm", "restore_alarm"]
 
 
 def _inject(configuration: dict | None, kind: str, subject: str, **args) -> dict:
@@ -129,3 +129,14 @@ def flush_cache(region: str, configuration: dict = None, secrets: dict = None) -
 def recover_open(target, log=lambda line: None) -> list[dict]:
     """Replay the recovery of every open ledger entry of `target` (newest first); returns what was done."""
     return write_ahead.recover_open(target, ledger_for(target), log)
+
+
+def silence_alarm(alarm: str, configuration: dict = None, secrets: dict = None) -> dict:
+    """Stop monitoring alarm `alarm` (the local monitor no longer evaluates it: a deleted or never deployed alarm),
+    to show that a GameDay catches the detection gap; recorded in the fault ledger."""
+    return _inject(configuration, "alarm_silenced", alarm, alarm=alarm)
+
+
+def restore_alarm(alarm: str, configuration: dict = None, secrets: dict = None) -> dict:
+    """Monitor alarm `alarm` again."""
+    return _undo(configuration, "restore_alarm", alarm, alarm=alarm)

@@ -33,6 +33,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30)
     conn.row_factory = sqlite3.Row
     conn.executescript(SCHEMA)
+    have = {row["name"] for row in conn.execute("PRAGMA table_info(runs)")}
+    for figure in FIGURES:  # a history written before a figure existed gains its column (empty for old runs)
+        if figure not in have:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {figure} REAL")
     return conn
 
 

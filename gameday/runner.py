@@ -50,6 +50,7 @@ EXIT_ABORTED = 3
 CHAOS_TIMEOUT_S = 3600.0
 LOAD_WARMUP_S = 1.0          # after the first raw samples: the load's first burst is not measured
 LOAD_START_TIMEOUT_S = 15.0  # a load that sends nothing by then is measured as it is (its absence shows)
+ALARM_LOOKBACK_S = 60.0      # alarms.json starts this long before the run: the state each alarm entered it in
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,7 @@ class Run:
         surviving = target.surviving_writes(seq_start)
         if surviving is not None:  # None: the target cannot read the writer's canary rows; RPO stays unmeasured
             (run_dir / "surviving_seqs.json").write_text(json.dumps(surviving))
+        self._write_alarms(run_dir, target, started)
         meta = {"run_id": run_id, "experiment": str(self.options.experiment), "title": spec.title,
                 "target": self.options.target, "started_s": started, "ended_s": ended, "quick": self.options.quick,
                 "aborted": {"reason": self.abort_reason, "at_s": self.aborted_at} if self.abort_reason else None,
@@ -319,6 +321,23 @@ class Run:
                 "holds_raised": [change.as_dict() for change in self.hold_changes],
                 "provenance": provenance(self.options.experiment)}
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+
+    def _write_alarms(self, run_dir: Path, target, started: float) -> None:
+        """alarms.json: the target's monitoring during the run (state changes, notifications), on the run's clock;
+        absent when the target's monitoring cannot be read (the detection criteria are then unmeasured)."""
+        since_wall = time.time() - (run_clock.now() - started) - ALARM_LOOKBACK_S
+        try:
+            record = target.alarm_record(since_wall)
+        except Exception as exc:  # the evidence of the rest of the run must still be written
+            self.echo(f"alarms: the target's monitoring could not be read: {type(exc).__name__}: {exc}")
+            return
+        if record is None:
+            return
+        for change in record["changes"]:
+            change["at_s"] = run_clock.from_wall(change["at_s"])
+        for delivery in record["deliveries"] or []:
+            delivery["received_s"] = run_clock.from_wall(delivery["received_s"])
+        (run_dir / "alarms.json").write_text(json.dumps(record, indent=2))
 
     def _analyse(self, run_dir: Path) -> int:
         code = report_run(run_dir, self.echo)

@@ -233,6 +233,31 @@ def rto_phases(phases: list[tuple[str, float | None, float | None, float | None]
                  "whiskers: the measurement resolution (error bar).")
 
 
+def incident(events: list[tuple[str, float | None]], resolution_s: float | None) -> Chart:
+    """One row per incident event (name, seconds since t0; None: not observed), in the order of the incident."""
+    key, title = "incident", "Incident timeline: fault, impact, detected, notified, mitigated, recovered"
+    if not any(at is not None for _, at in events):
+        return Chart(key, title, note="no incident event could be timed")
+    fig = Figure(figsize=(10, 1.3 + 0.4 * len(events)), layout="constrained")
+    ax = fig.subplots()
+    for row, (name, at) in enumerate(events):
+        if at is None:
+            ax.text(0, row, "  not observed", va="center", fontsize=8, color="#666666")
+            continue
+        ax.hlines(row, 0, at, color=PALETTE[row % len(PALETTE)], lw=2)
+        ax.plot([at], [row], "o", color=PALETTE[row % len(PALETTE)])
+        if name == "detected" and resolution_s:
+            ax.errorbar(at, row, xerr=[[resolution_s], [0]], color="black", capsize=3, lw=1)
+        ax.text(at, row, f"  +{at:.1f} s", va="center", fontsize=8)
+    ax.axvline(0, color=T0_COLOUR, ls="--", lw=1)
+    ax.set_yticks(range(len(events)), [n for n, _ in events])
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds since the fault was injected (t0)")
+    ax.grid(axis="x", alpha=0.3)
+    return Chart(key, title, svg=svg_text(fig), caption="Each event's time after the fault; the detection's whisker "
+                 "reaches back one alarm period (an alarm changes state only at the end of one).")
+
+
 def rpo_canary(canary: list[tuple[int, float, float | None, str]], lost: set[int], t0_x: float | None,
                lost_shown_all: bool = True) -> Chart:
     """Acknowledged canary writes over time (cumulative), the lost ones marked, t0 and a zoom around it."""

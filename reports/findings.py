@@ -38,6 +38,7 @@ from gameday.base.metrics import Window
 from gameday.base.models import GameDaySpec
 from gameday.base.probe_kinds import ProbeKind, of_kind
 from reports.comparisons import Comparisons, compare
+from reports.detection import Detection, detection
 from reports.recovery import (
     RpoResult,
     RtoPhases,
@@ -87,6 +88,7 @@ class RunInputs:
     writer_region: str | None = None            # the final writer region
     remediations: tuple[dict, ...] = ()         # remediations.jsonl events
     load_profile: dict | None = None            # load/profile.json: the load profile as applied
+    alarms: dict | None = None                  # alarms.json: the target's monitoring (reports.detection)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class Findings:
     deployment: Deployment | None = None
     comparisons: Comparisons = field(default_factory=Comparisons)  # before vs after, sliding SLO windows
     scaling: Scaling | None = None              # the load spike's scale-out and scale-in (reports.scaling)
+    detection: Detection | None = None          # did the monitoring notice (reports.detection)
 
 
 def iso_utc(t_s: float | None) -> str | None:
@@ -418,7 +421,10 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                     canary_rate_per_s=spec.probes.canary_rate_per_s, notes=notes, cache_warmup=warmup,
                     deployment=deployment(faults, inputs.journal, experiment_end),
                     comparisons=compare(bounds, health, inputs.samples, spec.criteria),
-                    scaling=scaling(spike, capacity) if spike is not None or capacity else None)
+                    scaling=scaling(spike, capacity) if spike is not None or capacity else None,
+                    detection=detection(inputs.alarms, spec.detection.expected_alarms, spec.detection.quiet_alarms,
+                                        t0_s=t0, baseline=bounds["baseline"][:2], last_recovery_s=last_recovery,
+                                        start_s=start_s, end_s=end_s))
 
 
 def _with_hits(w: WindowStats, samples: pd.DataFrame | None, closed: bool) -> WindowStats:

@@ -108,10 +108,14 @@ def build_charts(doc: dict, probes: list[dict], load: Load | None) -> list[chart
     canary = [(r.get("seq"), r["sent_s"] - origin, None if r.get("acked_s") is None else r["acked_s"] - origin,
                str(r.get("outcome"))) for r in of_kind(probes, ProbeKind.canary) if r.get("sent_s") is not None]
     lost = set(rpo.get("lost_seqs") or [])
-    return [charts.timeline(rates, faults, routing, capacity, label, colours),
-            charts.rto_phases(phases, rto.get("read_s"), rto.get("write_s")),
-            charts.rpo_canary(canary, lost, 0.0 if t0 is not None else None,
-                              lost_shown_all=len(lost) >= (rpo.get("lost_writes") or 0))]
+    drawn = [charts.timeline(rates, faults, routing, capacity, label, colours),
+             charts.rto_phases(phases, rto.get("read_s"), rto.get("write_s")),
+             charts.rpo_canary(canary, lost, 0.0 if t0 is not None else None,
+                               lost_shown_all=len(lost) >= (rpo.get("lost_writes") or 0))]
+    if detection := doc.get("detection"):
+        drawn.append(charts.incident([(e["event"], e["after_t0_s"]) for e in detection["timeline"]],
+                                     detection.get("resolution_s")))
+    return drawn
 
 
 def _num(value) -> float:

@@ -370,6 +370,26 @@ def _throttles(w: WindowStats, m: Metric) -> Measurement:
                                        f"{t.load_requests:,} load requests got a 429")
 
 
+def _detection(f: Findings, c: Criterion) -> Measurement:
+    d = f.detection
+    if d is None:
+        return Measurement(None, "detection was not analysed")
+    if c.metric is Metric.false_alarms:
+        if d.source == "none":
+            return Measurement(None, d.evidence)
+        shown = "; ".join(f"{x['alarm']} at {_clock(x['at_s'])} ({x['why']})" for x in d.false_alarm_changes[:5])
+        return Measurement(float(d.false_alarms), f"{d.false_alarms} false alarm(s)" + (f": {shown}" if shown else
+                                                                                    f" ({d.source})"))
+    value, bound, text = {
+        Metric.time_to_detect_s: (d.detect_s, d.detect_bound_s, d.evidence),
+        Metric.time_to_notify_s: (d.notify_s, d.notify_bound_s, d.notify_evidence or d.evidence),
+        Metric.alarm_cleared_s: (d.cleared_s, d.cleared_bound_s, d.cleared_evidence or d.evidence),
+    }[c.metric]
+    if value is None:
+        return Measurement(None, text, lower_bound=bound)
+    return Measurement(value, text)
+
+
 #: Every metric's measure (gameday.base.metrics.METRICS has its unit and windows).
 MEASURES: dict[Metric, Measure] = {
     Metric.rto_read_s: _rto_read,
@@ -404,4 +424,8 @@ MEASURES: dict[Metric, Measure] = {
     Metric.capacity_max_ratio: _in_window(_capacity_max),
     Metric.throttled_requests: _in_window(_throttles),
     Metric.throttle_rate: _in_window(_throttles),
+    Metric.time_to_detect_s: _detection,
+    Metric.time_to_notify_s: _detection,
+    Metric.alarm_cleared_s: _detection,
+    Metric.false_alarms: _detection,
 }

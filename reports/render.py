@@ -146,6 +146,31 @@ def _phases(findings: Findings) -> dict:
     return out
 
 
+def _detection(findings: Findings) -> dict | None:
+    """Did the monitoring notice: the detection figures and the incident timeline (fault -> impact -> detected
+    -> notified -> mitigated -> recovered -> alarm cleared), each event with its time after t0."""
+    d, t0, phases = findings.detection, findings.t0_s, findings.phases
+    if d is None or d.source == "none":  # no alarms.json: nothing to show (the criteria say unmeasured)
+        return None
+    recovered = [r.recovered_at_s for r in (findings.rto_read, findings.rto_write) if r is not None and r.recovered]
+    mitigated = [p.end_s for p in (phases.routing_switch, phases.promotion) if p is not None] if phases else []
+    events = [("fault injected", t0, "the fault ledger"),
+              ("impact", phases.impact.end_s if phases and phases.impact else None, "the first failure after t0"),
+              ("detected", d.detected_at_s, f"alarm {d.detected_alarm}" if d.detected_alarm else d.evidence),
+              ("notified", d.notified_at_s, "the notification sink" if d.notified_at_s else d.notify_evidence),
+              ("mitigated", max(mitigated) if mitigated else None, "routing switch and promotion"),
+              ("recovered", max(recovered) if recovered else None, "the RTO's sustained recovery"),
+              ("alarm cleared", d.cleared_at_s, d.cleared_evidence or "no expected alarm fired")]
+    return {"source": d.source, "expected_alarms": list(d.expected), "time_to_detect_s": _num(d.detect_s),
+            "resolution_s": _num(d.resolution_s), "detected_alarm": d.detected_alarm,
+            "time_to_notify_s": _num(d.notify_s), "alarm_cleared_s": _num(d.cleared_s),
+            "false_alarms": d.false_alarms, "false_alarm_changes": [
+                {**c, "at": iso_utc(c["at_s"])} for c in d.false_alarm_changes], "evidence": d.evidence,
+            "notes": list(d.notes),
+            "timeline": [{"event": name, "at": iso_utc(at), "after_t0_s": _num(at - t0) if at is not None and
+                          t0 is not None else None, "source": source} for name, at, source in events]}
+
+
 def summary(findings: Findings, certification: Certification, meta: dict) -> dict:
     """Pure: the summary.json document (schema `gameday-summary/1`)."""
     read, write, rpo = findings.rto_read, findings.rto_write, findings.rpo
@@ -186,6 +211,7 @@ def summary(findings: Findings, certification: Certification, meta: dict) -> dic
         "split_brain_events": findings.split_brain_events, "failback_ok": findings.failback_ok,
         **_scenario(findings),
         "scaling": _scaling(findings),
+        "detection": _detection(findings),
         "writer_region": findings.writer_region,
         "journal": {**asdict(findings.journal), "failed_activities": list(findings.journal.failed_activities),
                     "failed_rollbacks": list(findings.journal.failed_rollbacks), "ok": findings.journal.ok},

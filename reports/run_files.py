@@ -18,6 +18,7 @@ JOURNAL_FILE = "journal.json"
 SAMPLES_DIR = Path("load") / "samples"
 SURVIVING_FILE = "surviving_seqs.json"
 REMEDIATIONS_FILE = "remediations.jsonl"
+ALARMS_FILE = "alarms.json"
 LOAD_PROFILE_FILE = Path("load") / "profile.json"
 HINT = "is this a run directory written by `gameday run`? It holds run.json, experiment.yaml, probes.jsonl, ..."
 
@@ -111,4 +112,16 @@ def read_run(run_dir: str | Path) -> RunInputs:
                      journal=read_json(run_dir / JOURNAL_FILE, required=False), samples=samples,
                      surviving_seqs=seqs, writer_region=(surviving or {}).get("writer_region"),
                      remediations=tuple(read_jsonl(run_dir / REMEDIATIONS_FILE)),
-                     load_profile=read_json(run_dir / LOAD_PROFILE_FILE, required=False))
+                     load_profile=read_json(run_dir / LOAD_PROFILE_FILE, required=False),
+                     alarms=_alarms(run_dir / ALARMS_FILE))
+
+
+def _alarms(path: Path) -> dict | None:
+    """alarms.json (the target's monitoring during the run), checked for what reports.detection reads."""
+    record = read_json(path, required=False)
+    if record is None:
+        return None
+    if not isinstance(record.get("changes"), list) or not isinstance(record.get("alarms"), dict) \
+            or not all(isinstance(c, dict) and {"alarm", "to", "at_s"} <= c.keys() for c in record["changes"]):
+        raise _invalid(path, "`alarms` must be a mapping and `changes` a list of {alarm, to, at_s}")
+    return record

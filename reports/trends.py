@@ -1,6 +1,7 @@
 """Pure trends over past runs of one experiment: headline figures per run and regressions against the last pass.
 
-Headline figures of a run (from its summary.json): read and write RTO, RPO, P95 and error rate. P95 and error
+Headline figures of a run (from its summary.json): read and write RTO (the MTTR), RPO, P95, error rate and the
+time to detect (the MTTD, reports.detection). P95 and error
 rate are taken from the `after` window when the run has one (the service after the fault, comparable from run
 to run), else from `overall`. A figure regresses when it is worse than in the previous PASSING run of the same
 experiment, target and mode (quick or full) by more than its tolerance: max(relative share of the previous
@@ -12,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-FIGURES = ("rto_read_s", "rto_write_s", "rpo_s", "p95_ms", "error_rate")
+FIGURES = ("rto_read_s", "rto_write_s", "rpo_s", "p95_ms", "error_rate", "time_to_detect_s")
 LABELS = {"rto_read_s": "Read RTO (s)", "rto_write_s": "Write RTO (s)", "rpo_s": "RPO (s)", "p95_ms": "P95 (ms)",
-          "error_rate": "Error rate"}
-#: (relative, absolute floor) a figure may grow by before it is flagged
+          "error_rate": "Error rate", "time_to_detect_s": "Time to detect (s)"}
+#: (relative, absolute floor) a figure may grow by before it is flagged; time to detect: one local alarm period
 TOLERANCE = {"rto_read_s": (0.25, 0.5), "rto_write_s": (0.25, 0.5), "rpo_s": (0.0, 0.1), "p95_ms": (0.25, 5.0),
-             "error_rate": (0.0, 0.002)}
+             "error_rate": (0.0, 0.002), "time_to_detect_s": (0.25, 2.0)}
 
 
 def headline(summary: dict) -> dict:
@@ -30,7 +31,7 @@ def headline(summary: dict) -> dict:
             "target": summary.get("target"), "quick": bool(summary.get("quick")), "start": summary.get("start"),
             "verdict": summary.get("verdict"), "rto_read_s": rto.get("read_s"), "rto_write_s": rto.get("write_s"),
             "rpo_s": rpo.get("s"), "p95_ms": figures.get("p95_ms"), "error_rate": figures.get("error_rate"),
-            "window": window}
+            "time_to_detect_s": (summary.get("detection") or {}).get("time_to_detect_s"), "window": window}
 
 
 def _stem(experiment: str | None) -> str | None:

@@ -64,6 +64,8 @@ FAULTS: dict[str, FaultKind] = {f.kind: f for f in (
               summary="HTTP requests on a link answered with a status code, with a probability"),
     FaultKind("cache_flush", "flush_cache", None, (), frozenset({Affects.cache}), subject_prefix="cache-",
               summary="a region's cache emptied (a replaced node); it refills itself"),
+    FaultKind("alarm_silenced", "silence_alarm", "restore_alarm", ("alarm",),
+              summary="a monitoring alarm no longer evaluated (deleted, never deployed): the detection gap"),
     FaultKind("deployment", "deploy", "rollback_deployment", ("region", "version"),
               frozenset({Affects.deployment}), summary="a release made live in a region (it may be a bad one)"),
 )}

@@ -62,6 +62,10 @@ class Metric(StrEnum):
     capacity_max_ratio = "capacity_max_ratio"
     throttled_requests = "throttled_requests"
     throttle_rate = "throttle_rate"
+    time_to_detect_s = "time_to_detect_s"
+    time_to_notify_s = "time_to_notify_s"
+    alarm_cleared_s = "alarm_cleared_s"
+    false_alarms = "false_alarms"
 
 
 ANY_WINDOW = frozenset(Window)
@@ -127,6 +131,13 @@ METRICS: dict[Metric, MetricSpec] = {
                                           "requests the region gateways answered 429 in the window"),
     Metric.throttle_rate: MetricSpec("ratio", ANY_WINDOW,
                                      "throttled / requests the region gateways counted in the window, 0..1"),
+    Metric.time_to_detect_s: MetricSpec("s", WHOLE_RUN,
+                                        "fault (t0) -> the first expected alarm in ALARM (detection.expected_alarms)"),
+    Metric.time_to_notify_s: MetricSpec("s", WHOLE_RUN,
+                                        "fault (t0) -> the first notification of an expected alarm delivered"),
+    Metric.alarm_cleared_s: MetricSpec("s", WHOLE_RUN, "last recovery -> every expected alarm back to OK"),
+    Metric.false_alarms: MetricSpec("count", WHOLE_RUN, "changes to ALARM in the baseline (of a paging alarm) or "
+                                                        "of a detection.quiet_alarms alarm at any time"),
 }
 
 

@@ -125,6 +125,20 @@ class Criterion(Frozen):
                 ">=": measured >= self.target, "==": measured == self.target}[self.op]
 
 
+class DetectionSpec(Frozen):
+    """Which of the target's monitoring alarms the experiment expects to fire, and which must stay quiet."""
+
+    expected_alarms: tuple[str, ...] = Field((), description=(
+        "alarms the fault must fire: time_to_detect_s is t0 to the first of them in ALARM, time_to_notify_s to its "
+        "first delivered notification, alarm_cleared_s the last recovery to all of them back to OK"))
+    quiet_alarms: tuple[str, ...] = Field((), description=(
+        "alarms that must not fire at all: each change to ALARM counts in false_alarms (as any alarm's in the "
+        "baseline)"))
+
+
+DETECTION_METRICS = (Metric.time_to_detect_s, Metric.time_to_notify_s, Metric.alarm_cleared_s)
+
+
 class StopCondition(Frozen):
     """Abort and roll back when `metric` over the last `window_s` stays `op threshold` for `for_s`.
 
@@ -170,6 +184,7 @@ class GameDaySpec(Frozen):
     criteria: list[Criterion] = Field(default_factory=list)
     stop_conditions: list[StopCondition] = Field(default_factory=list)
     quick: QuickOverrides = QuickOverrides()
+    detection: DetectionSpec = DetectionSpec()
     max_fault_s: PositiveFloat | None = Field(None, description=(
         "the longest a fault of this experiment may last; on AWS its expiry schedule undoes it then (default: the "
         "experiment's pauses + 3600 s for the waits of AWS operations; gameday.holds.fault_max_s)"))
@@ -180,6 +195,10 @@ class GameDaySpec(Frozen):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"criterion names must be unique; repeated: {', '.join(duplicates)}")
+        needs = [c.name for c in self.criteria if c.metric in DETECTION_METRICS]
+        if needs and not self.detection.expected_alarms:
+            raise ValueError(f"criteria {', '.join(needs)} need the alarms the fault must fire: name them in "
+                             "detection.expected_alarms")
         return self
 
     def quickened(self) -> GameDaySpec:

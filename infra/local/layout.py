@@ -119,6 +119,24 @@ class StackLayout:
     def origin_port(self, region: str) -> int:
         return self.base_port + 24 + self._index(region)
 
+    @property
+    def monitor_port(self) -> int:
+        """The monitoring (CloudWatch stand-in: infra/local/monitor.py)."""
+        return self.base_port + 26
+
+    @property
+    def pager_port(self) -> int:
+        """The notification sink (Slack / pager stand-in: infra/local/pager.py)."""
+        return self.base_port + 27
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{HOST}:{self.monitor_port}"
+
+    @property
+    def pager_url(self) -> str:
+        return f"http://{HOST}:{self.pager_port}"
+
     def instance_ports(self, region: str, slot: str) -> list[int]:
         """Ports the region's API instances of `slot` may use (one per instance, up to INSTANCES_PER_SLOT)."""
         if slot not in SLOTS:
@@ -159,7 +177,7 @@ class StackLayout:
 
     def all_ports(self) -> list[int]:
         """Every port the stack listens on (checked free before start)."""
-        ports = {self.router_port, self.toxiproxy_port}
+        ports = {self.router_port, self.toxiproxy_port, self.monitor_port, self.pager_port}
         for region in REGIONS:
             ports |= {self.pg_port(region), self.redis_port(region), self.app_port(region), self.origin_port(region)}
             for slot in SLOTS:

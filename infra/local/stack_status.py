@@ -43,7 +43,12 @@ def component_status(component: dict) -> dict:
     elif kind == "redis":
         entry["stats"] = redis_stats(port)
         entry["healthy"] = entry["stats"] is not None
-    elif kind in ("router", "faultproxy", "providers", "origin"):
+    elif kind == "monitor":
+        answer = http_json(f"http://{HOST}:{port}/_monitor/status")
+        entry["healthy"] = answer is not None and answer[0] == 200
+        entry["alarms"] = {name: {k: a[k] for k in ("state", "since_s", "enabled", "reason")}
+                           for name, a in answer[1]["alarms"].items()} if entry["healthy"] else None
+    elif kind in ("router", "faultproxy", "providers", "origin", "pager"):
         path = {"router": "/_router/status", "faultproxy": "/version"}.get(kind, "/health")
         entry["healthy"] = http_json(f"http://{HOST}:{port}{path}") is not None
     else:
@@ -86,5 +91,6 @@ def stack_status(layout: StackLayout, recorded: list[dict], regions: tuple[str, 
         "routing": routing[1] if routing else None,
         "edge": (routing[1] or {}).get("edge") if routing else None,
         "regions": {region: region_summary(region, components) for region in regions},
+        "alarms": next((c.get("alarms") for c in components if c["kind"] == "monitor"), None),
         "components": components,
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gameday.base.errors import StackError
 from infra.local import postgres, redis_server
+from infra.local.alarm_rules import alarms_file
 from infra.local.config import StackConfig
 from infra.local.layout import (
     HOST,
@@ -43,7 +44,8 @@ STATE_VERSION = 1
 STACK_TAG = "GAMEDAY_STACK_TAG"
 """Environment variable every component is started with (value: the stack directory), so `down` can find a
 process that was spawned but not yet recorded when the supervisor died."""
-COMPONENT_COUNT = 3 + 4 * len(REGIONS)  # fault proxy, router, AI providers; per region Postgres, Redis, API, origin
+#: fault proxy, router, AI providers, pager, monitor; per region Postgres, Redis, API, origin
+COMPONENT_COUNT = 5 + 4 * len(REGIONS)
 PROVIDER_LATENCY = {"bedrock": "200:500", "google": "250:600", "meta": "300:700"}
 """Median:P95 ms of each provider stub: P95 well inside the AI SLO (1.5 s) and the gateway's 1 s timeout."""
 
@@ -246,6 +248,14 @@ class LocalStack:
             router_argv += ["--region", f"{region}=http://{lay.link(router_link(region)).listen}",
                             "--origin", f"{region}=http://{lay.link(origin_link(region)).listen}"]
         self._start("router", "router", None, "router", lay.router_port, router_argv)
+        monitoring = self.dir / "monitoring"
+        self._start("pager", "pager", None, "pager", lay.pager_port,
+                    [py, "-m", "infra.local.pager", "--host", HOST, "--port", str(lay.pager_port),
+                     "--dir", str(monitoring)])
+        monitor_config = self.dir / "monitor.json"
+        monitor_config.write_text(json.dumps(self._monitor_config(monitoring), indent=2))
+        self._start("monitor", "monitor", None, "monitoring", lay.monitor_port,
+                    [py, "-m", "infra.local.monitor", "--config", str(monitor_config)])
 
         postgres.wait_ready(lay.pg_port(PRIMARY_REGION), timeout)
         postgres.ensure_schema(lay.pg_port(PRIMARY_REGION))
@@ -269,6 +279,9 @@ class LocalStack:
         wait_until(self._router_saw_all_regions, "router", timeout,
                    on_timeout=lambda: f"GET {lay.router_url}/_router/status "
                                       f"-> {http_json(lay.router_url + '/_router/status')}")
+        for name, url in (("pager", f"{lay.pager_url}/health"), ("monitor", f"{lay.monitor_url}/_monitor/status")):
+            wait_until(lambda u=url: (r := http_json(u)) is not None and r[0] == 200, name, timeout,
+                       on_timeout=lambda n=name: f"see {self.dir / 'logs' / f'{n}.log'}")
 
     def _gateway_config(self, region: str) -> dict:
         lay = self.layout
@@ -278,6 +291,15 @@ class LocalStack:
                              "--redis-port", str(lay.link(cache_link(region)).listen_port),
                              *[arg for p in PROVIDERS for arg in ("--provider", f"{p}=http://{lay.link(provider_link(p)).listen}")]],
                 "policy": policy_for(self.config.environment).as_dict()}
+
+    def _monitor_config(self, monitoring: Path) -> dict:
+        lay = self.layout
+        return {"host": HOST, "port": lay.monitor_port, "dir": str(monitoring),
+                "alarms_file": str(alarms_file(self.config.environment)),
+                "entry_url": lay.router_url, "sink_url": f"{lay.pager_url}/hooks",
+                "regions": {region: {"link_url": f"http://{lay.link(router_link(region)).listen}",
+                                     "gateway_url": f"http://{HOST}:{lay.app_port(region)}",
+                                     "redis_port": lay.redis_port(region)} for region in REGIONS}}
 
     def _router_saw_all_regions(self) -> bool:
         answer = http_json(f"{self.layout.router_url}/_router/status")

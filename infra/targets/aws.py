@@ -22,6 +22,7 @@ from gameday.base.errors import GameDayError, InvalidInput
 from gameday.base.settings import Settings
 from infra.targets import aws_checks, safety
 from infra.targets.aws_actions import ACTIONS, IAM_PREFIXES
+from infra.targets.aws_alarms import AlarmReadings
 from infra.targets.aws_canary import surviving_canary_writes
 from infra.targets.aws_cas import UNCHECKED
 from infra.targets.aws_credentials import CREDENTIAL_ERRORS, credentials_refused, session_for
@@ -61,7 +62,7 @@ __all__ = ["AwsTarget", "REGION_MODES", "MODE_ALIASES", "PROVIDER_LINK_PREFIX", 
 
 
 class AwsTarget(DatabaseFaults, ServiceFaults, DeliveryFaults, MetricProbes, ExpiryFaults, LambdaFaults,
-                ChaosawsReadings):
+                ChaosawsReadings, AlarmReadings):
     """Driver for the AWS resources of one target profile; `dry_run` records every change and sends none."""
 
     name = "aws"

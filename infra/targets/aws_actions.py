@@ -10,6 +10,7 @@ UNPERMISSIONED = frozenset({"sts:GetCallerIdentity"})
 READ_ACTIONS = frozenset({
     "route53:GetHealthCheck", "route53:ListResourceRecordSets", "route53:ListTagsForResource",
     "route53:GetHealthCheckStatus", "cloudwatch:DescribeAlarms",  # chaostoolkit-aws's probes (aws_readings.py)
+    "cloudwatch:DescribeAlarmHistory",  # detection criteria (aws_alarms.py)
     "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeGlobalClusters",
     "lambda:GetFunctionConfiguration", "lambda:ListTags", "lambda:GetFunctionConcurrency",
     "lambda:GetProvisionedConcurrencyConfig", "lambda:GetAlias",

@@ -136,6 +136,8 @@ class Target(Protocol):
     def remove_http_error(self, link: str, **recorded) -> dict: ...
     def kill_db_writer(self, restore_writer: bool = False) -> dict: ...  # True: the undo brings the old writer back
     def flush_cache(self, region: str) -> dict: ...
+    def silence_alarm(self, alarm: str) -> dict: ...   # the monitoring's alarm no longer evaluated (detection gap)
+    def restore_alarm(self, alarm: str, **recorded) -> dict: ...
 
     # --- remediations --------------------------------------------------------------------------------
     def promote_secondary(self, allow_data_loss: bool = False) -> dict: ...  # True: the primary region is lost
@@ -153,6 +155,10 @@ class Target(Protocol):
     def surviving_writes(self, since_seq: int) -> dict | None: ...  # {"seqs", "writer_region"}; None: unmeasurable
     def sampler_sources(self) -> SamplerSources: ...
     def detection_timing(self) -> DetectionTiming: ...  # what a hold must outlast (read from the target's config)
+    # The monitoring's alarms since `since_s` (epoch s): {"source", "alarms": {name: definition and state},
+    # "changes": [{alarm, from, to, at_s, reason, period_s}], "deliveries": [{channel, received_s, alarm, to}] or
+    # None (notifications not observable)}; None when the target's monitoring cannot be read.
+    def alarm_record(self, since_s: float) -> dict | None: ...
 
 
 __all__ = ["Target", "TargetOptions", "SamplerSources", "Problems", "FUNC", "UNRESOLVED", "DEFAULT_RECOVERY", "MEMBERS"]

@@ -142,6 +142,7 @@ class LocalTarget:
                 problems.append(f"router serves {routing.get('served_region')} (override {routing.get('override')})")
         except httpx.HTTPError as exc:
             problems.append(f"router status unreadable: {exc}")
+        problems += [f"alarm {name} not evaluated" for name in self._silenced_alarms()]
         if not problems:
             try:
                 self.verify_write(PRIMARY_REGION, timeout_s=10)
@@ -175,6 +176,8 @@ class LocalTarget:
             writers = self.writer_regions()
         failback = self.failback() if writers != [PRIMARY_REGION] else None
         self.ops.route_to(None)
+        for alarm in self._silenced_alarms():
+            self._set_alarm(alarm, True)
         # A failback rebuilds the other region's database as a standby: its gateway answers unhealthy until the
         # standby has streamed, so the postcondition is waited for, not read once.
         deadline = time.monotonic() + REFERENCE_SETTLE_S
@@ -394,6 +397,57 @@ class LocalTarget:
             raise StackError(f"rollback of region {region} on target local failed: HTTP {answer.status_code}: "
                              f"{answer.text[:300]}", hint="`gameday stack status` shows the region's slots")
         return {"region": region, **answer.json(), "at_s": run_clock.now()}
+
+    # --- monitoring (infra/local/monitor.py, the CloudWatch stand-in) ------------------------------------
+    def silence_alarm(self, alarm: str) -> dict:
+        """Stop evaluating `alarm` (a deleted or never deployed alarm): the detection gap a GameDay must catch."""
+        return {**self._set_alarm(alarm, False), "at_s": run_clock.now()}
+
+    def restore_alarm(self, alarm: str, **recorded) -> dict:
+        """Evaluate `alarm` again (from INSUFFICIENT_DATA, like a new alarm). Idempotent."""
+        self._restart_shared_components()
+        return {**self._set_alarm(alarm, True), "at_s": run_clock.now()}
+
+    def _set_alarm(self, alarm: str, enabled: bool) -> dict:
+        url = f"{self.layout.monitor_url}/_monitor/alarms/{alarm}"
+        try:
+            answer = httpx.post(url, json={"enabled": enabled}, timeout=5)
+        except httpx.HTTPError as exc:
+            raise StackError(f"{'restore' if enabled else 'silence'} of alarm {alarm} on target local failed: {exc}",
+                             hint="`gameday stack status` shows whether the monitor runs") from exc
+        if answer.status_code == 404:
+            raise InvalidInput(f"alarm {alarm!r} is not defined on the local stack; valid alarms: "
+                               f"{', '.join(answer.json().get('valid', []))}")
+        answer.raise_for_status()
+        body = answer.json()
+        return {"alarm": alarm, "enabled": body["enabled"], "was_enabled": body["was_enabled"]}
+
+    def _silenced_alarms(self) -> list[str]:
+        try:
+            alarms = httpx.get(f"{self.layout.monitor_url}/_monitor/status", timeout=2).json()["alarms"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return []  # a dead monitor is reported as a component not running
+        return sorted(name for name, a in alarms.items() if not a["enabled"])
+
+    def alarm_record(self, since_s: float) -> dict | None:
+        """The monitor's alarms (definitions and current states), their state changes and the pager's deliveries
+        since `since_s` (epoch seconds, the stack's wall clock); None when the monitor does not answer."""
+        try:
+            status = httpx.get(f"{self.layout.monitor_url}/_monitor/status", timeout=5).json()
+            changes = httpx.get(f"{self.layout.monitor_url}/_monitor/history", params={"since": since_s},
+                                timeout=5).json()["changes"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return None
+        try:
+            deliveries = httpx.get(f"{self.layout.pager_url}/deliveries", params={"since": since_s},
+                                   timeout=5).json()["deliveries"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            deliveries = None  # notifications unknown: time to notify cannot be measured
+        return {"source": f"the local monitor ({self.layout.monitor_url}) and pager ({self.layout.pager_url})",
+                "alarms": status["alarms"], "changes": changes,
+                "deliveries": None if deliveries is None else [
+                    {"channel": d["channel"], "received_s": d["received_s"], "alarm": d["body"].get("alarm"),
+                     "to": d["body"].get("to")} for d in deliveries]}
 
     def flush_cache(self, region: str) -> dict:
         """Empty `region`'s Redis (a cold cache, like a replaced node)."""

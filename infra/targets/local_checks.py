@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infra.local.alarm_rules import alarm_names
 from infra.local.layout import REGIONS
 from infra.targets.base import UNRESOLVED, Problems
 
@@ -35,7 +36,20 @@ def _bandwidth(args: dict) -> Problems:
     return [] if ok else [("rate_kb_s", f"rate {rate!r} must be a whole number of KB/s above 0")]
 
 
+def _alarm(args: dict) -> Problems:
+    alarm = args.get("alarm", UNRESOLVED)
+    if alarm is UNRESOLVED:
+        return []
+    names = alarm_names()
+    if alarm in names:
+        return []
+    return [("alarm", f"alarm {alarm!r} is not defined on the local stack (infra/local/alarms/); valid alarms: "
+                      f"{', '.join(names)}")]
+
+
 _CHECKS = {"gameday.faults.fail_region": _fail_region,
+           "gameday.faults.silence_alarm": _alarm,
+           "gameday.faults.restore_alarm": _alarm,
            "gameday.faults.restore_region": _region,
            "gameday.faults.flush_cache": _region,
            "gameday.faults.limit_bandwidth": _bandwidth,

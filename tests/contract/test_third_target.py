@@ -131,6 +131,15 @@ class RecordingTarget:
     def flush_cache(self, region):
         return self._did("flush_cache", region=region)
 
+    def silence_alarm(self, alarm):
+        return self._did("silence_alarm", alarm=alarm)
+
+    def restore_alarm(self, alarm, **recorded):
+        return self._did("restore_alarm", alarm=alarm)
+
+    def alarm_record(self, since_s):
+        return None
+
     def promote_secondary(self, allow_data_loss=False):
         return self._did("promote_secondary", allow_data_loss=allow_data_loss)
 

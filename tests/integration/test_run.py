@@ -204,6 +204,41 @@ def test_the_region_failover_gameday_passes_on_the_local_stack(target, tmp_path)
     injected = next(e for e in read_entries(run / "faults.jsonl") if e["event"] == "injected")
     assert impact["observed"] and impact["at_s"] >= injected["at_s"] and impact["after_s"] < 2, impact
     _assert_restored(target)
+    # Detection against its ground truth: the alarm's definition (2 of 2 periods of 2 s, infra/local/alarms/)
+    # counted from the ledger's fault time agrees within one period; the pager got it right after.
+    by_name = {c["name"]: c for c in summary["criteria"]}
+    detect, notify = by_name["time_to_detect_s <= 10"]["measured"], by_name["time_to_notify_s <= 12"]["measured"]
+    assert abs(detect - 2 * 2.0) <= 2.0, by_name["time_to_detect_s <= 10"]
+    assert detect <= notify < detect + 1.0
+    assert by_name["false_alarms == 0"]["verdict"] == "PASS"
+    alarms = json.loads((run / "alarms.json").read_text())
+    assert any(c["alarm"] == "region-health-eu-central-1" and c["to"] == "ALARM" for c in alarms["changes"])
+
+
+def test_an_expected_alarm_that_was_silenced_fails_time_to_detect_and_is_monitored_again_after(target, tmp_path):
+    """The negative variant: the region's health alarm is not evaluated (deleted, never deployed) when the region
+    is lost; the run FAILs on time_to_detect_s with the evidence, and the alarm is restored by the rollbacks."""
+    doc = yaml.safe_load((ROOT / "experiments" / "region-failover.yaml").read_text())
+    silence = {"type": "action", "name": "silence-region-alarm", "provider": {
+        "type": "python", "module": "gameday.faults", "func": "silence_alarm",
+        "arguments": {"alarm": "region-health-eu-central-1"}}}
+    doc["method"].insert(0, silence)
+    # restored last: an alarm monitored again while the region is still down would fire then (and detect late)
+    doc["rollbacks"].append({**silence, "name": "restore-region-alarm",
+                             "provider": {**silence["provider"], "func": "restore_alarm"}})
+    experiment = tmp_path / "region-failover-undetected.yaml"
+    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = tmp_path / "run"
+    result = gameday_run(target, experiment, run, "--quick", GAMEDAY_DETECTION_HOLDS="0")
+    assert result.returncode == 1, _why(run, result)
+    by_name = {c["name"]: c for c in json.loads((run / "summary.json").read_text())["criteria"]}
+    detect = by_name["time_to_detect_s <= 10"]
+    assert detect["verdict"] == "FAIL"
+    assert "no expected alarm (region-health-eu-central-1) went to ALARM" in detect["evidence"]
+    assert by_name["rto_write_s <= 900"]["verdict"] == "PASS"  # the stack recovered: only detection failed
+    status = target.stack.status()["alarms"]["region-health-eu-central-1"]
+    assert status["enabled"] is True
+    _assert_restored(target)
 
 
 

@@ -13,7 +13,8 @@ from infra.local.layout import PRIMARY_REGION, PROVIDERS, REGIONS, REPLICATION_L
 def test_a_based_layout_uses_distinct_ports_inside_its_block(base: int):
     layout = StackLayout.from_base(base)
     ports = layout.all_ports()
-    listeners = [layout.router_port, layout.toxiproxy_port] + [link.listen_port for link in layout.links()]
+    listeners = [layout.router_port, layout.toxiproxy_port, layout.monitor_port, layout.pager_port]
+    listeners += [link.listen_port for link in layout.links()]
     listeners += [f(r) for r in REGIONS for f in (layout.pg_port, layout.redis_port, layout.app_port,
                                                    layout.origin_port)]
     listeners += [layout.provider_port(p) for p in PROVIDERS]

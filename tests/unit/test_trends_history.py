@@ -75,3 +75,22 @@ def test_history_records_gamedays(tmp_path):
     record_gameday(db, "g2", "ci-gate", "local", "2026-01-02T00:00:00Z", "FAIL", tmp_path / "cert.html")
     assert [g["verdict"] for g in gamedays_of(db, "ci-gate")] == ["PASS", "FAIL"]
     assert gamedays_of(db, "other") == []
+
+
+def test_a_history_from_before_the_time_to_detect_gains_it_and_a_slower_detection_is_flagged(tmp_path):
+    import sqlite3
+    db = tmp_path / "history.sqlite"
+    with sqlite3.connect(db) as old:  # the schema of a history written before time_to_detect_s was a figure
+        old.executescript("CREATE TABLE runs (run_id TEXT PRIMARY KEY, experiment TEXT, target TEXT, quick INTEGER, "
+                          "start TEXT, verdict TEXT, rto_read_s REAL, rto_write_s REAL, rpo_s REAL, p95_ms REAL, "
+                          "error_rate REAL, window TEXT, gameday_id TEXT, run_dir TEXT);")
+        old.execute("INSERT INTO runs VALUES ('r0', 'region-failover', 'local', 0, '2025-12-31T00:00:00Z', 'PASS', "
+                    "2, 3, 0, 40, 0, 'after', NULL, '/runs/r0')")
+    first = {**_summary("r1", "2026-01-01T00:00:00Z"), "detection": {"time_to_detect_s": 4.0}}
+    later = {**_summary("r2", "2026-01-02T00:00:00Z"), "detection": {"time_to_detect_s": 9.0}}
+    record_run(db, first, tmp_path / "r1")
+    record_run(db, later, tmp_path / "r2")
+    rows = runs_of(db, "region-failover", "local", quick=False)
+    assert [r["time_to_detect_s"] for r in rows] == [None, 4.0, 9.0]
+    flagged = regressions(headline(later), rows)
+    assert [r.figure for r in flagged] == ["time_to_detect_s"]  # 9 s vs 4 s: beyond 25 % and one period (2 s)
