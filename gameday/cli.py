@@ -196,6 +196,29 @@ confirm_option = click.option("--confirm-account", default=None, metavar="ACCOUN
                               help="Needed for a prod profile: its account id, to confirm acting on production.")
 
 
+def ui_options(f):
+    f = click.option("--ui-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+                     help="The console's port on 127.0.0.1 (0: a free one, printed).")(f)
+    return click.option("--ui", is_flag=True, help="Serve the live console on loopback: watch the run together; "
+                        "HALT with the token printed here (docs/console.md).")(f)
+
+
+def _console(ui: bool, port: int, title: str, echo):
+    """The live console (gameday.console) when --ui is given, started and announced; else None."""
+    if not ui:
+        return None
+    from gameday.console import Console, ConsoleState
+
+    try:
+        console = Console(ConsoleState(title, "starting"), port).start()
+    except OSError as exc:
+        _fail(InvalidInput(f"start of the console on 127.0.0.1:{port} failed: {exc.strerror}",
+                           hint="pick another --ui-port (0: any free port)"))
+    echo(f"console: {console.url} (read-only for anyone on this machine)")
+    echo(f"console with HALT: {console.halt_url}")
+    return console
+
+
 @cli.command("run")
 @click.argument("experiment", type=click.Path(path_type=Path))
 @target_option
@@ -207,18 +230,24 @@ confirm_option = click.option("--confirm-account", default=None, metavar="ACCOUN
                                               "(aws: every AWS call, reads sent, changes not).")
 @click.option("--quick", is_flag=True, help="The experiment's short CI variant (its `quick` block).")
 @base_port_option
+@ui_options
 @json_option
 def run(experiment: Path, target: str, profile: Path | None, confirm_account: str | None, out: Path | None,
-        dry_run: bool, quick: bool, base_port: int | None, as_json: bool) -> None:
+        dry_run: bool, quick: bool, base_port: int | None, ui: bool, ui_port: int, as_json: bool) -> None:
     """Run one experiment with load and measurements; exit 0 pass, 1 fail, 2 invalid, 3 aborted."""
     from gameday.runner import Run, RunOptions
 
-    options = RunOptions(experiment, target, out, dry_run, quick, profile=profile, confirm_account=confirm_account)
+    console = _console(ui and not dry_run, ui_port, experiment.stem, _progress(as_json))
+    options = RunOptions(experiment, target, out, dry_run, quick, profile=profile, confirm_account=confirm_account,
+                         console=console)
     runner = Run(options, _settings(base_port), _progress(as_json))
     try:
         code = runner.execute()
     except GameDayError as exc:
         _fail(exc)
+    finally:
+        if console is not None:
+            console.stop()
     if as_json:
         _print_json({"exit_code": code, "run_dir": runner.run_dir, "dry_run": dry_run,
                      "summary": _summary_of(runner.run_dir, "summary.json")})
@@ -235,18 +264,25 @@ def run(experiment: Path, target: str, profile: Path | None, confirm_account: st
               help="GameDay directory (default runs/<UTC time>-<plan>/, or under GAMEDAY_RUNS_DIR).")
 @base_port_option
 @pdf_option
+@ui_options
 @json_option
 def day(plan: Path, target: str, profile: Path | None, confirm_account: str | None, quick: bool, out: Path | None,
-        base_port: int | None, pdf: bool, as_json: bool) -> None:
+        base_port: int | None, pdf: bool, ui: bool, ui_port: int, as_json: bool) -> None:
     """Run a GameDay plan (an ordered list of experiments) and issue its certificate; exit 0 certified."""
     from gameday.day import DayOptions, GameDay
     from gameday.plans import load_plan
 
     try:
         loaded = load_plan(plan, force_quick=quick, target=target, config=_target_config(target, profile))
-        options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account)
+        console = _console(ui, ui_port, loaded.plan.title, _progress(as_json))
+        options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account,
+                             console=console)
         game = GameDay(loaded, _settings(base_port), options, _progress(as_json))
-        code = game.execute()
+        try:
+            code = game.execute()
+        finally:
+            if console is not None:
+                console.stop()
         if pdf and game.day_dir is not None:
             _print_day_pdfs(game.day_dir, _progress(as_json))
     except GameDayError as exc:
@@ -268,13 +304,25 @@ def _print_day_pdfs(day_dir: Path, echo) -> None:
 @cli.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @pdf_option
+@click.option("--site", "site", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
+              help="Instead: RUN_DIR is a runs directory; write its history site (every recorded run and GameDay, "
+                   "trends, reports) into DIR as static files.")
 @json_option
-def report(run_dir: Path, pdf: bool, as_json: bool) -> None:
+def report(run_dir: Path, pdf: bool, site: Path | None, as_json: bool) -> None:
     """Analyse a run directory again, offline, and rewrite its reports (with --pdf: report.pdf too)."""
     from gameday.export import export_run
     from gameday.pdf import print_pdf
     from gameday.reporting import report_run
 
+    if site is not None:
+        from gameday.site import write_site
+        try:
+            index = write_site(run_dir, site, _progress(as_json))
+        except GameDayError as exc:
+            _fail(exc)
+        if as_json:
+            _print_json({"site": index})
+        return
     try:
         code = report_run(run_dir, _progress(as_json))
         export_run(run_dir, _settings(None), _progress(as_json))
@@ -288,6 +336,20 @@ def report(run_dir: Path, pdf: bool, as_json: bool) -> None:
     if as_json:
         _print_json({"exit_code": code, "run_dir": run_dir, "summary": _summary_of(run_dir, "summary.json")})
     sys.exit(code)
+
+
+@cli.command("ui")
+@click.argument("runs_dir", type=click.Path(path_type=Path, file_okay=False), required=False)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="The port on 127.0.0.1 (0: a free one, printed).")
+def ui(runs_dir: Path | None, port: int) -> None:
+    """Browse past runs and GameDays (verdicts, trends, reports, certificates) on loopback until Ctrl-C."""
+    from gameday.site import serve_site
+
+    try:
+        serve_site(runs_dir or _settings(None).runs_dir, port)
+    except GameDayError as exc:
+        _fail(exc)
 
 
 @cli.command("validate")

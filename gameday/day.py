@@ -44,6 +44,7 @@ class DayOptions:
     out: Path | None = None
     profile: Path | None = None          # the target profile of an aws GameDay
     confirm_account: str | None = None   # needed for a prod profile
+    console: object = None               # gameday.console.Console (`day --ui`): one console for every run
 
 
 def _utc(t: datetime | None = None) -> str:
@@ -104,7 +105,10 @@ class GameDay:
             run_dir = day_dir / f"{index:02d}-{experiment.stem}"
             options = RunOptions(experiment, self.options.target, run_dir, quick=quick, history=history,
                                  gameday_id=gameday_id, profile=self.options.profile,
-                                 confirm_account=self.options.confirm_account, stack_locked=True)
+                                 confirm_account=self.options.confirm_account, stack_locked=True,
+                                 console=self.options.console)
+            if self.options.console is not None:
+                self.options.console.state.progress = {"index": index, "of": total, "experiment": experiment.stem}
             try:
                 code = Run(options, self.settings, lambda line: self.echo(f"  {line}")).execute()
             except KeyboardInterrupt:  # Ctrl-C outside a run's experiment (e.g. while the stack starts)

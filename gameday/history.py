@@ -75,3 +75,20 @@ def gamedays_of(path: Path, plan: str) -> list[dict]:
         return []
     with closing(_connect(path)) as conn:
         return [dict(r) for r in conn.execute("SELECT * FROM gamedays WHERE plan = ? ORDER BY start", (plan,))]
+
+
+def all_runs(path: Path) -> list[dict]:
+    """Every recorded run, oldest first (the history site)."""
+    if not Path(path).is_file():
+        return []
+    with closing(_connect(path)) as conn:
+        rows = conn.execute("SELECT * FROM runs ORDER BY start").fetchall()
+    return [{**dict(r), "quick": bool(r["quick"])} for r in rows]
+
+
+def all_gamedays(path: Path) -> list[dict]:
+    """Every recorded GameDay, oldest first (the history site)."""
+    if not Path(path).is_file():
+        return []
+    with closing(_connect(path)) as conn:
+        return [dict(r) for r in conn.execute("SELECT * FROM gamedays ORDER BY start")]

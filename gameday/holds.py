@@ -61,6 +61,12 @@ def fault_max_s(raw: dict, variables: dict, declared_s: float | None) -> float:
     that is not a number counts as 0) plus AWS_WAITS_S."""
     if declared_s is not None:
         return float(declared_s)
+    return pauses_s(raw, variables) + AWS_WAITS_S
+
+
+def pauses_s(raw: dict, variables: dict) -> float:
+    """Pure: every pause of experiment `raw` in seconds (configuration and `variables` resolved; one that is not a
+    number counts as 0): the least its method and rollbacks take."""
     configuration = {**(raw.get("configuration") or {}), **variables}
     total = 0.0
     for _, activity in experiment_activities(raw):
@@ -70,4 +76,4 @@ def fault_max_s(raw: dict, variables: dict, declared_s: float | None) -> float:
                 value = configuration.get(value[2:-1])
             if isinstance(value, int | float) and not isinstance(value, bool):
                 total += float(value)
-    return total + AWS_WAITS_S
+    return total

@@ -17,6 +17,7 @@ from gameday.guards import Guard
 PRINT_EVERY_S = 2.0
 POLL_S = 0.1
 RESOURCE_CHECK_S = 1.0
+SERIES_S = 180  # the console's per-second timeline reaches this far back
 
 
 class LiveMonitor(threading.Thread):
@@ -31,10 +32,14 @@ class LiveMonitor(threading.Thread):
         self.guards = [Guard(c) for c in conditions]
         self.echo = echo
         self.phase = "starting"
+        self.eta_s: float | None = None   # when the run should end at the earliest (run clock; set by the runner)
         self.breach: str | None = None
         self._halt = threading.Event()
         self._recent: deque[dict] = deque()
+        self._series: deque[dict] = deque()      # health and canary records of the last SERIES_S (the console)
         self._served: str | None = None
+        self._writers: list[str] | None = None
+        self._capacity: dict[str, dict] = {}
         self._begun_s = run_clock.now()
 
     def stop(self) -> None:
@@ -77,6 +82,49 @@ class LiveMonitor(threading.Thread):
             self._served = record.get("served_region") or self._served
         elif record.get("probe") in (ProbeKind.health, ProbeKind.canary):
             self._recent.append(record)
+            self._series.append(record)
+        elif record.get("probe") == ProbeKind.writers:
+            self._writers = record.get("writable", self._writers)
+        elif record.get("probe") == ProbeKind.capacity and record.get("region"):
+            self._capacity[record["region"]] = {k: record.get(k) for k in ("instances", "ready", "max_instances",
+                                                                           "utilisation", "at_s")}
+
+    def snapshot(self, now: float) -> dict:
+        """The console's view (gameday.console): per-second health latency percentiles and success shares, the
+        serving region, the writers, capacity per region and each stop condition's current value."""
+        while self._series and (self._series[0].get("at_s") or self._series[0].get("sent_s") or 0) < now - SERIES_S:
+            self._series.popleft()
+        per_second: dict[int, dict] = {}
+        for r in list(self._series):
+            at = r.get("at_s") or r.get("sent_s")
+            if at is None:
+                continue
+            second = per_second.setdefault(int(at), {"lat": [], "reads": 0, "reads_ok": 0, "writes": 0,
+                                                     "writes_ok": 0})
+            if r.get("probe") == ProbeKind.health:
+                second["reads"] += 1
+                second["reads_ok"] += not failed(r)
+                if r.get("latency_ms") is not None:
+                    second["lat"].append(r["latency_ms"])
+            else:
+                second["writes"] += 1
+                second["writes_ok"] += not failed(r)
+        series = []
+        for t in sorted(per_second):
+            s = per_second[t]
+            lat = sorted(s["lat"])
+
+            def q(p: int, lat=lat):
+                return lat[max(0, -(-len(lat) * p // 100) - 1)] if lat else None
+            series.append({"t_s": t, "p50_ms": q(50), "p95_ms": q(95), "p99_ms": q(99), "reads": s["reads"],
+                           "read_errors": s["reads"] - s["reads_ok"], "writes": s["writes"],
+                           "write_errors": s["writes"] - s["writes_ok"]})
+        guards = [{"condition": g.describe(now).split(" (measured")[0].replace("stop condition breached: ", ""),
+                   "value": g.value(now), "breached": self.breach is not None and self.breach == g.describe(now)}
+                  for g in self.guards]
+        return {"series": series, "served_region": self._served, "writers": self._writers,
+                "capacity": dict(self._capacity), "stop_conditions": guards, "breach": self.breach,
+                "started_s": self._begun_s}
 
     def status_line(self, now: float) -> str:
         while (self._recent
@@ -89,6 +137,7 @@ class LiveMonitor(threading.Thread):
         def succeeded(records: list[dict]) -> str:
             return f"{sum(1 for r in records if not failed(r)) / len(records):.0%}" if records else "n/a"
 
-        return (f"t+{now - self._begun_s:6.1f}s  {self.phase:<10} served={self._served or '?':<13} "
+        eta = f"ETA {max(0.0, self.eta_s - now):5.0f}s  " if self.eta_s is not None else ""
+        return (f"t+{now - self._begun_s:6.1f}s  {eta}{self.phase:<10} served={self._served or '?':<13} "
                 f"reads ok {succeeded(health):>4}  writes acked {succeeded(canary):>4}  "
                 f"p95(health) {f'{p95:.0f} ms' if p95 is not None else 'n/a'}")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gameday import children, run_lock
 from gameday.base import run_clock
@@ -30,11 +31,12 @@ from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
 from gameday.chaos_settings import user_settings, write_for_run
+from gameday.console import run_faults
 from gameday.disk_guard import disk_problem, is_disk_error
 from gameday.export import export_run
 from gameday.faults import recover_open
 from gameday.history import history_file
-from gameday.holds import fault_max_s, raise_holds
+from gameday.holds import fault_max_s, pauses_s, raise_holds
 from gameday.live import LiveMonitor
 from gameday.notify import Notifier
 from gameday.out_dir import check_out
@@ -65,6 +67,7 @@ class RunOptions:
     profile: Path | None = None          # the target profile, for targets that need one (aws)
     confirm_account: str | None = None   # a run on a prod profile needs it equal to the profile's account
     stack_locked: bool = False           # the caller (a GameDay) holds the stack's run lock (gameday.run_lock)
+    console: Any = None                  # gameday.console.Console: the live console (`--ui`), None without it
 
     def target_options(self, **changes) -> TargetOptions:
         return TargetOptions(profile=self.profile.resolve() if self.profile else None,
@@ -77,7 +80,9 @@ class Run:
     def __init__(self, options: RunOptions, settings: Settings, echo: Callable[[str], None] = print):
         self.options = options
         self.settings = settings
-        self.echo = echo
+        self.console = options.console.state if options.console is not None else None
+        self.echo = echo if self.console is None else self._echo_to(echo, self.console)
+        self.halted_by: dict | None = None
         self.abort_reason: str | None = None
         self.aborted_at: float | None = None
         self.experiment_ended_s: float | None = None
@@ -179,6 +184,13 @@ class Run:
         chaos_settings = write_for_run(run_dir, self.user_chaos_settings)  # the user's, merged (private file)
         monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo,
                               resource_check=lambda: disk_problem(run_dir, self.settings.min_free_mb))
+        # the least the run takes: its windows and the experiment's pauses (activities add their own time)
+        monitor.eta_s = started + gd.windows.baseline_s + gd.windows.after_s + pauses_s(spec.raw, variables)
+        if self.console is not None:
+            ledger = ledger_for(target)
+            self.console.monitor, self.console.on_halt, self.console.run_id = monitor, self.halt, run_id
+            self.console.faults = lambda: run_faults(ledger.entries(), run_id, run_clock.now())
+            self.console.eta_s = monitor.eta_s
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, sources.pg_ports, seq_start,
@@ -258,6 +270,21 @@ class Run:
             self.aborted_at = run_clock.now()
             self.echo(f"{self.abort_reason}: stopping the experiment, its rollbacks run")
 
+    def halt(self, name: str) -> None:
+        """The live console's HALT (gameday.console): the same abort as Ctrl-C, recorded with who and when."""
+        if self.abort_reason is None:
+            self.aborted_at = run_clock.now()
+            self.halted_by = {"name": name, "at_s": self.aborted_at}
+            self.abort_reason = f"halted from the console by {name}"
+            self.echo(f"{self.abort_reason}: stopping the experiment, its rollbacks run")
+
+    @staticmethod
+    def _echo_to(echo: Callable[[str], None], state) -> Callable[[str], None]:
+        def both(line: str) -> None:
+            echo(line)
+            state.event(line)
+        return both
+
     def _aborted(self, monitor: LiveMonitor) -> bool:
         if self.abort_reason is None and monitor.breach is not None:
             self.abort_reason = monitor.breach
@@ -267,6 +294,8 @@ class Run:
 
     def _phase(self, monitor: LiveMonitor, name: str, seconds: float) -> None:
         monitor.phase = name
+        if self.console is not None:
+            self.console.phase, self.console.phase_ends_s = name, run_clock.now() + seconds
         self.echo(f"phase {name}: {seconds:g} s")
         children.wait_or_abort(seconds, lambda: self._aborted(monitor))
 
@@ -319,6 +348,7 @@ class Run:
                 "experiment_ended_s": self.experiment_ended_s, "gameday_id": self.options.gameday_id,
                 "history": str((self.options.history or history_file(run_dir.parent)).resolve()),
                 "holds_raised": [change.as_dict() for change in self.hold_changes],
+                "halted_by": self.halted_by,
                 "provenance": provenance(self.options.experiment)}
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
 

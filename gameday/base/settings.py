@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     """Push each run's headline results to this Prometheus Pushgateway (gameday.export)."""
     export_emf: bool = False
     """Write each run's per-second figures as CloudWatch embedded metric format (metrics.emf.jsonl)."""
+    otlp_endpoint: str | None = None
+    """Send each run's headline results and per-second figures to this OpenTelemetry collector (OTLP/HTTP, e.g.
+    http://collector:4318; POST <endpoint>/v1/metrics)."""
     chaos_settings: Path | None = None
     """The user's Chaos Toolkit settings merged into each run's (default ~/.chaostoolkit/settings.yaml)."""
     fault_max_s: float = Field(3600.0, gt=0)

@@ -68,7 +68,7 @@ METRICS = {
     "entry_healthy": "1 when the entry point (router) answers /health 200, else 0",
     "requests": "requests the region's gateway counted since the last sample",
     "errors": "answers >= 500 of the region's gateway since the last sample",
-    "error_rate": "errors / requests of the region's gateway since the last sample (no requests: no sample)",
+    "error_rate": "errors / answers of the region's gateway since the last sample (no answer: no sample)",
     "throttles": "requests the region's gateway throttled (429) since the last sample",
     "instances": "ready API instances of the region",
     "cache_evictions": "keys the region's Redis evicted since the last sample",

@@ -102,12 +102,13 @@ class Monitor:
                 body = await resp.json()
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
             return  # no sample: a missing datapoint, treated as the alarm says
-        deltas = {m: self._delta((m, region), body.get(f"{m}_total", 0)) for m in ("requests", "errors", "throttles")}
-        for metric, value in deltas.items():
-            if value is not None:
-                self.samples[(metric, region)].append((at, value))
-        if deltas["requests"]:
-            self.samples[("error_rate", region)].append((at, deltas["errors"] / deltas["requests"]))
+        deltas = {m: self._delta((m, region), body.get(f"{m}_total", 0))
+                  for m in ("requests", "responses", "errors", "throttles")}
+        for metric in ("requests", "errors", "throttles"):
+            if deltas[metric] is not None:
+                self.samples[(metric, region)].append((at, deltas[metric]))
+        if deltas["responses"] and deltas["errors"] is not None:  # both counted at the answer: a share, 0..1
+            self.samples[("error_rate", region)].append((at, deltas["errors"] / deltas["responses"]))
         self.samples[("instances", region)].append((at, float(body.get("ready_instances", 0))))
 
     async def _evictions(self, region: str, port: int, at: float) -> None:

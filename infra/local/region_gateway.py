@@ -71,7 +71,8 @@ class Gateway:
         self.events: deque[dict] = deque(maxlen=2_000)
         self.requests_total = 0
         self.throttles_total = 0
-        self.errors_total = 0      # answers >= 500 (the monitor's error-rate alarm, infra/local/monitor.py)
+        self.responses_total = 0   # answers given, counted when given (the monitor's error rate: errors / these)
+        self.errors_total = 0      # ... of them >= 500 (infra/local/monitor.py)
         self.deploying = False
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task] = []
@@ -165,6 +166,12 @@ class Gateway:
         return min(candidates, key=lambda i: i.in_flight) if candidates else None
 
     async def forward(self, request: web.Request) -> web.Response:
+        answer = await self._forward(request)
+        self.responses_total += 1  # counted at the answer, as the errors: a slow failure counts when it fails
+        self.errors_total += answer.status >= 500
+        return answer
+
+    async def _forward(self, request: web.Request) -> web.Response:
         self.requests_total += 1
         # Health checks are never throttled: a region under load is busy, not down (the router must not
         # fail it over for being popular).
@@ -176,7 +183,6 @@ class Gateway:
                 return web.json_response({"error": f"throttled: every instance in {self.region} is at its "
                                                    f"concurrency limit ({self.policy.concurrency_per_instance})"},
                                          status=429, headers={"X-Region": self.region, "X-Throttled": "true"})
-            self.errors_total += 1
             return web.json_response({"error": f"no API instance of {self.region} is ready"}, status=503,
                                      headers={"X-Region": self.region})
         instance.in_flight += 1
@@ -188,10 +194,8 @@ class Gateway:
                 payload = await resp.read()
                 out = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
                 out["X-Instance-Port"] = str(instance.port)
-                self.errors_total += resp.status >= 500
                 return web.Response(status=resp.status, body=payload, headers=out)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            self.errors_total += 1
             return web.json_response({"error": f"forwarding to instance {instance.port} of {self.region} failed: "
                                                f"{type(exc).__name__}: {exc}"}, status=502,
                                      headers={"X-Region": self.region})
@@ -258,7 +262,7 @@ class Gateway:
                 "instances": len(self.live(self.active)),
                 "ready_instances": sum(1 for i in self.live(self.active) if i.ready),
                 "requests_total": self.requests_total, "throttles_total": self.throttles_total,
-                "errors_total": self.errors_total,
+                "responses_total": self.responses_total, "errors_total": self.errors_total,
                 "slots": {slot: {"release": r.label if (r := self.releases[slot]) else None,
                                  "instances": [i.as_dict() for i in self.slots[slot]]} for slot in self.slots},
                 "capacity": self.capacity[-1] if self.capacity else None}

@@ -65,3 +65,18 @@ def test_a_broken_chart_is_reported_by_the_check(tmp_path):
     page.write_text(broken)
     dump = chromium(page, tmp_path / "profile", "--dump-dom")
     assert render_check(dump.stdout) == {"data-ok": "false", "data-charts": "2"}
+
+
+def test_the_history_site_lists_the_runs_and_draws_their_trends_in_chromium(tmp_path):
+    from gameday.site import write_site
+    from tests.unit.test_site import make_runs_dir
+
+    index = write_site(make_runs_dir(tmp_path), tmp_path / "site")
+    shot = tmp_path / "site.png"
+    done = chromium(index, tmp_path / "profile", "--window-size=1200,1600", f"--screenshot={shot}")
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # tables and the trend chart, not a blank page
+    assert np.all(np.abs(pixels.astype(int) - PASS_GREEN) <= 2, axis=-1).sum() > 50  # PASS verdicts and dots
+    dump = chromium(index, tmp_path / "profile", "--dump-dom")
+    assert dump.stdout.count("report of") == 0 and dump.stdout.count('href="runs/r') == 3

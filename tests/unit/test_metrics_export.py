@@ -76,6 +76,42 @@ def test_the_per_second_figures_are_cloudwatch_emf_at_their_own_seconds():
     assert emf_records({**SUMMARY, "t0": None}, PER_SECOND) == []
 
 
+def test_the_run_is_sent_to_an_otlp_collector_with_each_second_at_its_own_time(tmp_path):
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    (tmp_path / "summary.json").write_text(json.dumps({**SUMMARY, "end": "2026-12-01T12:01:00Z"}))
+    (tmp_path / "per_second.csv").write_text("second_since_t0,requests,errors,dropped,p50_ms,p95_ms,p99_ms\n"
+                                             + "".join(",".join(r.values()) + "\n" for r in PER_SECOND))
+    collector = LoopbackHTTP(lambda method, path, body: (200, {}))
+    try:
+        done = export_run(tmp_path, Settings(otlp_endpoint=collector.url + "/"), echo=lambda line: None)
+    finally:
+        collector.close()
+    assert done == [f"sent {SUMMARY['run_id']} to {collector.url}/v1/metrics (OTLP)"]
+    [(method, path, body)] = collector.requests
+    assert (method, path) == ("POST", "/v1/metrics")
+    request = ExportMetricsServiceRequest.FromString(body)
+    [resource] = request.resource_metrics
+    assert {a.key: a.value.string_value for a in resource.resource.attributes} == {"service.name": "gameday-harness"}
+    metrics = {m.name: m for m in resource.scope_metrics[0].metrics}
+    p95 = metrics["gameday.latency.p95"]
+    assert p95.unit == "ms" and [(d.time_unix_nano, d.as_double) for d in p95.gauge.data_points] == [
+        (1796126419 * 10**9, 4.0), (1796126420 * 10**9, 900.0)]
+    assert len(metrics["gameday.latency.p99"].gauge.data_points) == 1  # the empty cell is left out, not 0
+    attributes = {a.key: a.value.string_value for a in p95.gauge.data_points[0].attributes}
+    assert attributes == {"run": SUMMARY["run_id"], "experiment": "region-failover", "target": "local",
+                          "quick": "true"}
+    rto = list(metrics["gameday_rto_seconds"].gauge.data_points)
+    assert [(d.as_double, d.time_unix_nano) for d in rto] == [(2.67, 1796126460 * 10**9)]  # at the run's end
+
+
+def test_a_collector_that_does_not_answer_is_said_and_the_run_stands(tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps(SUMMARY))
+    lines: list[str] = []
+    done = export_run(tmp_path, Settings(otlp_endpoint="http://127.0.0.1:9"), echo=lines.append)
+    assert done == [] and lines[0].startswith("export: OTLP to http://127.0.0.1:9/v1/metrics failed")
+
+
 def test_the_grafana_dashboard_queries_only_exported_metrics():
     dashboard = json.loads((ROOT / "infra" / "grafana" / "gameday-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]

@@ -1,0 +1,164 @@
+"""The live GameDay console (`gameday run|day --ui`): a page on loopback that any number of viewers watch together,
+and a HALT that aborts the run exactly as Ctrl-C does.
+
+    GET  /          the page (gameday/templates/console.html); it polls /state every second
+    GET  /state     the run's state as JSON (ConsoleState.snapshot): phase and countdown, progress and ETA, the
+                    per-second health series with the fault windows, serving region and writer, capacity per
+                    region, the ledger's open faults, the stop conditions, the event log
+    POST /halt      {"token": ..., "name": ...}: with the run's token, abort the run (rollbacks, ledger recovery,
+                    exit 3) and record who halted it and when; without it 403, nothing happens
+
+The token is made per run and printed in the terminal (in the URL); viewers without it see the page read-only.
+The server runs in a daemon thread of the runner process and only reads what the run already keeps in memory or
+on disk, so a viewer costs the measurements nothing (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from gameday.base import run_clock
+from gameday.base.ledger import fault_windows
+
+__all__ = ["Console", "ConsoleState", "run_faults"]
+
+PAGE = Path(__file__).resolve().parent / "templates" / "console.html"
+EVENTS_KEPT = 200
+NAME_MAX = 80
+
+
+class ConsoleState:
+    """What the page shows, assembled on request from the run's live parts (set by the runner as they start)."""
+
+    def __init__(self, title: str, run_id: str):
+        self.title, self.run_id = title, run_id
+        self.phase, self.phase_ends_s = "starting", None
+        self.progress: dict = {}                 # a GameDay: {"index": i, "of": n}
+        self.eta_s: float | None = None           # when the run is expected to end (run clock)
+        self.monitor = None                       # gameday.live.LiveMonitor
+        self.faults: Callable[[], list[dict]] = lambda: []
+        self.links: dict[str, str] = {}           # e.g. the Locust web UI of the running load
+        self.halted: dict | None = None
+        self.on_halt: Callable[[str], None] | None = None   # the current run's abort (set by gameday.runner)
+        self.events: deque[dict] = deque(maxlen=EVENTS_KEPT)
+        self._lock = threading.Lock()
+
+    def event(self, text: str) -> None:
+        with self._lock:
+            self.events.append({"at_s": run_clock.now(), "text": text})
+
+    def snapshot(self) -> dict:
+        now = run_clock.now()
+        live = self.monitor.snapshot(now) if self.monitor is not None else {}
+        try:
+            faults = self.faults()
+        except Exception as exc:  # the page must keep working while the ledger is rewritten
+            faults = [{"kind": "unreadable", "target": str(exc), "age_s": None}]
+        with self._lock:
+            events = list(self.events)[-50:]
+        phase = self.monitor.phase if self.monitor is not None else self.phase  # the monitor knows every phase
+        timed = self.phase_ends_s is not None and phase == self.phase              # windows have a known length
+        return {"title": self.title, "run_id": self.run_id, "now_s": now, "phase": phase,
+                "phase_left_s": max(0.0, self.phase_ends_s - now) if timed else None,
+                "progress": self.progress, "eta_left_s": max(0.0, self.eta_s - now) if self.eta_s else None,
+                "faults": faults, "links": self.links, "halted": self.halted, "events": events, **live}
+
+
+def run_faults(entries: list[dict], run_id: str, now_s: float) -> list[dict]:
+    """Pure: the faults of run `run_id` in the ledger's `entries`: kind, target, open or recovered, their window."""
+    ours = {e["id"] for e in entries if e["event"] == "begin" and (e.get("params") or {}).get("run_id") == run_id}
+    return [{"kind": w["kind"], "target": w["target"], "state": "open" if w["end_s"] is None else "recovered",
+             "start_s": w["start_s"], "end_s": w["end_s"], "age_s": (w["end_s"] or now_s) - w["start_s"]}
+            for w in fault_windows(entries) if w["id"] in ours]
+
+
+class Console:
+    """The HTTP server; a HALT calls `state.on_halt(name)`: the runner's abort (the same path as Ctrl-C)."""
+
+    def __init__(self, state: ConsoleState, port: int = 0, host: str = "127.0.0.1"):
+        self.state = state
+        self.token = secrets.token_urlsafe(16)
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gameday-console", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    @property
+    def halt_url(self) -> str:
+        """The URL with the token: who opens it may HALT the run."""
+        return f"{self.url}?token={self.token}"
+
+    def start(self) -> Console:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def halt(self, token: str, name: str) -> tuple[int, dict]:
+        """HALT on behalf of `name` if `token` is the run's; the HTTP status and answer."""
+        if not isinstance(token, str) or not hmac.compare_digest(token, self.token):
+            return 403, {"error": "HALT refused: the token is missing or wrong (it is in the URL the terminal "
+                                  "printed); this page is read-only without it"}
+        name = " ".join(str(name or "").split())[:NAME_MAX] or "an anonymous viewer"
+        if self.state.on_halt is None:
+            return 409, {"error": "no run is under way to halt"}
+        if self.state.halted is None:
+            self.state.halted = {"by": name, "at_s": run_clock.now()}
+            self.state.event(f"HALT by {name}")
+            self.state.on_halt(name)
+        return 200, {"halted": self.state.halted}
+
+    def _handler(self):
+        console = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):  # the terminal is the run's: no access log there
+                return
+
+            def _send(self, status: int, body: bytes, kind: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, doc: dict) -> None:
+                self._send(status, json.dumps(doc, default=str).encode(), "application/json")
+
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                if path == "/":
+                    self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
+                elif path == "/state":
+                    self._json(200, console.state.snapshot())
+                else:
+                    self._json(404, {"error": f"no such page {path}; valid: /, /state, POST /halt"})
+
+            def do_POST(self):
+                if self.path.split("?", 1)[0] != "/halt":
+                    self._json(404, {"error": "valid: POST /halt"})
+                    return
+                try:
+                    length = min(int(self.headers.get("Content-Length") or 0), 4096)
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    assert isinstance(body, dict)
+                except (ValueError, AssertionError):
+                    self._json(400, {"error": 'the body must be JSON: {"token": ..., "name": ...}'})
+                    return
+                self._json(*console.halt(body.get("token"), body.get("name")))
+
+        return Handler
