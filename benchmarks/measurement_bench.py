@@ -1,6 +1,6 @@
 """Measurement truth, measured: random ground-truth trials on the local stack; do the error bars hold the truth?
 
-    .venv/bin/python benchmarks/measurement_bench.py [--trials 20] [--seed N] [--busy both|idle|busy]
+    .venv/bin/python benchmarks/measurement_bench.py [--trials 20] [--seed N] [--busy both|idle|busy] [--ui]
 
 Each trial runs `gameday run` of a generated experiment on one stack of its own (free ports, scratch directory;
 its router never fails over by itself, so only the experiment moves traffic) and compares the run's figures with
@@ -18,7 +18,9 @@ the fault ledger's times, the ground truth. Three kinds, in turn, each with rand
 With `--busy both` the trials run twice: idle, then with one core kept busy by a spinning process. Prints one
 line a trial, then per condition the error distribution (reported minus truth, the truth's midpoint) and the
 share of bars that contain the truth; the load average with them. Goal (issue #13): >= 95 % of bars contain the
-truth in both conditions, RTO error P95 <= 0.15 s idle.
+truth in both conditions, RTO error P95 <= 0.15 s idle. With `--ui` the second condition runs every trial under the
+live console (`gameday run --ui`) with a viewer reading its state every second: the console must cost the
+measurements nothing (issue #17), i.e. the same figures within noise.
 """
 
 from __future__ import annotations
@@ -143,14 +145,45 @@ def _row(figure: str, truth: tuple[float, float], value, low, high) -> dict:
             "error_s": value - (truth[0] + truth[1]) / 2, "contains": contains}
 
 
+def _with_viewer(argv: list[str], env: dict) -> subprocess.CompletedProcess:
+    """The run with `--ui` and a viewer attached: the console's state read every second (as its page does)."""
+    import threading
+
+    import httpx
+
+    proc = subprocess.Popen([*argv, "--ui"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines: list[str] = []
+    stop = threading.Event()
+
+    def view(url: str) -> None:
+        with httpx.Client(timeout=2) as client:
+            while not stop.wait(1.0):
+                try:
+                    client.get(url + "state")
+                except httpx.HTTPError:
+                    pass
+
+    viewer = None
+    for line in proc.stdout:
+        lines.append(line)
+        if viewer is None and line.startswith("console: "):
+            viewer = threading.Thread(target=view, args=(line.split()[1],), daemon=True)
+            viewer.start()
+    proc.wait(timeout=600)
+    stop.set()
+    return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), "")
+
+
 def trial(n: int, kind: str, rng: random.Random, target: LocalTarget, env: dict, scratch: Path, label: str) -> dict:
     doc, drawn = experiment(kind, rng)
     path = scratch / f"{label}-{n:02d}-{kind}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     run_dir = scratch / f"{label}-{n:02d}-{kind}"
-    run = subprocess.run([sys.executable, "-m", "gameday.cli", "run", str(path), "--out", str(run_dir),
-                          "--base-port", str(target.layout.router_port)], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=600)
+    argv = [sys.executable, "-m", "gameday.cli", "run", str(path), "--out", str(run_dir),
+            "--base-port", str(target.layout.router_port)]
+    run = (_with_viewer(argv, env) if label == "ui" else
+           subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600))
     if not (run_dir / "summary.json").exists():
         return {"n": n, "kind": kind, "drawn": drawn, "exit": run.returncode, "rows": [],
                 "error": (run.stdout + run.stderr)[-600:]}
@@ -201,7 +234,7 @@ def run_condition(label: str, trials: int, rng: random.Random, target: LocalTarg
 def rejudge(scratch: Path) -> int:
     """Judge the run directories of an earlier bench again (after a change of the judging, not of the runs)."""
     summaries = []
-    for label in ("idle", "busy"):
+    for label in ("idle", "busy", "ui"):
         results = []
         for run_dir in sorted(d for d in scratch.glob(f"{label}-*") if d.is_dir()):
             n, kind = int(run_dir.name.split("-")[1]), run_dir.name.split("-", 2)[2]
@@ -219,6 +252,8 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20, help="trials per condition")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--busy", choices=("both", "idle", "busy"), default="both")
+    parser.add_argument("--ui", action="store_true",
+                        help="compare idle runs with runs under the live console (--ui) with a viewer attached")
     parser.add_argument("--judge-only", type=Path, default=None, metavar="SCRATCH",
                         help="judge the runs an earlier bench left in SCRATCH again (no stack, no runs)")
     args = parser.parse_args()
@@ -238,7 +273,7 @@ def main() -> int:
     print(f"measurement bench: {args.trials} trials per condition ({', '.join(KINDS)} in turn), seed {seed}, "
           f"load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())}, scratch {scratch}", flush=True)
     target.stack.up()
-    conditions = ("idle", "busy") if args.busy == "both" else (args.busy,)
+    conditions = ("idle", "ui") if args.ui else ("idle", "busy") if args.busy == "both" else (args.busy,)
     summaries = []
     try:
         for label in conditions:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gameday.base.errors import InvalidInput
 from gameday.base.models import GameDaySpec
-from gameday.load import LoadSpec, locust_command
+from gameday.load import DEFAULT_MASTER_PORT, LoadSpec, locust_command
 from scenarios.profiles import Profile, load_profile, scaled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +46,25 @@ def start(argv: list[str], log: Path, env: dict | None = None, die_with_runner: 
                                 else None)
 
 
+def stop_load(proc: subprocess.Popen | None, grace_s: float = 20.0) -> int | None:
+    """Stop Locust through its master only, as Ctrl-C does (SIGINT: a master of `--processes` has no SIGTERM
+    handler of its own): it quits its workers and waits for their final reports (their last raw samples,
+    scenarios/locustfile.py); a signal to the whole group would stop the workers before they report. What is
+    left after `grace_s` is killed with the group."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=grace_s)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    return stop(proc, grace_s=2.0)
+
+
 def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, grace_s: float = 15.0) -> int | None:
-    """Signal the child's process group, wait, then SIGKILL it."""
+    """Signal the child's process group, wait, then SIGKILL it; what is left of the group (e.g. Locust workers
+    the master forked, once the master is gone) is killed too: the group is ours alone (start_new_session)."""
     if proc is None:
         return None
     for signum, wait_s in ((sig, grace_s), (signal.SIGKILL, 5.0)):
@@ -61,7 +78,12 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, grace_s: floa
             proc.wait(timeout=wait_s)
         except subprocess.TimeoutExpired:
             continue
-    return proc.wait()
+    code = proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return code
 
 
 def sampler_argv(run_dir: Path, gd: GameDaySpec, router_url: str, pg_ports: dict[str, int], seq_start: int,
@@ -117,13 +139,19 @@ def until_stopped(profile: Profile) -> Profile:
 
 
 def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str, quick: bool = False,
-              edge_url: str | None = None) -> list[str] | None:
+              edge_url: str | None = None, workers: int | None = None, remote_workers: int = 0,
+              master: tuple[str, int] | None = None) -> list[str] | None:
     """Locust for the experiment's load (None without one), run until stopped; writes the applied profile to
-    load/profile.json (the analysis places a load spike by its stages)."""
+    load/profile.json (the analysis places a load spike by its stages). `workers` (else the load block's): a
+    master and that many local worker processes, each shipping its raw samples to the master; `remote_workers`: a
+    master on `master` (host, port) waiting for that many workers started elsewhere."""
     profile = run_profile(gd, quick)
     if profile is None:
         return None
-    spec = LoadSpec(profile=until_stopped(profile), target=router_url, out_dir=run_dir / "load", edge_url=edge_url)
+    processes = 1 if remote_workers else (workers or gd.load.workers or 1)
+    bind, port = master or ("127.0.0.1", DEFAULT_MASTER_PORT)
+    spec = LoadSpec(profile=until_stopped(profile), target=router_url, out_dir=run_dir / "load", edge_url=edge_url,
+                    processes=processes, workers=remote_workers, master_bind=bind, master_port=port)
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     (spec.out_dir / PROFILE_FILE).write_text(profile.model_dump_json(indent=2))
     return locust_command(spec)

@@ -196,6 +196,29 @@ confirm_option = click.option("--confirm-account", default=None, metavar="ACCOUN
                               help="Needed for a prod profile: its account id, to confirm acting on production.")
 
 
+workers_option = click.option(
+    "--workers", type=click.IntRange(1, 64), default=None,
+    help="Run the load as a Locust master and N local worker processes (default: the load block's `workers`, "
+         "else one process); the open-model rate is split between them, every worker's raw samples kept.")
+
+
+def _master_address(ctx, param, value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 0.0.0.0:5557)")
+    return host, int(port)
+
+
+def remote_load_options(f):
+    f = click.option("--load-master", callback=_master_address, default=None, metavar="HOST:PORT",
+                     help="Where the run's Locust master listens for --remote-workers (default 127.0.0.1:5557).")(f)
+    return click.option("--remote-workers", type=click.IntRange(0, 1000), default=0,
+                        help="Wait for this many Locust workers started elsewhere (`gameday load-worker`, "
+                             "infra/kubernetes, infra/aws/load-workers.yaml) before the run is measured.")(f)
+
+
 def ui_options(f):
     f = click.option("--ui-port", type=click.IntRange(0, 65535), default=0, show_default=True,
                      help="The console's port on 127.0.0.1 (0: a free one, printed).")(f)
@@ -230,16 +253,20 @@ def _console(ui: bool, port: int, title: str, echo):
                                               "(aws: every AWS call, reads sent, changes not).")
 @click.option("--quick", is_flag=True, help="The experiment's short CI variant (its `quick` block).")
 @base_port_option
+@workers_option
+@remote_load_options
 @ui_options
 @json_option
 def run(experiment: Path, target: str, profile: Path | None, confirm_account: str | None, out: Path | None,
-        dry_run: bool, quick: bool, base_port: int | None, ui: bool, ui_port: int, as_json: bool) -> None:
+        dry_run: bool, quick: bool, base_port: int | None, workers: int | None, remote_workers: int,
+        load_master: tuple[str, int] | None, ui: bool, ui_port: int, as_json: bool) -> None:
     """Run one experiment with load and measurements; exit 0 pass, 1 fail, 2 invalid, 3 aborted."""
     from gameday.runner import Run, RunOptions
 
     console = _console(ui and not dry_run, ui_port, experiment.stem, _progress(as_json))
     options = RunOptions(experiment, target, out, dry_run, quick, profile=profile, confirm_account=confirm_account,
-                         console=console)
+                         console=console, workers=workers, remote_workers=remote_workers,
+                         load_master=load_master)
     runner = Run(options, _settings(base_port), _progress(as_json))
     try:
         code = runner.execute()
@@ -264,10 +291,11 @@ def run(experiment: Path, target: str, profile: Path | None, confirm_account: st
               help="GameDay directory (default runs/<UTC time>-<plan>/, or under GAMEDAY_RUNS_DIR).")
 @base_port_option
 @pdf_option
+@workers_option
 @ui_options
 @json_option
 def day(plan: Path, target: str, profile: Path | None, confirm_account: str | None, quick: bool, out: Path | None,
-        base_port: int | None, pdf: bool, ui: bool, ui_port: int, as_json: bool) -> None:
+        base_port: int | None, pdf: bool, workers: int | None, ui: bool, ui_port: int, as_json: bool) -> None:
     """Run a GameDay plan (an ordered list of experiments) and issue its certificate; exit 0 certified."""
     from gameday.day import DayOptions, GameDay
     from gameday.plans import load_plan
@@ -276,7 +304,7 @@ def day(plan: Path, target: str, profile: Path | None, confirm_account: str | No
         loaded = load_plan(plan, force_quick=quick, target=target, config=_target_config(target, profile))
         console = _console(ui, ui_port, loaded.plan.title, _progress(as_json))
         options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account,
-                             console=console)
+                             console=console, workers=workers)
         game = GameDay(loaded, _settings(base_port), options, _progress(as_json))
         try:
             code = game.execute()

@@ -45,6 +45,7 @@ class DayOptions:
     profile: Path | None = None          # the target profile of an aws GameDay
     confirm_account: str | None = None   # needed for a prod profile
     console: object = None               # gameday.console.Console (`day --ui`): one console for every run
+    workers: int | None = None           # local Locust workers of every run (`day --workers N`)
 
 
 def _utc(t: datetime | None = None) -> str:
@@ -106,7 +107,7 @@ class GameDay:
             options = RunOptions(experiment, self.options.target, run_dir, quick=quick, history=history,
                                  gameday_id=gameday_id, profile=self.options.profile,
                                  confirm_account=self.options.confirm_account, stack_locked=True,
-                                 console=self.options.console)
+                                 console=self.options.console, workers=self.options.workers)
             if self.options.console is not None:
                 self.options.console.state.progress = {"index": index, "of": total, "experiment": experiment.stem}
             try:

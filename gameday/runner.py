@@ -38,6 +38,7 @@ from gameday.faults import recover_open
 from gameday.history import history_file
 from gameday.holds import fault_max_s, pauses_s, raise_holds
 from gameday.live import LiveMonitor
+from gameday.load import DEFAULT_MASTER_PORT, WORKER_WAIT_S
 from gameday.notify import Notifier
 from gameday.out_dir import check_out
 from gameday.redact import redact_dir, secret_values
@@ -68,6 +69,9 @@ class RunOptions:
     confirm_account: str | None = None   # a run on a prod profile needs it equal to the profile's account
     stack_locked: bool = False           # the caller (a GameDay) holds the stack's run lock (gameday.run_lock)
     console: Any = None                  # gameday.console.Console: the live console (`--ui`), None without it
+    workers: int | None = None           # local Locust worker processes (overrides the load block's `workers`)
+    remote_workers: int = 0              # Locust workers started elsewhere that attach to the run's master
+    load_master: tuple[str, int] | None = None  # where the run's master listens for them (host, port)
 
     def target_options(self, **changes) -> TargetOptions:
         return TargetOptions(profile=self.profile.resolve() if self.profile else None,
@@ -200,7 +204,9 @@ class Run:
                                                            fresh_connections=sources.fresh_connections),
                                      run_dir / "sampler.log", env, die_with_runner=True)
             load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick,
-                                          edge_url=target.edge_url)
+                                          edge_url=target.edge_url, workers=self.options.workers,
+                                          remote_workers=self.options.remote_workers,
+                                          master=self.options.load_master)
             load = (children.start(load_cmd, run_dir / "load" / "locust.out", env, die_with_runner=True)
                     if load_cmd else None)
             monitor.start()
@@ -230,7 +236,7 @@ class Run:
                 for done in recover_open(target, log=lambda line: self.echo(f"safety net: {line}")):
                     self.echo(f"safety net: recovered {done['kind']} of {done['target']}")
             finally:  # a failed recovery must not leave the load and the samplers running
-                children.stop(load)
+                children.stop_load(load)
                 children.stop(sampler)
                 monitor.stop()
         ended = measured_until
@@ -306,10 +312,17 @@ class Run:
         if load is None:
             return started
         monitor.phase = "warm-up"
-        deadline = time.monotonic() + LOAD_START_TIMEOUT_S
+        remote = self.options.remote_workers
+        deadline = time.monotonic() + LOAD_START_TIMEOUT_S + (WORKER_WAIT_S if remote else 0)
         while (not _load_recorded(run_dir / "load")
                and time.monotonic() < deadline and load.poll() is None and not self._aborted(monitor)):
             time.sleep(0.1)
+        if remote and not _load_recorded(run_dir / "load") and not self._aborted(monitor):
+            host, port = self.options.load_master or ("127.0.0.1", DEFAULT_MASTER_PORT)
+            raise StackError(f"start of the load of run {run_dir.name} failed: {remote} remote Locust worker(s) "
+                             f"did not attach to the master on {host}:{port} within {WORKER_WAIT_S} s",
+                             hint=f"start them with `gameday load-worker --master <this host> --master-port {port}` "
+                                  f"(or infra/kubernetes, infra/aws/load-workers.yaml); see {run_dir}/load/locust.log")
         children.wait_or_abort(LOAD_WARMUP_S, lambda: self._aborted(monitor))
         measured_from = run_clock.now()
         self.echo(f"phase warm-up: {measured_from - started:.1f} s until the load ran steadily (not measured)")

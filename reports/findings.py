@@ -89,6 +89,7 @@ class RunInputs:
     remediations: tuple[dict, ...] = ()         # remediations.jsonl events
     load_profile: dict | None = None            # load/profile.json: the load profile as applied
     alarms: dict | None = None                  # alarms.json: the target's monitoring (reports.detection)
+    load_workers: dict | None = None            # load/workers.json: each Locust worker's last report, final or not
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class WindowStats:
     load_arrivals: int = 0                      # sent + dropped
     latency_failures: int = 0                   # failed or dropped arrivals ranked above every success
     closed_model: bool = False                  # overlaps a closed-model stage: latencies are not judged
+    load_gap_s: float | None = None             # a load worker's samples end here (it died): figures incomplete
     cache_reads: int = 0                        # sent, successful GET /items/[id] samples
     cache_hits: int = 0                         # ... answered with X-Cache: hit
     edge_requests: int = 0                      # sent, successful GET /static/[asset] samples
@@ -268,6 +270,16 @@ def window_stats(name: str, start_s: float | None, end_s: float | None, closed: 
                        pct[50], pct[95], pct[99], dropped, arrivals, latency_failures=failures)
 
 
+def load_gap_s(workers: dict | None) -> float | None:
+    """Pure: where the load's samples stop being complete: the earliest last report of a worker whose final report
+    never came (it died, or was stopped before it could report); None when every worker reported to the end."""
+    lost = [w.get("last_report_s") for w in (workers or {}).values() if not w.get("final_report")]
+    if not lost:
+        return None
+    known = [t for t in lost if t is not None]
+    return min(known) if known else float("-inf")  # a worker that never reported: nothing of it is there
+
+
 def closed_model_spans(profile: dict | None, samples: pd.DataFrame | None) -> list[tuple[float, float]]:
     """Pure: [start, end) of every closed-model stage (users, no arrival rate) of the load profile, anchored at
     the first load sample as reports.scaling does; none without a profile or samples."""
@@ -405,6 +417,10 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                                                             name == "baseline"), inputs.samples, closed),
                                     capacity, inputs.samples)
                for name, (a, b, closed) in bounds.items()}
+    gap = load_gap_s(inputs.load_workers)
+    if gap is not None:
+        windows = {name: replace(w, load_gap_s=gap) if w.defined and w.end_s > gap else w
+                   for name, w in windows.items()}
     closed_spans = closed_model_spans(inputs.load_profile, inputs.samples)
     windows = {name: replace(w, closed_model=w.defined and any(a < w.end_s and w.start_s < b for a, b in closed_spans))
                for name, w in windows.items()}

@@ -220,6 +220,10 @@ def _in_window(measure_window: WindowMeasure) -> Measure:
         if w is None or not w.defined:
             return Measurement(None, f"the {c.window.value} window cannot be placed in this run "
                                      f"({'no fault' if f.t0_s is None else 'a fault or the service never recovered'})")
+        if w.load_gap_s is not None:
+            return Measurement(None, f"a load worker's samples end at {_clock(w.load_gap_s)} (it sent no final "
+                                     f"report: load/workers.json), inside {_span(w)}: the window's figures are "
+                                     "incomplete, not judged")
         return measure_window(w, c.metric)
     return in_window
 

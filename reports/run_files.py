@@ -19,6 +19,7 @@ SAMPLES_DIR = Path("load") / "samples"
 SURVIVING_FILE = "surviving_seqs.json"
 REMEDIATIONS_FILE = "remediations.jsonl"
 ALARMS_FILE = "alarms.json"
+WORKERS_FILE = Path("load") / "workers.json"  # the Locust master's account of its workers (scenarios/locustfile)
 LOAD_PROFILE_FILE = Path("load") / "profile.json"
 HINT = "is this a run directory written by `gameday run`? It holds run.json, experiment.yaml, probes.jsonl, ..."
 
@@ -113,7 +114,8 @@ def read_run(run_dir: str | Path) -> RunInputs:
                      surviving_seqs=seqs, writer_region=(surviving or {}).get("writer_region"),
                      remediations=tuple(read_jsonl(run_dir / REMEDIATIONS_FILE)),
                      load_profile=read_json(run_dir / LOAD_PROFILE_FILE, required=False),
-                     alarms=_alarms(run_dir / ALARMS_FILE))
+                     alarms=_alarms(run_dir / ALARMS_FILE),
+                     load_workers=(read_json(run_dir / WORKERS_FILE, required=False) or {}).get("workers"))
 
 
 def _alarms(path: Path) -> dict | None:

@@ -3,8 +3,9 @@
     python -m scenarios.echo_target --port 8089
 
 `POST /_stall?s=2` makes every request (new or in flight) wait until 2 s from now and answers the stall's
-start and end (epoch s, `stall_from`, `stall_until`); responses carry
-`X-Region: echo` and `X-Cache: hit` like the stack's API.
+start and end (epoch s, `stall_from`, `stall_until`); `GET /_count` answers how many requests it answered (the
+ground truth for sample counts; `?reset=1` starts again from 0); responses carry `X-Region: echo` and
+`X-Cache: hit` like the stack's API.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ HEADERS = {"X-Region": "echo", "X-Cache": "hit"}
 
 
 def build_app() -> web.Application:
-    state = {"stall_until": 0.0}
+    state = {"stall_until": 0.0, "answered": 0}
+
+    async def count(request: web.Request) -> web.Response:
+        answered = state["answered"]
+        if request.query.get("reset"):
+            state["answered"] = 0
+        return web.json_response({"answered": answered})
 
     async def stall(request: web.Request) -> web.Response:
         stall_from = time.time()
@@ -30,10 +37,12 @@ def build_app() -> web.Application:
         await request.read()
         while (wait := state["stall_until"] - time.time()) > 0:
             await asyncio.sleep(wait)
+        state["answered"] += 1
         return web.Response(text="ok", headers=HEADERS)
 
     app = web.Application()
     app.router.add_post("/_stall", stall)
+    app.router.add_get("/_count", count)
     app.router.add_route("*", "/{tail:.*}", answer)
     return app
 

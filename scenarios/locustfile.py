@@ -8,13 +8,16 @@ Raw samples are written only when `--gameday-samples-dir DIR` is given (the harn
 
 from __future__ import annotations
 
+import json
 import random
 import sys
+import time
 from functools import lru_cache
 from pathlib import Path
 
 import gevent
 from locust import FastHttpUser, LoadTestShape, events, task
+from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 from locust.util.timespan import parse_timespan
 
@@ -25,6 +28,8 @@ from scenarios.profiles import Profile, load_profile, mix_at, rate_at, stage_at,
 from scenarios.recorder import FileSink, SampleRecorder
 
 LOCAL_FLUSH_S = 1.0
+DRAIN_S = 10.0  # how long a stopped master waits for its workers' final reports
+WORKERS_FILE = "workers.json"  # beside the samples: each worker's last report, and whether its final one came
 PROFILE_OVER_POLL_S = 0.1
 _state: dict = {"recorder": None, "started_at": None}
 
@@ -107,10 +112,44 @@ def _install_recorder(environment, **_kwargs) -> None:
     if not asked and not isinstance(runner, WorkerRunner):  # a worker ships anyway: its master decides
         return
     if isinstance(runner, MasterRunner):  # workers ship their chunks with each stats report
+        reported: dict[str, float] = {}
+        last_report_s: dict[str, float] = {}  # on the run's clock: where a worker's samples end
+
         def on_worker_report(client_id, data, **_kw):
+            if client_id not in runner.clients:  # a stray worker of another master on this port: not ours
+                data.pop("gameday_samples", None)
+                return
+            reported[client_id] = time.monotonic()
+            last_report_s[client_id] = run_clock.now()
             shipped = data.pop("gameday_samples", None)
             if shipped:
                 FileSink(samples_dir, shipped["meta"]["stem"]).write(shipped["chunks"], shipped["meta"])
+
+        locust_quit, drained = runner.quit, []
+
+        def quit_after_final_reports() -> None:
+            """Locust's quit waits 0.5 s for its workers' final reports, too little on a busy machine: ask them to
+            quit first and wait (up to DRAIN_S) until each one's final report, its last raw samples, is in;
+            then write down who reported to the end (load/workers.json) and quit as Locust does. Once: Locust may
+            call quit again while shutting down."""
+            if drained:
+                locust_quit()
+                return
+            drained.append(True)
+            asked, clients = time.monotonic(), [c.id for c in runner.clients.all]
+            for client in clients:
+                runner.server.send_to_client(Message("quit", None, client))
+            while time.monotonic() < asked + DRAIN_S and any(reported.get(c, 0.0) < asked for c in clients):
+                gevent.sleep(0.05)
+            late = [c for c in clients if reported.get(c, 0.0) < asked]
+            if late:
+                print(f"gameday: no final report from worker(s) {', '.join(late)} within {DRAIN_S:g} s: their "
+                      "last samples are missing", file=sys.stderr, flush=True)
+            (samples_dir.parent / WORKERS_FILE).write_text(json.dumps({"workers": {
+                c: {"last_report_s": last_report_s.get(c), "final_report": c not in late} for c in clients}}))
+            locust_quit()
+
+        runner.quit = quit_after_final_reports
         events.worker_report.add_listener(on_worker_report)
         return
     recorder = _state["recorder"] = SampleRecorder()

@@ -44,6 +44,9 @@ class LoadRef(Frozen):
     profile: str | dict[str, Any] = Field(description="name of scenarios/profiles/<name>.yaml, or an inline profile")
     users: int | None = Field(None, ge=1, description="override: concurrent users of every closed-model stage")
     rate_per_s: PositiveFloat | None = Field(None, description="override: arrival rate of every open-model stage")
+    workers: int | None = Field(None, ge=1, le=64, description=(
+        "Locust master + this many local worker processes (the open-model rate split between them); "
+        "`gameday run|day --workers N` overrides it"))
 
     @field_validator("profile", mode="before")
     @classmethod

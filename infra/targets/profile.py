@@ -107,6 +107,8 @@ class Resources(Frozen):
     deployments: dict[str, Deployment] = Field(default_factory=dict,
                                                description="region -> the Lambda alias a release is deployed to")
     origins: dict[str, str] = Field(default_factory=dict, description="region -> S3 bucket CloudFront reads from")
+    load_workers: dict[str, str] = Field(default_factory=dict, description=(
+        "region -> the CloudFormation stack of its Locust workers (infra/aws/load-workers.yaml)"))
     alarms: dict[str, list[str]] = Field(default_factory=dict, description=(
         "region -> CloudWatch alarm names a GameDay reads (detection criteria: time to detect, alarm cleared)"))
 

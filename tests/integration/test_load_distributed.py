@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,35 @@ def test_plain_locusts_users_and_run_time_win_over_the_profile_and_nothing_is_wr
     seconds = max(e["last_request_timestamp"] for e in stats) - min(e["start_time"] for e in stats)
     assert seconds < 4.5, f"-t 3s ended the test after {seconds:.1f} s of requests, not the profile's 60 s"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no load-samples/ in the working directory
+
+
+def test_stopping_the_load_of_a_run_with_workers_keeps_every_workers_last_samples(echo_target, tmp_path):  # noqa: F811
+    """What `gameday run --workers N` does at the end of the measured run: SIGTERM to the master only, which quits
+    its workers and waits for their final reports. The samples then equal the target's count (but for a request
+    cut in flight), the last second included; a SIGTERM to the whole group lost up to 3 s (a report interval)."""
+    import httpx
+
+    from gameday import children
+    from gameday.load import LoadSpec, locust_command
+    from scenarios.profiles import load_profile
+
+    profile = children.until_stopped(load_profile(json.dumps(
+        {"name": "open", "mix": {"item": 1}, "stages": [{"duration_s": 5, "rate_per_s": 80}]})))
+    spec = LoadSpec(profile=profile, target=echo_target, out_dir=tmp_path / "load", processes=2)
+    httpx.get(f"{echo_target}/_count", params={"reset": 1})
+    proc = subprocess.Popen(locust_command(spec), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{echo_target}/_count").json()["answered"] < 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.7)  # mid report interval: samples of the last seconds are still in the workers
+        stopped_s = time.time()
+        children.stop_load(proc)
+    finally:
+        children.stop(proc)
+    answered = httpx.get(f"{echo_target}/_count").json()["answered"]
+    samples = read_samples(spec.samples_dir)
+    sent = samples[~samples["dropped"]]
+    assert 0 <= answered - len(sent) <= 2, (answered, len(sent))  # at most a request cut in flight per worker
+    assert sent["t_s"].max() > stopped_s - 1.0  # the final second reached the master

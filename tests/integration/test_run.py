@@ -230,7 +230,7 @@ def test_an_expected_alarm_that_was_silenced_fails_time_to_detect_and_is_monitor
     experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
     run = tmp_path / "run"
     result = gameday_run(target, experiment, run, "--quick", GAMEDAY_DETECTION_HOLDS="0")
-    assert result.returncode == 1, _why(run, result)
+    assert result.returncode == 1 and (run / "summary.json").is_file(), _why(run, result)
     by_name = {c["name"]: c for c in json.loads((run / "summary.json").read_text())["criteria"]}
     detect = by_name["time_to_detect_s <= 10"]
     assert detect["verdict"] == "FAIL"
