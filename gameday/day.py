@@ -98,7 +98,13 @@ class GameDay:
                       f"experiment(s) ({gameday_id})")
         steps: list[StepResult] = []
         aborted = None
+        console = self.options.console.state if self.options.console is not None else None
+        if console is not None:  # between runs a HALT stops the GameDay before its next experiment
+            console.on_halt = lambda name: None
         for index, (experiment, _, quick) in enumerate(self.loaded.steps, start=1):
+            if console is not None and console.halted is not None and aborted is None:
+                aborted = f"halted from the console by {console.halted['by']}; later experiments did not run"
+                self.echo(f"[{index}/{total}] {aborted}")
             if aborted is not None:
                 steps.append(StepResult(experiment.stem, quick))
                 continue

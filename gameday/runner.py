@@ -239,6 +239,8 @@ class Run:
                 children.stop_load(load)
                 children.stop(sampler)
                 monitor.stop()
+                if self.console is not None:  # this run is over: a HALT now stops what comes next (a GameDay)
+                    self.console.on_halt, self.console.monitor = (lambda name: None), None
         ended = measured_until
         self._write_evidence(run_dir, run_id, spec, target, seq_start, started, ended, chaos)
         redact_dir(run_dir, secret_values(spec.raw))

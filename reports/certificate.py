@@ -105,11 +105,15 @@ def certificate(facts: GameDayFacts, requirements: Sequence[RequirementSpec], st
     else:
         verdict = "INCONCLUSIVE"
     trends = [_trend(s) for s in steps if s.headline is not None]
+    detection = [{"experiment": s.experiment, **{k: d.get(k) for k in (
+        "expected_alarms", "time_to_detect_s", "resolution_s", "time_to_notify_s", "alarm_cleared_s",
+        "false_alarms")}, "link": s.report} for s in steps if (d := (s.summary or {}).get("detection"))]
     return {"schema": SCHEMA, "gameday_id": facts.gameday_id, "plan": facts.plan, "title": facts.title,
             "description": facts.description, "certificate": facts.certificate_name, "statement": facts.statement,
             "target": facts.target, "start": facts.start, "end": facts.end, "verdict": verdict,
             "aborted": facts.aborted, "requirements": rows, "experiments": experiments, "trends": trends,
             "regressions": [f"{t['experiment']}: {r}" for t in trends for r in t["regressions"]],
+            "detection": detection,
             "environment": facts.environment, "sign_off": list(facts.sign_off),
             "figures": {f: LABELS[f] for f in FIGURES}}
 

@@ -83,3 +83,17 @@ def test_markdown_and_html_show_verdict_first_requirements_and_sign_off():
     assert "<script>x</script>" not in page and "&lt;script&gt;" in page
     assert page.index('class="verdict PASS"') < page.index("<h2>Requirements</h2>")
     assert "SRE lead" in page and 'href="01-x/report.html"' in page
+
+
+def test_the_certificate_says_whether_the_monitoring_noticed_each_fault():
+    detected = {**_summary("PASS", [_crit("rto_read_s <= 900", 2.0, "PASS")]),
+                "detection": {"expected_alarms": ["region-health-eu-central-1"], "time_to_detect_s": 3.6,
+                              "resolution_s": 2.0, "time_to_notify_s": 3.7, "alarm_cleared_s": 2.3,
+                              "false_alarms": 0}}
+    doc = certificate(FACTS, [RTO], [_step("region-failover", detected), _step("cache-outage", _summary("PASS", []),
+                                                                               "02-y")])
+    assert [d["experiment"] for d in doc["detection"]] == ["region-failover"]  # no monitoring read: no row
+    text = markdown(doc)
+    assert "## Did the monitoring notice?" in text
+    assert "| region-failover | region-health-eu-central-1 | 3.6 s (± 2 s) | 3.7 s | 2.3 s | 0 |" in text
+    assert '<table id="detection">' in html(doc)
