@@ -40,6 +40,7 @@ class LiveMonitor(threading.Thread):
         self._served: str | None = None
         self._writers: list[str] | None = None
         self._capacity: dict[str, dict] = {}
+        self._guard_view: list[dict] = []         # each stop condition and its value (made by the monitor thread)
         self._begun_s = run_clock.now()
 
     def stop(self) -> None:
@@ -71,6 +72,13 @@ class LiveMonitor(threading.Thread):
             for guard in self.guards:
                 if self.breach is None and guard.breached(now):
                     self.breach = guard.describe(now)
+            # the console reads these from its own threads: made here, in the one thread that touches the guards
+            # and trims the series, and swapped in whole
+            self._guard_view = [{"condition": g.describe(now).split(" (measured")[0].replace(
+                "stop condition breached: ", ""), "value": g.value(now)} for g in self.guards]
+            while self._series and (self._series[0].get("at_s") or self._series[0].get("sent_s") or 0) \
+                    < now - SERIES_S:
+                self._series.popleft()
             if now - last_print >= PRINT_EVERY_S:
                 last_print = now
                 self.echo(self.status_line(now))
@@ -92,8 +100,6 @@ class LiveMonitor(threading.Thread):
     def snapshot(self, now: float) -> dict:
         """The console's view (gameday.console): per-second health latency percentiles and success shares, the
         serving region, the writers, capacity per region and each stop condition's current value."""
-        while self._series and (self._series[0].get("at_s") or self._series[0].get("sent_s") or 0) < now - SERIES_S:
-            self._series.popleft()
         per_second: dict[int, dict] = {}
         for r in list(self._series):
             at = r.get("at_s") or r.get("sent_s")
@@ -119,9 +125,8 @@ class LiveMonitor(threading.Thread):
             series.append({"t_s": t, "p50_ms": q(50), "p95_ms": q(95), "p99_ms": q(99), "reads": s["reads"],
                            "read_errors": s["reads"] - s["reads_ok"], "writes": s["writes"],
                            "write_errors": s["writes"] - s["writes_ok"]})
-        guards = [{"condition": g.describe(now).split(" (measured")[0].replace("stop condition breached: ", ""),
-                   "value": g.value(now), "breached": self.breach is not None and self.breach == g.describe(now)}
-                  for g in self.guards]
+        guards = [{**g, "breached": self.breach is not None and self.breach.startswith(
+            "stop condition breached: " + g["condition"])} for g in self._guard_view]
         return {"series": series, "served_region": self._served, "writers": self._writers,
                 "capacity": dict(self._capacity), "stop_conditions": guards, "breach": self.breach,
                 "started_s": self._begun_s}
