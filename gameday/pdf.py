@@ -10,14 +10,20 @@ from pathlib import Path
 
 from gameday.base.errors import GameDayError, InvalidInput
 
-__all__ = ["print_pdf", "BROWSERS"]
+__all__ = ["print_pdf", "browser", "BROWSERS"]
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 120.0
 
 
-def _browser() -> str:
+SNAP_CHROMIUM = Path("/snap/bin/chromium")  # Ubuntu's Chromium, when /snap/bin is not on PATH
+
+
+def browser() -> str:
+    """The Chromium (or Chrome) to drive headless; InvalidInput saying what to install when there is none."""
     found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
+    if found is None and SNAP_CHROMIUM.is_file():
+        found = str(SNAP_CHROMIUM)
     if found is None:
         raise InvalidInput("printing of a PDF failed: no Chromium on PATH (looked for " + ", ".join(BROWSERS) + ")",
                            hint="apt-get install chromium (Debian), snap install chromium (Ubuntu), or "
@@ -30,7 +36,7 @@ def print_pdf(html: Path, pdf: Path) -> Path:
     if not html.is_file():
         raise InvalidInput(f"printing of {html} to PDF failed: no such file", hint="`gameday report RUN_DIR` writes it")
     with tempfile.TemporaryDirectory(prefix="gameday-pdf-") as profile:  # its own profile: prints may run side by side
-        command = [_browser(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+        command = [browser(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
                    "--no-pdf-header-footer", "--virtual-time-budget=5000", f"--print-to-pdf={pdf.resolve()}",
                    html.resolve().as_uri()]
         try:

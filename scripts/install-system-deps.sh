@@ -12,13 +12,31 @@ have_postgres() {
   return 1
 }
 have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
-have_chromium() { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
+have_chromium() {
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+    || command -v google-chrome >/dev/null 2>&1 || [ -x /snap/bin/chromium ]
+}
+is_ubuntu() { [ -r /etc/os-release ] && grep -q '^ID=ubuntu' /etc/os-release; }
 
 missing=()
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
 if [ "${1:-}" = "--test" ]; then
-  have_chromium || missing+=(chromium)
+  if ! have_chromium; then
+    if is_ubuntu; then
+      # Ubuntu ships Chromium only as a snap (its apt package is a stub that needs snapd): use it when snapd runs,
+      # else say what to install; the tests take chromium, chromium-browser or google-chrome from PATH.
+      if command -v snap >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && snap install chromium >/dev/null 2>&1; then
+        echo "installed Chromium from the snap store (/snap/bin/chromium)" >&2
+      else
+        echo "error: no Chromium for the browser tests; on Ubuntu it is a snap: sudo snap install chromium, or" \
+             "install Google Chrome's .deb (google-chrome on PATH)" >&2
+        exit 1
+      fi
+    else
+      missing+=(chromium)
+    fi
+  fi
   command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)  # the PDF checks: pdftoppm, pdftotext
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0

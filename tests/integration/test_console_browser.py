@@ -6,7 +6,6 @@ restored (ledger empty, every link enabled, the writer in the primary region).""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -42,10 +41,9 @@ def _console_urls(proc: subprocess.Popen) -> tuple[str, str]:
 
 
 def _browser(playwright):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.fail("no Chromium on PATH; hint: scripts/install-system-deps.sh --test (apt-get install chromium)")
-    return playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+    from gameday.pdf import browser
+
+    return playwright.chromium.launch(executable_path=browser(), args=["--no-sandbox", "--disable-gpu"])
 
 
 def test_the_console_follows_a_live_run_and_only_the_token_can_halt_it(target, tmp_path):

@@ -142,3 +142,18 @@ def test_a_run_a_gameday_stack_down_and_recover_are_refused_while_a_run_holds_th
         forced = CliRunner().invoke(cli, ["stack", "down", "--force"])
         assert forced.exit_code == 0 and "nothing was running" in forced.output
     _untouched(isolated)
+
+
+def test_the_browser_is_found_on_path_or_as_ubuntus_snap_and_its_absence_says_what_to_install(monkeypatch, tmp_path):
+    import gameday.pdf as pdf
+    from gameday.base.errors import InvalidInput
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no browser on PATH
+    monkeypatch.setattr(pdf, "SNAP_CHROMIUM", tmp_path / "absent")
+    with pytest.raises(InvalidInput, match="snap install chromium"):
+        pdf.browser()
+    snap = tmp_path / "snap-chromium"
+    snap.write_text("#!/bin/sh\n")
+    snap.chmod(0o755)
+    monkeypatch.setattr(pdf, "SNAP_CHROMIUM", snap)
+    assert pdf.browser() == str(snap)

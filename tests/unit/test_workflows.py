@@ -29,3 +29,20 @@ def test_every_action_is_pinned_to_a_commit_and_setup_uses_the_runners_python():
                 assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (path.name, step["uses"])
         setups = [s["run"] for s in steps if "make setup" in s.get("run", "")]
         assert setups and all('PYTHON="$(command -v python3.11)"' in run for run in setups), (path.name, setups)
+
+
+def test_the_weekly_history_outlives_the_caches_seven_day_eviction():
+    """The cache forgets an entry after 7 days without access; the weekly run then takes the history from the last
+    weekly run's artifact (kept 90 days), which needs the token's `actions: read`."""
+    workflow = yaml.safe_load((WORKFLOWS / "weekly-gameday.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read", "actions": "read"}
+    steps = workflow["jobs"]["gameday"]["steps"]
+    names = [s.get("name") for s in steps]
+    cache, fallback = names.index("Restore the GameDay history"), names.index(
+        "Or take the history from the last weekly run's artifact")
+    assert cache < fallback < names.index("Run the GameDay")
+    script = steps[fallback]["run"]
+    assert "gh run download" in script and '--name "gameday-$PLAN"' in script
+    assert "[ -f gameday-runs/history.sqlite ] && exit 0" in script.splitlines()[0]  # the cache's copy wins
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == "gameday-${{ matrix.plan }}" and upload["with"]["retention-days"] == 90
