@@ -1,10 +1,14 @@
 """Load path figures: the harness (profile + journeys + raw-sample recorder) vs bare Locust FastHttpUser, and wrk.
 
-    .venv/bin/python benchmarks/load_bench.py [--seconds 10] [--rounds 3] [--users 32]
+    .venv/bin/python benchmarks/load_bench.py [--seconds 10] [--rounds 3] [--users 32] [--processes 1,2,4]
 
 Side by side in one run: the same tiny target (a fixed-reply asyncio server pinned to CPU1) and the same
 load-generator core (CPU0), interleaved rounds so VM noise hits both alike. wrk runs when installed
 (`apt-get install -y wrk`). Also measures the recorder's memory per stored sample. Stops what it started.
+With `--processes 1,2,4` both run as Locust's master + N workers (`--processes N`; the harness's workers ship
+their raw samples to the master): the harness must keep >= 0.95x bare Locust at every count, and its samples must
+equal Locust's request count. The load average is printed first; above BUSY_LOAD the figures are not fit to be
+recorded (a busy box drowns a 5 % difference in noise) and the bench says so.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from reports.sample_files import read_samples  # noqa: E402
 from scenarios.recorder import SampleRecorder  # noqa: E402
 
+BUSY_LOAD = 0.5  # 1-minute load average above which a figure is not recorded
 REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Region: bench\r\nX-Cache: hit\r\n\r\nok"
 BARE_LOCUSTFILE = '''
 from locust import FastHttpUser, constant, task
@@ -78,25 +84,31 @@ def locust_rps(stats: list[dict]) -> float:
     return count / span
 
 
-def run_bare(url: str, seconds: float, users: int, work: Path) -> float:
+def _processes(n: int) -> list[str]:
+    return ["--processes", str(n)] if n > 1 else []
+
+
+def run_bare(url: str, seconds: float, users: int, work: Path, processes: int = 1) -> float:
     locustfile = work / "bare_locustfile.py"
     locustfile.write_text(BARE_LOCUSTFILE)
     out = work / "bare"
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url, "-u", str(users),
            "-r", str(users), "-t", f"{int(seconds)}s", "--json-file", str(out), "--only-summary",
-           "--loglevel", "WARNING"]
+           "--loglevel", "WARNING", *_processes(processes)]
     subprocess.run(pinned(0, cmd), check=True, capture_output=True, timeout=seconds + 60)
     return locust_rps(json.loads(out.with_suffix(".json").read_text()))
 
 
-def run_harness(url: str, seconds: float, users: int, work: Path) -> tuple[float, int, int]:
+def run_harness(url: str, seconds: float, users: int, work: Path, processes: int = 1) -> tuple[float, int, int]:
     profile = {"name": "bench", "mix": {"health": 1}, "stages": [{"duration_s": seconds, "users": users,
                                                                    "spawn_rate": users}]}
     out, samples = work / "harness", work / "samples"
     shutil.rmtree(samples, ignore_errors=True)
     cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "scenarios" / "locustfile.py"), "--headless",
            "--host", url, "--gameday-profile", json.dumps(profile), "--gameday-samples-dir", str(samples),
-           "--json-file", str(out), "--only-summary", "--loglevel", "WARNING"]
+           "--json-file", str(out), "--only-summary", "--loglevel", "WARNING", *_processes(processes)]
+    if processes > 1:
+        cmd += ["--gameday-workers", str(processes)]
     subprocess.run(pinned(0, cmd), check=True, capture_output=True, timeout=seconds + 60)
     stats = json.loads(out.with_suffix(".json").read_text())
     return (locust_rps(stats), sum(e["num_requests"] for e in stats),
@@ -138,10 +150,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--users", type=int, default=32)
+    parser.add_argument("--processes", default=None, metavar="N,N,...",
+                        help="compare master + N workers at each count (e.g. 1,2,4) instead of the single-process run")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return serve(args.serve)
+    load = os.getloadavg()
+    busy = load[0] > BUSY_LOAD
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+          + (f": BUSY (> {BUSY_LOAD}): these figures are not fit to be recorded" if busy else ": quiet"), flush=True)
+    if args.processes:
+        return compare_processes(args, [int(n) for n in args.processes.split(",")], busy)
 
     port = free_port()
     target = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port)]))
@@ -178,6 +198,35 @@ def main() -> None:
     print(f"samples == Locust requests in every round: {all(a == b for a, b in counts)}")
     print(f"memory per stored sample: {held:.2f} B buffered (target <= 16), "
           f"{peak:.3f} B/sample peak over 1M samples with chunk hand-over (bounded)")
+
+
+def compare_processes(args, counts: list[int], busy: bool) -> None:
+    """Bare and harness side by side at each worker count, interleaved rounds; ratios and sample counts."""
+    port = free_port()
+    target = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port)]))
+    url = f"http://127.0.0.1:{port}"
+    rows = {n: {"bare": [], "harness": [], "equal": []} for n in counts}
+    try:
+        time.sleep(1.0)
+        with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
+            for round_ in range(args.rounds):
+                for n in counts:
+                    bare = run_bare(url, args.seconds, args.users, Path(tmp), n)
+                    rps, requests, samples = run_harness(url, args.seconds, args.users, Path(tmp), n)
+                    rows[n]["bare"].append(bare)
+                    rows[n]["harness"].append(rps)
+                    rows[n]["equal"].append(requests == samples)
+                    print(f"round {round_ + 1}, {n} process(es): bare {bare:.0f} RPS, harness {rps:.0f} RPS "
+                          f"({samples} samples for {requests} requests)", flush=True)
+    finally:
+        target.terminate()
+        target.wait(timeout=10)
+    print(f"\n{'processes':<11}{'bare RPS':>10}{'harness RPS':>13}{'ratio (median)':>16}  samples == requests")
+    for n, r in rows.items():
+        ratio = statistics.median(h / b for h, b in zip(r["harness"], r["bare"], strict=True))
+        print(f"{n:<11}{statistics.median(r['bare']):>10.0f}{statistics.median(r['harness']):>13.0f}"
+              f"{ratio:>15.1%}   {all(r['equal'])}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}" + (" (busy at the start: do not record)" if busy else ""))
 
 
 if __name__ == "__main__":

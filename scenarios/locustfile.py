@@ -24,7 +24,7 @@ from locust.util.timespan import parse_timespan
 from gameday.base import run_clock
 from scenarios.arrival import run_arrivals
 from scenarios.journeys import JOURNEYS, REQUEST_NAMES, Chooser, set_edge_url
-from scenarios.profiles import Profile, load_profile, mix_at, rate_at, stage_at, tick, with_common_options
+from scenarios.profiles import Profile, Stage, load_profile, rate_at, stage_at, tick, with_common_options
 from scenarios.recorder import FileSink, SampleRecorder
 
 LOCAL_FLUSH_S = 1.0
@@ -88,13 +88,16 @@ def _elapsed() -> float:
     return 0.0 if started is None else run_clock.now() - started
 
 
-@lru_cache(maxsize=64)
-def _chooser(mix: tuple) -> Chooser:
-    return Chooser(dict(mix))
+_choosers: dict[int, Chooser] = {}  # per stage object (profiles live as long as the process)
 
 
-def _pick(profile: Profile, rng: random.Random) -> str:
-    return _chooser(tuple(mix_at(profile, _elapsed()).items())).pick(rng)
+def _pick(profile: Profile, rng: random.Random, stage: Stage | None = None) -> str:
+    """A journey from the mix in force (of `stage` when the caller has it: one clock read a request, not three)."""
+    stage = stage or stage_at(profile, _elapsed()) or profile.stages[-1]
+    chooser = _choosers.get(id(stage))
+    if chooser is None:
+        chooser = _choosers[id(stage)] = Chooser(dict(stage.mix if stage.mix is not None else profile.mix))
+    return chooser.pick(rng)
 
 
 @events.test_start.add_listener
@@ -194,11 +197,12 @@ class LoadUser(FastHttpUser):
 
     @task
     def journey(self) -> None:
-        if stage_at(self.profile, _elapsed()) is None:  # over: send nothing until the shape ends the test (<= 1 s)
+        stage = stage_at(self.profile, _elapsed())
+        if stage is None:  # over: send nothing until the shape ends the test (<= 1 s)
             gevent.sleep(PROFILE_OVER_POLL_S)
             return
-        if rate_at(self.profile, _elapsed()) is None:
-            JOURNEYS[_pick(self.profile, self.rng)](self.client, self.rng, {})
+        if not stage.is_open:
+            JOURNEYS[_pick(self.profile, self.rng, stage)](self.client, self.rng, {})
             return
         started = _state["started_at"] or run_clock.now()
         run_arrivals(self._rate, self._fire, self._drop, started_at=started, clock=run_clock.now,

@@ -102,6 +102,7 @@ class SampleRecorder:
         self.sealed: list[bytes] = []
         self.names: dict[str, int] = {}
         self.regions: dict[str, int] = {}
+        self._flags: dict[tuple, int] = {}   # (ok, cache header, region) -> flags: a few distinct values a run
         self.on_full = on_full
         self.stem = f"{socket.gethostname()}-{os.getpid()}"
 
@@ -130,9 +131,13 @@ class SampleRecorder:
         cache = region = None
         if headers:
             cache, region = headers.get("x-cache"), headers.get("x-region")
-            name = ai_request_name(name, headers.get(AI_PROVIDER_HEADER))
+            if "/ai" in name:  # only the AI gateway's answers name a provider: one header lookup less a request
+                name = ai_request_name(name, headers.get(AI_PROVIDER_HEADER))
         status = getattr(response, "status_code", 0) or 0
-        flags = encode_flags(exception is None, False, cache, self._region_code(region))
+        key = (exception is None, cache, region)
+        flags = self._flags.get(key)
+        if flags is None:
+            flags = self._flags[key] = encode_flags(exception is None, False, cache, self._region_code(region))
         self._add(intended if intended is not None else start, latency, status, self._name_id(name), flags)
 
     def record_dropped(self, t_intended: float, name: str) -> None:
