@@ -155,8 +155,9 @@ class Console:
                 try:
                     length = min(int(self.headers.get("Content-Length") or 0), 4096)
                     body = json.loads(self.rfile.read(length) or b"{}")
-                    assert isinstance(body, dict)
-                except (ValueError, AssertionError):
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict):
                     self._json(400, {"error": 'the body must be JSON: {"token": ..., "name": ...}'})
                     return
                 self._json(*console.halt(body.get("token"), body.get("name")))

@@ -33,34 +33,34 @@ class Gauge:
     labels: dict[str, str]
 
 
-def _labels(summary: dict) -> dict[str, str]:
+def run_labels(summary: dict) -> dict[str, str]:
     return {"run": str(summary.get("run_id")), "experiment": PurePath(str(summary.get("experiment"))).stem,
             "target": str(summary.get("target")), "quick": str(bool(summary.get("quick"))).lower()}
 
 
-def _number(value) -> float | None:
+def finite_number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
         else None
 
 
 def headline_gauges(summary: dict) -> list[Gauge]:
     """Pure: the run's headline results; a figure that is unknown is left out, never exported as 0."""
-    base = _labels(summary)
+    base = run_labels(summary)
     gauges = [Gauge("gameday_verdict", VERDICT_VALUE.get(summary.get("verdict"), 0.5), base)]
     rto, rpo = summary.get("rto") or {}, summary.get("rpo") or {}
     for kind in ("read", "write"):
-        if (value := _number(rto.get(f"{kind}_s"))) is not None:
+        if (value := finite_number(rto.get(f"{kind}_s"))) is not None:
             gauges.append(Gauge("gameday_rto_seconds", value, {**base, "kind": kind}))
-    if rpo.get("writer_known", True) and (value := _number(rpo.get("s"))) is not None:
+    if rpo.get("writer_known", True) and (value := finite_number(rpo.get("s"))) is not None:
         gauges.append(Gauge("gameday_rpo_seconds", value, base))
-    if (value := _number(rpo.get("lost_writes"))) is not None:
+    if (value := finite_number(rpo.get("lost_writes"))) is not None:
         gauges.append(Gauge("gameday_lost_writes", value, base))
-    if (value := _number(summary.get("duration_s"))) is not None:
+    if (value := finite_number(summary.get("duration_s"))) is not None:
         gauges.append(Gauge("gameday_run_duration_seconds", value, base))
     for criterion in summary.get("criteria", []):
         labels = {**base, "criterion": criterion["name"], "unit": str(criterion.get("unit", ""))}
         gauges.append(Gauge("gameday_criterion_passed", VERDICT_VALUE.get(criterion["verdict"], 0.5), labels))
-        if (value := _number(criterion.get("measured"))) is not None:
+        if (value := finite_number(criterion.get("measured"))) is not None:
             gauges.append(Gauge("gameday_criterion_measured", value, labels))
     return gauges
 
@@ -72,7 +72,7 @@ def emf_records(summary: dict, per_second: list[dict]) -> list[str]:
     if not summary.get("t0"):
         return []
     t0_s = datetime.fromisoformat(str(summary["t0"]).replace("Z", "+00:00")).timestamp()
-    labels = _labels(summary)
+    labels = run_labels(summary)
     metrics = [{"Name": "Requests", "Unit": "Count"}, {"Name": "Errors", "Unit": "Count"},
                {"Name": "Dropped", "Unit": "Count"}, {"Name": "P50", "Unit": "Milliseconds"},
                {"Name": "P95", "Unit": "Milliseconds"}, {"Name": "P99", "Unit": "Milliseconds"}]
@@ -80,7 +80,7 @@ def emf_records(summary: dict, per_second: list[dict]) -> list[str]:
     for row in per_second:
         values = {"Requests": row["requests"], "Errors": row["errors"], "Dropped": row["dropped"],
                   "P50": row["p50_ms"], "P95": row["p95_ms"], "P99": row["p99_ms"]}
-        values = {k: n for k, v in values.items() if (n := _number(_parsed(v))) is not None}
+        values = {k: n for k, v in values.items() if (n := finite_number(csv_number(v))) is not None}
         record = {"_aws": {"Timestamp": int((t0_s + int(row["second_since_t0"])) * 1000), "CloudWatchMetrics": [
             {"Namespace": EMF_NAMESPACE, "Dimensions": [["experiment", "target"]],
              "Metrics": [m for m in metrics if m["Name"] in values]}]},
@@ -89,7 +89,7 @@ def emf_records(summary: dict, per_second: list[dict]) -> list[str]:
     return lines
 
 
-def _parsed(value):
+def csv_number(value):
     """A CSV cell as a number (an empty cell: None)."""
     if isinstance(value, str):
         try:

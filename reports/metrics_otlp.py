@@ -13,7 +13,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from reports.metrics_export import METRIC_NAMES, _labels, _number, _parsed, headline_gauges
+from reports.metrics_export import METRIC_NAMES, csv_number, finite_number, headline_gauges, run_labels
 
 __all__ = ["otlp_request", "PER_SECOND", "SERVICE_NAME"]
 
@@ -37,7 +37,7 @@ def _epoch(text: str | None) -> float | None:
 
 def otlp_request(summary: dict, per_second: list[dict]) -> ExportMetricsServiceRequest:
     """Pure: the run's metrics as one OTLP request (serialise with `.SerializeToString()`)."""
-    labels = _labels(summary)
+    labels = run_labels(summary)
     end_s = _epoch(summary.get("end")) or _epoch(summary.get("start")) or 0.0
     metrics: dict[str, Metric] = {}
     for g in headline_gauges(summary):
@@ -48,7 +48,7 @@ def otlp_request(summary: dict, per_second: list[dict]) -> ExportMetricsServiceR
     for column, (name, unit, description) in PER_SECOND.items() if t0_s is not None else ():
         metric = Metric(name=name, unit=unit, description=description, gauge=Gauge())
         for row in per_second:
-            value = _number(_parsed(row.get(column)))
+            value = finite_number(csv_number(row.get(column)))
             if value is not None:
                 at = t0_s + int(row["second_since_t0"])
                 metric.gauge.data_points.append(NumberDataPoint(time_unix_nano=int(at * 1e9), as_double=value,

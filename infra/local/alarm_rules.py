@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from gameday.base.models import Frozen
@@ -37,7 +38,6 @@ def alarms_file(environment: str) -> Path:
 
 def alarm_names() -> list[str]:
     """Every alarm name some environment defines (the same names in each)."""
-    import yaml
     return sorted({a["name"] for path in ALARMS_DIR.glob("*.yaml") for a in yaml.safe_load(path.read_text())["alarms"]})
 
 

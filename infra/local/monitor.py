@@ -230,9 +230,10 @@ class Monitor:
             return web.json_response({"error": f"unknown alarm {name!r}", "valid": sorted(self.alarms)}, status=404)
         try:
             body = await request.json()
-            enabled = body["enabled"]
-            assert isinstance(enabled, bool)
-        except (ValueError, KeyError, TypeError, AssertionError):
+        except ValueError:
+            body = None
+        enabled = body.get("enabled") if isinstance(body, dict) else None
+        if not isinstance(enabled, bool):
             return web.json_response({"error": 'body must be {"enabled": true|false}'}, status=400)
         alarm = self.alarms[name]
         was, alarm.enabled = alarm.enabled, enabled
