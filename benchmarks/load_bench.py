@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from reports.sample_files import read_samples  # noqa: E402
 from scenarios.recorder import SampleRecorder  # noqa: E402
 
+WORKERS_FILE = "workers.json"  # scenarios/locustfile.py's (importing it would patch this process with gevent)
 BUSY_LOAD = 0.5  # 1-minute load average above which a figure is not recorded
 REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Region: bench\r\nX-Cache: hit\r\n\r\nok"
 BARE_LOCUSTFILE = '''
@@ -99,7 +100,10 @@ def run_bare(url: str, seconds: float, users: int, work: Path, processes: int = 
     return locust_rps(json.loads(out.with_suffix(".json").read_text()))
 
 
-def run_harness(url: str, seconds: float, users: int, work: Path, processes: int = 1) -> tuple[float, int, int]:
+def run_harness(url: str, seconds: float, users: int, work: Path, processes: int = 1,
+                master: dict | None = None) -> tuple[float, int, int]:
+    """(RPS, Locust's request count, samples on disk); with workers, `master` receives the master's own figures
+    from load/workers.json (CPU seconds, bytes and samples shipped to it)."""
     profile = {"name": "bench", "mix": {"health": 1}, "stages": [{"duration_s": seconds, "users": users,
                                                                    "spawn_rate": users}]}
     out, samples = work / "harness", work / "samples"
@@ -111,6 +115,8 @@ def run_harness(url: str, seconds: float, users: int, work: Path, processes: int
         cmd += ["--gameday-workers", str(processes)]
     subprocess.run(pinned(0, cmd), check=True, capture_output=True, timeout=seconds + 60)
     stats = json.loads(out.with_suffix(".json").read_text())
+    if master is not None and processes > 1:
+        master.update(json.loads((samples.parent / WORKERS_FILE).read_text()).get("master") or {})
     return (locust_rps(stats), sum(e["num_requests"] for e in stats),
             len(read_samples(samples)))
 
@@ -205,14 +211,16 @@ def compare_processes(args, counts: list[int], busy: bool) -> None:
     port = free_port()
     target = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port)]))
     url = f"http://127.0.0.1:{port}"
-    rows = {n: {"bare": [], "harness": [], "equal": []} for n in counts}
+    rows = {n: {"bare": [], "harness": [], "equal": [], "master": []} for n in counts}
     try:
         time.sleep(1.0)
         with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
             for round_ in range(args.rounds):
                 for n in counts:
                     bare = run_bare(url, args.seconds, args.users, Path(tmp), n)
-                    rps, requests, samples = run_harness(url, args.seconds, args.users, Path(tmp), n)
+                    master: dict = {}
+                    rps, requests, samples = run_harness(url, args.seconds, args.users, Path(tmp), n, master)
+                    rows[n]["master"].append(master)
                     rows[n]["bare"].append(bare)
                     rows[n]["harness"].append(rps)
                     rows[n]["equal"].append(requests == samples)
@@ -226,7 +234,24 @@ def compare_processes(args, counts: list[int], busy: bool) -> None:
         ratio = statistics.median(h / b for h, b in zip(r["harness"], r["bare"], strict=True))
         print(f"{n:<11}{statistics.median(r['bare']):>10.0f}{statistics.median(r['harness']):>13.0f}"
               f"{ratio:>15.1%}   {all(r['equal'])}")
+    master_overhead(rows)
     print(f"load average after: {os.getloadavg()[0]:.2f}" + (" (busy at the start: do not record)" if busy else ""))
+
+
+def master_overhead(rows: dict) -> None:
+    """The master's cost per 1,000 samples its workers ship (its whole CPU time, Locust's own stats work included,
+    so an upper bound), and what one master needs for 100 workers at 10,000 requests/s in total."""
+    measured = [m for r in rows.values() for m in r["master"] if m.get("shipped_samples")]
+    if not measured:
+        return
+    cpu_per_k = max(m["cpu_s"] / m["shipped_samples"] * 1000 for m in measured)
+    bytes_per_k = max(m["shipped_bytes"] / m["shipped_samples"] * 1000 for m in measured)
+    print(f"\nmaster: {cpu_per_k * 1000:.2f} ms CPU and {bytes_per_k / 1024:.1f} KiB per 1,000 samples shipped "
+          f"(worst of {len(measured)} runs; its whole CPU time, so an upper bound)")
+    rate = 10_000
+    print(f"one master, 100 workers, {rate:,} req/s in total: {cpu_per_k * rate / 1000:.0%} of one core and "
+          f"{bytes_per_k * rate / 1000 / 1e6:.2f} MB/s of samples; Locust's own per-report cost for 100 workers "
+          "(one report each every 3 s) comes on top")
 
 
 if __name__ == "__main__":

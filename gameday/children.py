@@ -105,6 +105,19 @@ def sampler_argv(run_dir: Path, gd: GameDaySpec, router_url: str, pg_ports: dict
     return [sys.executable, "-m", "probes.samplers", "--config", str(path)]
 
 
+def vitals_argv(run_dir: Path, gd: GameDaySpec, edge_url: str, chromium: str | None) -> list[str] | None:
+    """The browser sampler's child (probes.browser_vitals) opening `gd.vitals.path` on `edge_url` in `chromium`;
+    None when the experiment samples no vitals."""
+    if gd.vitals is None:
+        return None
+    config = {"out": str(run_dir / "vitals.jsonl"), "url": edge_url.rstrip("/") + gd.vitals.path,
+              "interval_s": gd.vitals.interval_s, "timeout_s": gd.vitals.timeout_s, "interact": gd.vitals.interact,
+              "chromium": chromium}
+    path = run_dir / "vitals.json"
+    path.write_text(json.dumps(config, indent=2))
+    return [sys.executable, "-m", "probes.browser_vitals", "--config", str(path)]
+
+
 PROFILE_FILE = "profile.json"  # in the load directory: the profile as applied (its stage timing places a spike)
 
 
@@ -140,11 +153,13 @@ def until_stopped(profile: Profile) -> Profile:
 
 def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str, quick: bool = False,
               edge_url: str | None = None, workers: int | None = None, remote_workers: int = 0,
-              master: tuple[str, int] | None = None) -> list[str] | None:
+              master: tuple[str, int] | None = None, web_port: int | None = None) -> list[str] | None:
     """Locust for the experiment's load (None without one), run until stopped; writes the applied profile to
     load/profile.json (the analysis places a load spike by its stages). `workers` (else the load block's): a
     master and that many local worker processes, each shipping its raw samples to the master; `remote_workers`: a
-    master on `master` (host, port) waiting for that many workers started elsewhere."""
+    master on `master` (host, port) waiting for that many workers started elsewhere. `web_port` (a run with the
+    console): Locust's web UI on 127.0.0.1:`web_port`, the load started at once and quit with the run as without it
+    (`--autostart --autoquit 0` instead of `--headless`: on SIGINT it stops, quits its workers and writes its files)."""
     profile = run_profile(gd, quick)
     if profile is None:
         return None
@@ -154,7 +169,11 @@ def load_argv(run_dir: Path, gd: GameDaySpec, router_url: str, quick: bool = Fal
                     processes=processes, workers=remote_workers, master_bind=bind, master_port=port)
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     (spec.out_dir / PROFILE_FILE).write_text(profile.model_dump_json(indent=2))
-    return locust_command(spec)
+    cmd = locust_command(spec)
+    if web_port is not None:
+        at = cmd.index("--headless")
+        cmd[at:at + 1] = ["--autostart", "--autoquit", "0", "--web-host", "127.0.0.1", "--web-port", str(web_port)]
+    return cmd
 
 
 def chaos_argv(run_dir: Path, experiment: Path, variables: dict[str, float], settings: Path) -> list[str]:

@@ -59,8 +59,10 @@ json_option = click.option("--json", "as_json", is_flag=True,
 
 
 def _progress(as_json: bool):
-    """Where progress lines go: stdout, or stderr when stdout carries the JSON result."""
-    return (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    """Where progress lines go: stdout, or stderr when stdout carries the JSON result. The stream is looked up for
+    each line: on a terminal a run's live region (gameday.terminal_view) takes them to print above itself."""
+    return (lambda line: click.echo(line, file=sys.stderr)) if as_json else (
+        lambda line: click.echo(line, file=sys.stdout))
 
 
 def _print_json(document) -> None:
@@ -289,22 +291,28 @@ def run(experiment: Path, target: str, profile: Path | None, confirm_account: st
 @click.option("--quick", is_flag=True, help="Run every experiment's short CI variant.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="GameDay directory (default runs/<UTC time>-<plan>/, or under GAMEDAY_RUNS_DIR).")
+@click.option("--baseline", "baselines", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              metavar="RUN_DIR", help="The baseline run of an improvement requirement's experiment (repeatable; "
+                                      "default: the plan's `baseline:`, else the history's last passing run).")
 @base_port_option
 @pdf_option
 @workers_option
 @ui_options
 @json_option
 def day(plan: Path, target: str, profile: Path | None, confirm_account: str | None, quick: bool, out: Path | None,
-        base_port: int | None, pdf: bool, workers: int | None, ui: bool, ui_port: int, as_json: bool) -> None:
+        baselines: tuple[Path, ...], base_port: int | None, pdf: bool, workers: int | None, ui: bool, ui_port: int,
+        as_json: bool) -> None:
     """Run a GameDay plan (an ordered list of experiments) and issue its certificate; exit 0 certified."""
+    from gameday.baselines import explicit_baselines
     from gameday.day import DayOptions, GameDay
     from gameday.plans import load_plan
 
     try:
         loaded = load_plan(plan, force_quick=quick, target=target, config=_target_config(target, profile))
+        explicit_baselines(loaded, baselines)  # checked before anything is touched
         console = _console(ui, ui_port, loaded.plan.title, _progress(as_json))
         options = DayOptions(target=target, out=out, profile=profile, confirm_account=confirm_account,
-                             console=console, workers=workers)
+                             console=console, workers=workers, baselines=baselines)
         game = GameDay(loaded, _settings(base_port), options, _progress(as_json))
         try:
             code = game.execute()
@@ -472,12 +480,17 @@ def recover(target: str, profile: Path | None, confirm_account: str | None, base
               help="The window compared in both runs.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also write the comparison as markdown to this file.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the comparison as a self-contained HTML page to this file.")
 @json_option
-def compare(base: Path, new: Path, window: str, out: Path | None, as_json: bool) -> None:
+def compare(base: Path, new: Path, window: str, out: Path | None, html_out: Path | None, as_json: bool) -> None:
     """Compare a window of two runs (e.g. the last release and this one): latency shift NEW - BASE with its
-    confidence interval, relative to BASE's median, and the error-rate difference with its bounds."""
-    from reports.release_comparison import compare_releases, markdown
+    confidence interval, relative to BASE's median, and the error-rate difference with its bounds; with
+    vitals.jsonl in both runs, each Core Web Vital's shift and improvement with its interval too."""
+    from reports.release_comparison import compare_releases, html, markdown
+    from reports.run_files import VITALS_FILE, read_vitals
     from reports.sample_files import read_samples
+    from reports.vitals_comparison import compare_vitals
 
     runs = []
     for run_dir in (base, new):
@@ -491,15 +504,27 @@ def compare(base: Path, new: Path, window: str, out: Path | None, as_json: bool)
         except (OSError, ValueError) as exc:
             _fail(InvalidInput(f"comparison of runs failed: {run_dir} cannot be read: {exc}",
                                hint="give two run directories the harness wrote"))
-        runs.append({"run_id": found.get("run_id"), "windows": found.get("windows") or {}, "samples": samples})
-    result = compare_releases(runs[0], runs[1], window)
-    text = markdown(result)
-    if out is not None:
         try:
-            out.write_text(text)
+            vitals = read_vitals(run_dir / VITALS_FILE)
+        except GameDayError as exc:
+            _fail(exc)
+        runs.append({"run_id": found.get("run_id"), "windows": found.get("windows") or {}, "samples": samples,
+                     "start": found.get("start"), "vitals": vitals})
+    result = compare_releases(runs[0], runs[1], window)
+    missing = [name for name, r in (("BASE", runs[0]), ("NEW", runs[1])) if r["vitals"] is None]
+    if not missing:
+        result["vitals"] = compare_vitals(runs[0], runs[1], window)
+    elif len(missing) == 1:
+        result["vitals_missing"] = f"{missing[0]} has no {VITALS_FILE} (run without the browser sampler)"
+    text = markdown(result)
+    for path, body, option in ((out, text, "--out"), (html_out, html(result) if html_out else "", "--html")):
+        if path is None:
+            continue
+        try:
+            path.write_text(body, encoding="utf-8")
         except OSError as exc:
-            _fail(InvalidInput(f"writing of the comparison to {out} failed: {exc.strerror}",
-                               hint="--out names a file in a directory that exists and is writable"))
+            _fail(InvalidInput(f"writing of the comparison to {path} failed: {exc.strerror}",
+                               hint=f"{option} names a file in a directory that exists and is writable"))
     if as_json:
         _print_json(result)
     else:

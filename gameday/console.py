@@ -4,7 +4,9 @@ and a HALT that aborts the run exactly as Ctrl-C does.
     GET  /          the page (gameday/templates/console.html); it polls /state every second
     GET  /state     the run's state as JSON (ConsoleState.snapshot): phase and countdown, progress and ETA, the
                     per-second health series with the fault windows, serving region and writer, capacity per
-                    region, the ledger's open faults, the stop conditions, the event log
+                    region, the ledger's open faults, the stop conditions, each criterion's running value
+                    (provisional, from the health probes: gameday.live_criteria), links (the Locust web UI of
+                    the running load), the event log
     POST /halt      {"token": ..., "name": ...}: with the run's token, abort the run (rollbacks, ledger recovery,
                     exit 3) and record who halted it and when; without it 403, nothing happens
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -25,9 +28,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from gameday.base import run_clock
+from gameday.base.catalogue import disaster_kinds
 from gameday.base.ledger import fault_windows
+from gameday.live_criteria import SOURCE, live_windows, running_criteria
 
-__all__ = ["Console", "ConsoleState", "run_faults"]
+__all__ = ["Console", "ConsoleState", "loopback_port", "run_faults"]
 
 PAGE = Path(__file__).resolve().parent / "templates" / "console.html"
 EVENTS_KEPT = 200
@@ -45,6 +50,7 @@ class ConsoleState:
         self.monitor = None                       # gameday.live.LiveMonitor
         self.faults: Callable[[], list[dict]] = lambda: []
         self.links: dict[str, str] = {}           # e.g. the Locust web UI of the running load
+        self.criteria: list = []                  # the running experiment's criteria (gameday.base.models.Criterion)
         self.halted: dict | None = None
         self.on_halt: Callable[[str], None] | None = None   # the current run's abort (set by gameday.runner)
         self.events: deque[dict] = deque(maxlen=EVENTS_KEPT)
@@ -63,12 +69,15 @@ class ConsoleState:
             faults = [{"kind": "unreadable", "target": str(exc), "age_s": None}]
         with self._lock:
             events = list(self.events)[-50:]
+        criteria = {"source": SOURCE, "rows": running_criteria(self.criteria, self.monitor.health_reads(), live_windows(
+            faults, self.monitor.phase_started, now, disaster_kinds())) if self.monitor is not None else []}
         phase = self.monitor.phase if self.monitor is not None else self.phase  # the monitor knows every phase
         timed = self.phase_ends_s is not None and phase == self.phase              # windows have a known length
         return {"title": self.title, "run_id": self.run_id, "now_s": now, "phase": phase,
                 "phase_left_s": max(0.0, self.phase_ends_s - now) if timed else None,
                 "progress": self.progress, "eta_left_s": max(0.0, self.eta_s - now) if self.eta_s else None,
-                "faults": faults, "links": self.links, "halted": self.halted, "events": events, **live}
+                "faults": faults, "links": dict(self.links), "criteria": criteria, "halted": self.halted,
+                "events": events, **live}
 
 
 def run_faults(entries: list[dict], run_id: str, now_s: float) -> list[dict]:
@@ -77,6 +86,13 @@ def run_faults(entries: list[dict], run_id: str, now_s: float) -> list[dict]:
     return [{"kind": w["kind"], "target": w["target"], "state": "open" if w["end_s"] is None else "recovered",
              "start_s": w["start_s"], "end_s": w["end_s"], "age_s": (w["end_s"] or now_s) - w["start_s"]}
             for w in fault_windows(entries) if w["id"] in ours]
+
+
+def loopback_port() -> int:
+    """A free TCP port on 127.0.0.1 (for the Locust web UI of a run with a console)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class Console:

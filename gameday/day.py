@@ -23,6 +23,7 @@ from gameday import run_lock
 from gameday.base.errors import GameDayError, RunAborted
 from gameday.base.provenance import git_sha, tool_versions
 from gameday.base.settings import Settings
+from gameday.baselines import explicit_baselines, improvement_rows
 from gameday.disk_guard import is_disk_error
 from gameday.history import history_file, record_gameday, runs_of
 from gameday.notify import Notifier
@@ -46,6 +47,7 @@ class DayOptions:
     confirm_account: str | None = None   # needed for a prod profile
     console: object = None               # gameday.console.Console (`day --ui`): one console for every run
     workers: int | None = None           # local Locust workers of every run (`day --workers N`)
+    baselines: tuple[Path, ...] = ()     # `day --baseline RUN_DIR`: baseline runs of improvement requirements
 
 
 def _utc(t: datetime | None = None) -> str:
@@ -68,6 +70,7 @@ class GameDay:
         self.options = options
         self.echo = echo
         self.day_dir: Path | None = None  # once made
+        self.baselines = explicit_baselines(loaded, options.baselines)  # InvalidInput before anything is touched
 
     def execute(self) -> int:
         started = datetime.now(UTC)
@@ -113,7 +116,8 @@ class GameDay:
             options = RunOptions(experiment, self.options.target, run_dir, quick=quick, history=history,
                                  gameday_id=gameday_id, profile=self.options.profile,
                                  confirm_account=self.options.confirm_account, stack_locked=True,
-                                 console=self.options.console, workers=self.options.workers)
+                                 console=self.options.console, workers=self.options.workers,
+                                 progress=(index, total))
             if self.options.console is not None:
                 self.options.console.state.progress = {"index": index, "of": total, "experiment": experiment.stem}
             try:
@@ -134,7 +138,9 @@ class GameDay:
                 meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
                 reason = (meta.get("aborted") or {}).get("reason") or "aborted"
                 aborted = f"{experiment.stem}: {reason}; later experiments did not run"
-        doc = certificate(self._facts(gameday_id, started, aborted), self._requirements(), steps)
+        baseline = improvement_rows(self.loaded, steps, day_dir, history, self.options.target, gameday_id,
+                                    self.baselines)
+        doc = certificate(self._facts(gameday_id, started, aborted), self._requirements(), steps, baseline)
         for name, text in (("certificate.json", json.dumps(doc, indent=2, allow_nan=False) + "\n"),
                            ("certificate.md", markdown(doc)), ("certificate.html", html(doc))):
             _write(day_dir / name, text)
@@ -176,6 +182,8 @@ class GameDay:
     def _requirements(self) -> list[RequirementSpec]:
         out = []
         for req in self.loaded.plan.requirements:
+            if req.is_improvement:  # judged against a baseline run (gameday.baselines), not a criterion
+                continue
             c = self.loaded.criterion_for(req)
             out.append(RequirementSpec(req.name, req.experiment, c.name, c.metric.value, c.op, c.target, c.unit,
                                        c.window.value))

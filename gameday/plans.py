@@ -13,10 +13,15 @@
     requirements:                       # what the certificate states; each names one criterion of one experiment
       - {name: Write RTO after a region loss, experiment: region-failover, metric: rto_write_s}
       - {name: P95 after recovery, experiment: region-failover, metric: p95_ms, window: after}
+      - {name: LCP 50 % better than the last release, experiment: region-failover, metric: lcp_p75_ms,
+         window: after, improvement_vs: baseline, at_least_pct: 50}     # optional `baseline: <run dir>`
 
 A requirement's target is the criterion's own (`rto_write_s <= 900` in the experiment), so a target is written
-once. Loading a plan checks every experiment file too (`gameday validate`), and that every requirement matches
-exactly one criterion; every problem is reported with the plan file and its field, before anything is touched.
+once. An improvement requirement (`improvement_vs: baseline`) instead judges a Core Web Vital of the run against
+a baseline run of the same experiment: `baseline:` (a run directory, relative to the plan file), `gameday day
+--baseline RUN_DIR`, else the history's most recent passing run (gameday.baselines). Loading a plan checks
+every experiment file too (`gameday validate`), and that every other requirement matches exactly one criterion;
+every problem is reported with the plan file and its field, before anything is touched.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gameday.base.errors import InvalidInput
 from gameday.base.models import Criterion, ExperimentSpec, Metric, Problem, Window, load_experiment, pydantic_problems
 from gameday.validate import validate_file
+from reports.run_files import VITALS_FILE
+from reports.vitals import VITALS
 
 __all__ = ["GameDayPlan", "PlanStep", "Requirement", "LoadedPlan", "load_plan", "PlanInvalid"]
 
@@ -53,6 +60,25 @@ class Requirement(Frozen):
     experiment: str = Field(min_length=1, description="the experiment's file name without extension")
     metric: Metric
     window: Window | None = Field(None, description="needed only when the experiment has the metric in two windows")
+    improvement_vs: str | None = Field(None, description=(
+        "`baseline`: judge the improvement of a Core Web Vital (metric `*_p75*`) against a baseline run of the "
+        "same experiment, not the experiment's criterion (window default: overall)"))
+    at_least_pct: float | None = Field(None, lt=100, description=(
+        "an improvement requirement's target: improvement = 1 - NEW / BASE of the typical value, in %"))
+    baseline: Path | None = Field(None, description=(
+        "the baseline run directory (relative to the plan file); default: the history's most recent passing run"))
+
+    @field_validator("improvement_vs")
+    @classmethod
+    def _only_baseline(cls, value: str | None) -> str | None:
+        if value is not None and value != "baseline":
+            raise ValueError(f"valid: baseline (got {value!r}); a plan lists each experiment once, so no earlier "
+                             "entry of the plan can be the baseline: give a run directory as `baseline:`")
+        return value
+
+    @property
+    def is_improvement(self) -> bool:
+        return self.improvement_vs is not None
 
 
 class GameDayPlan(Frozen):
@@ -91,6 +117,41 @@ class LoadedPlan(BaseModel):
         """The one criterion a requirement names (checked at load time)."""
         spec = next(spec for path, spec, _ in self.steps if path.stem == requirement.experiment)
         return _matches(spec, requirement)[0]
+
+    def baseline_of(self, requirement: Requirement) -> Path | None:
+        """An improvement requirement's `baseline:` run directory, resolved against the plan file."""
+        found = requirement.baseline
+        return found if found is None or found.is_absolute() else self.source.parent / found
+
+
+def _improvement_problems(file: str, where: str, req: Requirement, spec: ExperimentSpec,
+                          plan_dir: Path) -> list[Problem]:
+    """Pure apart from looking at `baseline:`: what an improvement requirement lacks."""
+    if req.improvement_vs is None:
+        field = "at_least_pct" if req.at_least_pct is not None else "baseline"
+        return [Problem(file, f"{where}.{field}", f"`{field}` belongs to an improvement requirement: add "
+                                                  "`improvement_vs: baseline`, or remove it")]
+    problems = []
+    if req.metric.value not in VITALS:
+        problems.append(Problem(file, f"{where}.metric", f"an improvement requirement compares a Core Web Vital, not "
+                                                         f"{req.metric.value}; valid: {', '.join(VITALS)}"))
+    elif spec.gameday.vitals is None:
+        problems.append(Problem(file, f"{where}.experiment", f"experiment {req.experiment!r} has no `vitals:` block "
+                                                             "(the browser sampler): its runs measure no vitals"))
+    if req.at_least_pct is None:
+        problems.append(Problem(file, f"{where}.at_least_pct", "an improvement requirement needs its target in % "
+                                                               "(e.g. `at_least_pct: 50`: NEW's typical value half "
+                                                               "of BASE's)"))
+    if req.baseline is not None:
+        run_dir = req.baseline if req.baseline.is_absolute() else plan_dir / req.baseline
+        try:
+            lacks = [f for f in ("summary.json", VITALS_FILE) if not (run_dir / f).is_file()]
+        except OSError as exc:  # a name the file system refuses (too long)
+            lacks = [f"a readable name ({exc.strerror or exc})"]
+        if lacks:
+            problems.append(Problem(file, f"{where}.baseline", f"{run_dir} is no run directory with "
+                                                               f"{' and '.join(lacks)}"))
+    return problems
 
 
 def _matches(spec: ExperimentSpec, req: Requirement) -> list[Criterion]:
@@ -149,6 +210,9 @@ def load_plan(path: str | Path, force_quick: bool = False, target: str = "local"
             if not problems:  # an invalid experiment was reported already
                 problems.append(Problem(file, f"{where}.experiment", f"{req.experiment!r} is not in the plan; "
                                                                      f"valid: {', '.join(names)}"))
+            continue
+        if req.is_improvement or req.at_least_pct is not None or req.baseline is not None:
+            problems += _improvement_problems(file, where, req, spec, path.parent)
             continue
         found_criteria = _matches(spec, req)
         if len(found_criteria) != 1:

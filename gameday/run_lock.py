@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
 from gameday.base.errors import InvalidInput
 
 __all__ = ["LOCK_FILE", "Holder", "StackBusy", "held_fd", "holder", "holding", "lock_dir", "wait_for_orphan"]
@@ -31,6 +33,7 @@ _held: dict[Path, int] = {}  # lock directory -> this process's descriptor holdi
 
 LOCK_FILE = "run.lock"
 RETRY_S = 0.5  # a `holder` probe takes the lock for an instant: a second look tells it from a real holder
+PID_REUSE_SLACK_S = 2.0  # `started_at` is whole seconds (truncated): a holder started up to then is the one named
 
 
 @dataclass(frozen=True)
@@ -96,14 +99,22 @@ def held_fd(directory: Path) -> int | None:
     return _held.get(Path(directory).resolve())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+def _alive(busy: Holder) -> bool:
+    """The holder's process still runs: its PID exists and was not given to a process started after the holder took
+    the lock (a recycled PID). An unnamed holder is taking the lock right now."""
+    if busy.pid <= 0:
         return True
-    return True
+    try:
+        started = psutil.Process(busy.pid).create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # not ours to inspect: it exists
+        return True
+    try:
+        took = datetime.fromisoformat(busy.started_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return True
+    return started <= took + PID_REUSE_SLACK_S
 
 
 def wait_for_orphan(directory: Path, timeout_s: float, progress=lambda line: None) -> Holder | None:
@@ -113,7 +124,7 @@ def wait_for_orphan(directory: Path, timeout_s: float, progress=lambda line: Non
     busy = holder(directory)
     deadline = time.monotonic() + timeout_s
     said = False
-    while busy is not None and not _alive(busy.pid) and time.monotonic() < deadline:
+    while busy is not None and not _alive(busy) and time.monotonic() < deadline:
         if not said:
             progress(f"{busy} is gone, but its Chaos Toolkit child still holds the stack (running the rollbacks): "
                      f"waiting up to {timeout_s:.0f} s for it")

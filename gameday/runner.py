@@ -31,7 +31,7 @@ from gameday.base.models import ExperimentSpec, load_experiment
 from gameday.base.provenance import provenance
 from gameday.base.settings import Settings
 from gameday.chaos_settings import user_settings, write_for_run
-from gameday.console import run_faults
+from gameday.console import loopback_port, run_faults
 from gameday.disk_guard import disk_problem, is_disk_error
 from gameday.export import export_run
 from gameday.faults import recover_open
@@ -43,6 +43,7 @@ from gameday.notify import Notifier
 from gameday.out_dir import check_out
 from gameday.redact import redact_dir, secret_values
 from gameday.reporting import report_run
+from gameday.terminal_view import status_view
 from gameday.validate import validate_files
 from infra.targets import ledger_for
 from infra.targets.base import TargetOptions
@@ -53,7 +54,22 @@ EXIT_ABORTED = 3
 CHAOS_TIMEOUT_S = 3600.0
 LOAD_WARMUP_S = 1.0          # after the first raw samples: the load's first burst is not measured
 LOAD_START_TIMEOUT_S = 15.0  # a load that sends nothing by then is measured as it is (its absence shows)
+LOCUST_UI = "Locust web UI of the running load"  # the console's link (a run with --ui and load)
 ALARM_LOOKBACK_S = 60.0      # alarms.json starts this long before the run: the state each alarm entered it in
+
+
+def vitals_browser(gd, experiment: Path) -> str | None:
+    """The Chromium the experiment's vitals sampler drives (None without a `vitals` block); InvalidInput (exit 2,
+    nothing touched) naming the experiment when there is none."""
+    if gd.vitals is None:
+        return None
+    from gameday.pdf import browser
+
+    try:
+        return browser()
+    except InvalidInput as exc:
+        raise InvalidInput(f"run of {experiment} refused: its `vitals` block needs headless Chromium, and none was "
+                           f"found ({exc.args[0]})", hint=exc.hint) from None
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,7 @@ class RunOptions:
     workers: int | None = None           # local Locust worker processes (overrides the load block's `workers`)
     remote_workers: int = 0              # Locust workers started elsewhere that attach to the run's master
     load_master: tuple[str, int] | None = None  # where the run's master listens for them (host, port)
+    progress: tuple[int, int] | None = None     # a GameDay's experiment i of n (the terminal's live region)
 
     def target_options(self, **changes) -> TargetOptions:
         return TargetOptions(profile=self.profile.resolve() if self.profile else None,
@@ -93,6 +110,7 @@ class Run:
         self.run_dir: Path | None = None  # once made
         self.user_chaos_settings: tuple = (None, None)  # gameday.chaos_settings.user_settings, read by execute()
         self.hold_changes: list = []  # gameday.holds.HoldChange: holds raised to the target's detection time
+        self.chromium: str | None = None  # the browser of the vitals sampler, found before anything is touched
 
     # --- the sequence ------------------------------------------------------------------------------
     def execute(self) -> int:
@@ -108,6 +126,7 @@ class Run:
                 dry_run=True, state_root=root, extra={"log": self.echo})), self.echo, variables)
             return 0
         check_out(self.options.out, self.settings.runs_dir, "run directory", self.settings.min_free_mb)
+        self.chromium = vitals_browser(gd, self.options.experiment)  # missing: exit 2 before anything is touched
         target = driver.open(self.settings, self.options.target_options())
         if self.options.dry_run:
             self._print_plan(spec, gd, target)
@@ -184,10 +203,13 @@ class Run:
                "GAMEDAY_FAULT_MAX_S": str(fault_max_s(spec.raw, variables, gd.max_fault_s))}
         sources = target.sampler_sources()
         started = run_clock.now()
-        sampler = load = chaos = None
+        sampler = load = chaos = vitals = None
         chaos_settings = write_for_run(run_dir, self.user_chaos_settings)  # the user's, merged (private file)
         monitor = LiveMonitor(run_dir / "probes.jsonl", gd.stop_conditions, self.echo,
-                              resource_check=lambda: disk_problem(run_dir, self.settings.min_free_mb))
+                              resource_check=lambda: disk_problem(run_dir, self.settings.min_free_mb),
+                              view=status_view())  # a terminal: a live region; else the plain status lines
+        monitor.progress = self.options.progress
+        locust_ui = loopback_port() if self.console is not None else None  # the console links Locust's web UI
         # the least the run takes: its windows and the experiment's pauses (activities add their own time)
         monitor.eta_s = started + gd.windows.baseline_s + gd.windows.after_s + pauses_s(spec.raw, variables)
         if self.console is not None:
@@ -195,6 +217,9 @@ class Run:
             self.console.monitor, self.console.on_halt, self.console.run_id = monitor, self.halt, run_id
             self.console.faults = lambda: run_faults(ledger.entries(), run_id, run_clock.now())
             self.console.eta_s = monitor.eta_s
+            self.console.criteria = list(gd.criteria)  # their running values: gameday.live_criteria
+            if self.options.progress and not self.console.progress:
+                self.console.progress = {"index": self.options.progress[0], "of": self.options.progress[1]}
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             sampler = children.start(children.sampler_argv(run_dir, gd, target.entry_url, sources.pg_ports, seq_start,
@@ -203,12 +228,17 @@ class Run:
                                                            canary_url=sources.canary_url,
                                                            fresh_connections=sources.fresh_connections),
                                      run_dir / "sampler.log", env, die_with_runner=True)
+            vitals_cmd = children.vitals_argv(run_dir, gd, target.edge_url or target.entry_url, self.chromium)
+            vitals = (children.start(vitals_cmd, run_dir / "vitals.log", env, die_with_runner=True)
+                      if vitals_cmd else None)
             load_cmd = children.load_argv(run_dir, gd, target.entry_url, quick=self.options.quick,
                                           edge_url=target.edge_url, workers=self.options.workers,
                                           remote_workers=self.options.remote_workers,
-                                          master=self.options.load_master)
+                                          master=self.options.load_master, web_port=locust_ui)
             load = (children.start(load_cmd, run_dir / "load" / "locust.out", env, die_with_runner=True)
                     if load_cmd else None)
+            if load is not None and locust_ui is not None:
+                self.console.links[LOCUST_UI] = f"http://127.0.0.1:{locust_ui}/"
             monitor.start()
             started = self._warm_up(monitor, run_dir, load, started)
             self._phase(monitor, "baseline", gd.windows.baseline_s)
@@ -238,9 +268,11 @@ class Run:
             finally:  # a failed recovery must not leave the load and the samplers running
                 children.stop_load(load)
                 children.stop(sampler)
+                children.stop(vitals)
                 monitor.stop()
                 if self.console is not None:  # this run is over: a HALT now stops what comes next (a GameDay)
                     self.console.on_halt, self.console.monitor = (lambda name: None), None
+                    self.console.links.pop(LOCUST_UI, None)
         ended = measured_until
         self._write_evidence(run_dir, run_id, spec, target, seq_start, started, ended, chaos)
         redact_dir(run_dir, secret_values(spec.raw))
@@ -262,6 +294,9 @@ class Run:
         self.echo(f"would prepare {target.describe()} and recover open faults")
         self.echo(f"would start probes (health every {gd.probes.health_interval_s} s, canary "
                   f"{gd.probes.canary_rate_per_s}/s) and load {gd.load.profile if gd.load else 'none'}")
+        if gd.vitals is not None:
+            self.echo(f"would open {(target.edge_url or target.entry_url).rstrip('/')}{gd.vitals.path} in headless "
+                      f"Chromium ({self.chromium}) every {gd.vitals.interval_s:g} s for its Core Web Vitals")
         self.echo(f"would wait {gd.windows.baseline_s} s of baseline, then run Chaos Toolkit with rollbacks always:")
         for section in ("method", "rollbacks"):
             for activity in raw.get(section) or []:
@@ -301,7 +336,7 @@ class Run:
         return self.abort_reason is not None
 
     def _phase(self, monitor: LiveMonitor, name: str, seconds: float) -> None:
-        monitor.phase = name
+        monitor.phase, monitor.phase_ends = name, (name, run_clock.now() + seconds)
         if self.console is not None:
             self.console.phase, self.console.phase_ends_s = name, run_clock.now() + seconds
         self.echo(f"phase {name}: {seconds:g} s")

@@ -4,7 +4,9 @@ For each requirement of the plan: the target (the experiment criterion's own), t
 and the evidence with a link to the run's report. A requirement whose run is missing (aborted before it, or the
 run produced no summary) is INCONCLUSIVE. The GameDay PASSes only when every experiment ran and passed and every
 requirement passed; it FAILs when any failed; else it is INCONCLUSIVE. Regressions against the previous passing
-run of each experiment are flagged beside the verdict; they do not change it.
+run of each experiment are flagged beside the verdict; they do not change it. Improvement requirements (a Core
+Web Vital against a baseline run, reports.vitals_comparison.improvement_row) are requirements too, and are listed
+with their baseline run in "This release against the baseline".
 """
 
 from __future__ import annotations
@@ -89,10 +91,11 @@ def _trend(step: StepResult) -> dict:
             "regressions": [r.text() for r in flagged]}
 
 
-def certificate(facts: GameDayFacts, requirements: Sequence[RequirementSpec], steps: Sequence[StepResult]) -> dict:
-    """Pure: the certificate document (schema `gameday-certificate/1`)."""
+def certificate(facts: GameDayFacts, requirements: Sequence[RequirementSpec], steps: Sequence[StepResult],
+                baseline: Sequence[dict] = ()) -> dict:
+    """Pure: the certificate document (schema `gameday-certificate/1`); `baseline`: improvement requirement rows."""
     by_name = {s.experiment: s for s in steps}
-    rows = [requirement_row(r, by_name.get(r.experiment)) for r in requirements]
+    rows = [requirement_row(r, by_name.get(r.experiment)) for r in requirements] + list(baseline)
     experiments = [{"experiment": s.experiment, "quick": s.quick, "run_dir": s.run_dir, "exit_code": s.exit_code,
                     "verdict": (s.summary or {}).get("verdict") or ("NOT RUN" if s.run_dir is None else "INCONCLUSIVE"),
                     "duration_s": (s.summary or {}).get("duration_s"), "link": s.report,
@@ -113,7 +116,7 @@ def certificate(facts: GameDayFacts, requirements: Sequence[RequirementSpec], st
             "target": facts.target, "start": facts.start, "end": facts.end, "verdict": verdict,
             "aborted": facts.aborted, "requirements": rows, "experiments": experiments, "trends": trends,
             "regressions": [f"{t['experiment']}: {r}" for t in trends for r in t["regressions"]],
-            "detection": detection,
+            "detection": detection, "baseline_comparisons": list(baseline),
             "environment": facts.environment, "sign_off": list(facts.sign_off),
             "figures": {f: LABELS[f] for f in FIGURES}}
 

@@ -295,3 +295,32 @@ def rpo_canary(canary: list[tuple[int, float, float | None, str]], lost: set[int
     note = "" if lost_shown_all else " Only the first lost writes listed in summary.json are marked."
     return Chart(key, title, svg=svg_text(fig), caption=f"{len(x):,} writes acknowledged, {int(is_lost.sum()):,} "
                  f"of them missing from the final writer.{note}")
+
+
+LCP_GOOD_MS = 2500.0   # web.dev's "good" LCP at the 75th percentile: a reference line, not a criterion
+
+
+def vitals_lcp(loads: list[tuple[float, float | None, bool]], faults: list[tuple[float, float, str]],
+               origin_label: str) -> Chart:
+    """LCP of each page load (x since the origin, LCP ms or None, ok) over time; failed loads marked on top."""
+    key, title = "vitals", "Largest contentful paint per page load (Core Web Vitals)"
+    if not loads:
+        return Chart(key, title, note="vitals.jsonl holds no page load: nothing to draw")
+    ok = [(x, lcp) for x, lcp, good in loads if good and lcp is not None]
+    failed = [x for x, _, good in loads if not good]
+    fig = Figure(figsize=(10, 3.0), layout="constrained")
+    ax = fig.subplots()
+    if ok:
+        ax.plot([x for x, _ in ok], [lcp for _, lcp in ok], "o", ms=3, color="#1f77b4", label="LCP of a page load")
+    top = max([lcp for _, lcp in ok] + [LCP_GOOD_MS]) * 1.1
+    if failed:
+        ax.plot(failed, [top] * len(failed), "x", ms=6, color=ERROR_COLOUR, label="failed page load")
+    ax.axhline(LCP_GOOD_MS, color="#444444", ls=":", lw=1, label="2.5 s (web.dev 'good' at P75)")
+    _shade_faults(ax, faults)
+    ax.set_ylim(0, top * 1.08)
+    ax.set_ylabel("LCP (ms)")
+    ax.set_xlabel(origin_label)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, fontsize=8, frameon=False)
+    return Chart(key, title, svg=svg_text(fig), caption=f"{len(loads):,} page loads in headless Chromium, "
+                 f"{len(failed):,} failed; shaded: fault in place. One point per load at its navigation start.")

@@ -39,6 +39,7 @@ from gameday.base.models import GameDaySpec
 from gameday.base.probe_kinds import ProbeKind, of_kind
 from reports.comparisons import Comparisons, compare
 from reports.detection import Detection, detection
+from reports.journeys import JourneyRecords, JourneyStats, journey_stats
 from reports.recovery import (
     RpoResult,
     RtoPhases,
@@ -68,6 +69,7 @@ from reports.scenario_metrics import (
     share,
 )
 from reports.sliding import SlidingSlo
+from reports.vitals import VitalsStats, window_vitals
 
 WINDOWS = tuple(w.value for w in Window)
 LOST_SEQS_SHOWN = 100
@@ -90,6 +92,8 @@ class RunInputs:
     load_profile: dict | None = None            # load/profile.json: the load profile as applied
     alarms: dict | None = None                  # alarms.json: the target's monitoring (reports.detection)
     load_workers: dict | None = None            # load/workers.json: each Locust worker's last report, final or not
+    journeys: JourneyRecords | None = None      # load/samples/journeys-*: flows timed whole (reports.journeys)
+    vitals: tuple[dict, ...] | None = None      # vitals.jsonl page loads (reports.vitals); None: no browser sampler
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ class WindowStats:
     intervals: SlidingSlo = SlidingSlo(INTERVAL_S, INTERVAL_S)  # the window's worst 10 s interval (soak criteria)
     throttled: Throttles | None = None          # requests answered 429 (reports.scaling)
     capacity_max: tuple[float, dict] | None = None  # the most instances / cap in the window, and that sample
+    journeys: JourneyStats = JourneyStats()     # critical journeys timed end to end (reports.journeys)
+    vitals: VitalsStats | None = None           # the window's page loads (reports.vitals); None: no vitals.jsonl
 
     @property
     def defined(self) -> bool:
@@ -417,9 +423,16 @@ def analyse(inputs: RunInputs, spec: GameDaySpec) -> Findings:
                                                             name == "baseline"), inputs.samples, closed),
                                     capacity, inputs.samples)
                for name, (a, b, closed) in bounds.items()}
+    if inputs.journeys is not None:  # flows timed whole, placed by intended start as their requests are
+        windows = {name: replace(w, journeys=journey_stats(inputs.journeys, *bounds[name], name == "baseline"))
+                   for name, w in windows.items()}
     gap = load_gap_s(inputs.load_workers)
     if gap is not None:
         windows = {name: replace(w, load_gap_s=gap) if w.defined and w.end_s > gap else w
+                   for name, w in windows.items()}
+    if inputs.vitals is not None:  # page loads placed by navigation start, as load samples by intended start
+        windows = {name: replace(w, vitals=window_vitals(inputs.vitals, w.start_s, w.end_s, bounds[name][2],
+                                                         name == "baseline"))
                    for name, w in windows.items()}
     closed_spans = closed_model_spans(inputs.load_profile, inputs.samples)
     windows = {name: replace(w, closed_model=w.defined and any(a < w.end_s and w.start_s < b for a, b in closed_spans))

@@ -25,8 +25,10 @@ from reports.run_files import (
     PROBES_FILE,
     RUN_FILE,
     SAMPLES_DIR,
+    VITALS_FILE,
     read_json,
     read_jsonl,
+    read_vitals,
 )
 from reports.sample_files import FORMAT, decode_chunks
 
@@ -72,8 +74,10 @@ def epoch_s(iso: str | None) -> float | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
-def build_charts(doc: dict, probes: list[dict], load: Load | None) -> list[charts.Chart]:
-    """Pure: the report's charts from the summary document, the probe records and the load samples."""
+def build_charts(doc: dict, probes: list[dict], load: Load | None,
+                 vitals: tuple[dict, ...] | None = None) -> list[charts.Chart]:
+    """Pure: the report's charts from the summary document, the probe records, the load samples and the page
+    loads of vitals.jsonl (None: the run has none, no chart)."""
     t0, start, end = epoch_s(doc.get("t0")), epoch_s(doc.get("start")), epoch_s(doc.get("end"))
     origin = t0 if t0 is not None else (start or 0.0)
     label = "seconds since the fault was injected (t0)" if t0 is not None else "seconds since the run started"
@@ -115,6 +119,9 @@ def build_charts(doc: dict, probes: list[dict], load: Load | None) -> list[chart
     if detection := doc.get("detection"):
         drawn.append(charts.incident([(e["event"], e["after_t0_s"]) for e in detection["timeline"]],
                                      detection.get("resolution_s")))
+    if vitals is not None:
+        drawn.append(charts.vitals_lcp([(r["at_s"] - origin, r.get("lcp_ms"), bool(r.get("ok"))) for r in vitals],
+                                       faults, label))
     return drawn
 
 
@@ -231,8 +238,10 @@ def write_html(run_dir: str | Path, doc: dict, inputs=None) -> str:
     if inputs is None:
         probes, run = read_jsonl(run_dir / PROBES_FILE), read_json(run_dir / RUN_FILE, required=False) or {}
         journal, load = read_json(run_dir / JOURNAL_FILE, required=False), read_load(run_dir)
+        vitals = read_vitals(run_dir / VITALS_FILE)
     else:
         probes, run, journal, load = list(inputs.probes), inputs.run, inputs.journal, load_of(inputs.samples)
+        vitals = inputs.vitals
     context = {"hypothesis": hypothesis(run_dir), "environment": environment(run_dir, run),
                "activities": activities(journal, doc.get("t0"))}
-    return render(doc, build_charts(doc, probes, load), context)
+    return render(doc, build_charts(doc, probes, load, vitals), context)

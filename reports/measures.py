@@ -24,6 +24,7 @@ from reports.recovery import RtoResult
 from reports.samples import percentile_minimum
 from reports.scenario_metrics import FIRST_PROVIDER
 from reports.statistics import CONFIDENCE, clopper_pearson
+from reports.vitals import MIN_LOADS, p75_text
 
 MIN_REQUESTS = 20
 
@@ -210,8 +211,9 @@ def _comparison(f: Findings, c: Criterion) -> Measurement:
 
 # --- figures of one window ----------------------------------------------------------------------------------
 
-def _in_window(measure_window: WindowMeasure) -> Measure:
-    """The measure of a window metric: the criterion's window is placed first (else nothing can be measured)."""
+def _in_window(measure_window: WindowMeasure, needs_load: bool = True) -> Measure:
+    """The measure of a window metric: the criterion's window is placed first (else nothing can be measured);
+    `needs_load`: not judged when a load worker's samples end inside the window (browser page loads do not)."""
     def in_window(f: Findings, c: Criterion) -> Measurement:
         w = f.windows.get(c.window.value)
         if w is None and c.window is Window.spike:
@@ -220,7 +222,7 @@ def _in_window(measure_window: WindowMeasure) -> Measure:
         if w is None or not w.defined:
             return Measurement(None, f"the {c.window.value} window cannot be placed in this run "
                                      f"({'no fault' if f.t0_s is None else 'a fault or the service never recovered'})")
-        if w.load_gap_s is not None:
+        if needs_load and w.load_gap_s is not None:
             return Measurement(None, f"a load worker's samples end at {_clock(w.load_gap_s)} (it sent no final "
                                      f"report: load/workers.json), inside {_span(w)}: the window's figures are "
                                      "incomplete, not judged")
@@ -337,6 +339,53 @@ def _interval(w: WindowStats, m: Metric) -> Measurement:
                                        f"the interval from {_clock(i.worst_p95_start_s)}")
 
 
+def _vitals(w: WindowStats, m: Metric) -> Measurement:
+    """The Core Web Vitals' P75s and page_error_rate (reports.vitals): a P75 needs MIN_LOADS page loads; one that
+    falls on a failed load is no served value and breaks any `<`/`<=` target; the failure rate is a share."""
+    v = w.vitals
+    if v is None:
+        return Measurement(None, "no vitals.jsonl in this run: no browser sampler (extensions.gameday.vitals)")
+    if m is Metric.page_error_rate:
+        if not v.loads:
+            return Measurement(None, f"no page loads in {_span(w)}")
+        why = ", ".join(f"{text} x{n}" for text, n in v.errors[:3])
+        return _share(v.failed, v.loads, v.failed / v.loads, f"{v.failed:,} failed of {v.loads:,} page loads in "
+                                                             f"{_span(w)}" + (f" ({why})" if why else ""))
+    figure = v.vital(m.value)
+    how = f"{p75_text(figure)} in {_span(w)}"
+    if not figure.enough:
+        return Measurement(None, f"only {figure.samples} page loads count for {m.value} in {_span(w)} (< "
+                                 f"{MIN_LOADS} needed for a P75; {v.loads} loads in all, {figure.missing} "
+                                 "successful ones without the vital)")
+    if figure.p75 == float("inf"):
+        return Measurement(None, f"{how}: more than 25 % of them failed, so the P75 is no served value",
+                           lower_bound=float("inf"))
+    return Measurement(figure.p75, how)
+
+
+def _journey(w: WindowStats, m: Metric) -> Measurement:
+    """journey_p95_ms and journey_error_rate (reports.journeys): judged as p95_ms and error_rate are (P95: at least
+    percentile_minimum(95) journeys, never on closed-model load; the rate by its Clopper-Pearson bounds)."""
+    j = w.journeys
+    if j.arrivals == 0:
+        return Measurement(None, f"no critical journeys in {_span(w)} (a flow such as `critical` in the load mix)")
+    what = f"{j.arrivals:,} journeys in {_span(w)}: {j.describe()}"
+    if m is Metric.journey_error_rate:
+        return _share(j.failures, j.arrivals, j.error_rate, f"{j.failures:,} failed of {what}; failed: "
+                                                            f"{j.failures_text()}")
+    if j.arrivals < (need := percentile_minimum(95)):
+        return Measurement(None, f"only {what} (< {need} for a P95)")
+    if w.closed_model:
+        return Measurement(None, f"{_span(w)} overlaps a closed-model load stage: no coordinated-omission "
+                                 "correction, so no journey latency is judged on it; use open-model stages")
+    how = (f"exact nearest-rank P95 of {what}; latency from the arrival's intended start to the end of its last "
+           f"step; {j.failures:,} failed or never started ranked slower than every success ({j.failures_text()})")
+    if j.p95_ms == float("inf"):
+        return Measurement(None, f"{how}: more than 5 % failed, so the P95 is no served latency",
+                           lower_bound=float("inf"))
+    return Measurement(j.p95_ms, how)
+
+
 def _capacity_max(w: WindowStats, m: Metric) -> Measurement:
     if w.capacity_max is None:
         return Measurement(None, f"no capacity samples in {_span(w)}")
@@ -412,11 +461,19 @@ MEASURES: dict[Metric, Measure] = {
     Metric.cache_hit_rate: _in_window(_hit_rate),
     Metric.cache_warmup_s: _warmup,
     Metric.edge_hit_rate: _in_window(_hit_rate),
+    Metric.ttfb_p75_ms: _in_window(_vitals, needs_load=False),
+    Metric.fcp_p75_ms: _in_window(_vitals, needs_load=False),
+    Metric.lcp_p75_ms: _in_window(_vitals, needs_load=False),
+    Metric.cls_p75: _in_window(_vitals, needs_load=False),
+    Metric.inp_p75_ms: _in_window(_vitals, needs_load=False),
+    Metric.page_error_rate: _in_window(_vitals, needs_load=False),
     Metric.deploy_detect_s: _deployment,
     Metric.deploy_restore_s: _deployment,
     Metric.ai_p95_ms: _in_window(_ai),
     Metric.ai_error_rate: _in_window(_ai),
     Metric.ai_fallback_share: _in_window(_ai),
+    Metric.journey_p95_ms: _in_window(_journey),
+    Metric.journey_error_rate: _in_window(_journey),
     Metric.interval_p95_ms: _in_window(_interval),
     Metric.interval_error_rate: _in_window(_interval),
     Metric.latency_shift_ms: _comparison,

@@ -11,10 +11,13 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from reports import vitals_comparison
+from reports.formatting import TEMPLATES
 from reports.statistics import CONFIDENCE, compare_error_series, compare_latency
 
-__all__ = ["window_of", "compare_releases", "markdown", "RESOLUTION_MS"]
+__all__ = ["window_of", "compare_releases", "markdown", "html", "RESOLUTION_MS"]
 
 #: Latencies are stored as float32 milliseconds: a shift within this is no shift (rounding, not a release).
 RESOLUTION_MS = 0.01
@@ -94,4 +97,16 @@ def markdown(result: dict) -> str:
         rows.append(f"| {name} | {side['run_id']} | {side['requests']} | {median} | {p95} | {rate} |")
     rows += ["", f"Error rate NEW - BASE: between {_pct(err['difference_lower'])} and {_pct(err['difference_upper'])} "
                  f"(one-sided {level} bounds; bursts of errors allowed for)."]
+    if result.get("vitals"):  # both runs had the browser sampler (reports.vitals_comparison)
+        rows += ["", vitals_comparison.markdown(result["vitals"]).rstrip("\n")]
+    elif result.get("vitals_missing"):
+        rows += ["", f"Core Web Vitals not compared: {result['vitals_missing']}."]
     return "\n".join(rows) + "\n"
+
+
+def html(result: dict) -> str:
+    """The comparison as a self-contained HTML page (inline CSS, no external asset)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
+                      lstrip_blocks=True, autoescape=select_autoescape(enabled_extensions=("html.j2",)))
+    env.filters.update(ms=_ms, pct=_pct, value=vitals_comparison.value_text, improvement=vitals_comparison.pct_text)
+    return env.get_template("comparison.html.j2").render(r=result)

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from reports.certify import Certification, Verdict
 from reports.findings import WINDOWS, Findings, iso_utc
 from reports.formatting import TEMPLATES, in_unit, md_cell, show, target_in_unit
+from reports.vitals import MIN_LOADS, QUANTILE, VITALS
 
 SCHEMA = "gameday-summary/1"
 DIGITS = {"s": 3, "ms": 3, "ratio": 6, "count": 0}
@@ -40,6 +41,9 @@ def _window(w) -> dict:
             "ai_requests": w.ai.requests, "ai_errors": w.ai.errors, "ai_error_rate": _num(w.ai.error_rate, 6),
             "ai_p95_ms": _num(w.ai.p95_ms), "ai_answers": w.ai.answers,
             "ai_fallback_share": _num(w.ai.fallback_share, 6), "ai_providers": dict(w.ai.providers),
+            "journeys": w.journeys.arrivals, "journey_failed": w.journeys.failed,
+            "journey_dropped": w.journeys.dropped, "journey_error_rate": _num(w.journeys.error_rate, 6),
+            "journey_p95_ms": _num(w.journeys.p95_ms), "journey_flows": w.journeys.describe(),
             "interval_s": w.intervals.window_s, "intervals": w.intervals.windows,
             "interval_p95_ms": _num(w.intervals.worst_p95_ms),
             "interval_error_rate": _num(w.intervals.worst_error_rate, 6),
@@ -119,6 +123,28 @@ def _scaling(findings: Findings) -> dict | None:
             "scale_in_lag_s": _num(s.scale_in.value_s), "scale_in_lower_bound_s": _num(s.scale_in.lower_bound_s),
             "resolution_s": _num(s.resolution_s), "evidence": s.evidence, "scale_out_evidence": s.scale_out.evidence,
             "scale_in_evidence": s.scale_in.evidence}
+
+
+def _vitals(findings: Findings) -> dict | None:
+    """Core Web Vitals per window (reports.vitals; null when the run has no vitals.jsonl): page loads, failed
+    loads, the failure rate and each vital's P75 with its sample count; a P75 that falls on a failed load is
+    null and listed in `p75_on_failed_load`."""
+    windows = {name: w for name in WINDOWS if (w := findings.windows.get(name)) is not None and w.vitals is not None}
+    if not windows:
+        return None
+    out = {}
+    for name, w in windows.items():
+        v = w.vitals
+        row = {"start": iso_utc(w.start_s), "end": iso_utc(w.end_s), "loads": v.loads, "failed": v.failed,
+               "page_error_rate": _num(v.page_error_rate, 6)}
+        figures = [v.vital(metric) for metric in VITALS]
+        row.update({f.metric: _num(f.p75, 4) for f in figures})
+        row["samples"] = {f.metric: f.samples for f in figures}
+        row["missing"] = {f.metric: f.missing for f in figures}
+        row["p75_on_failed_load"] = [f.metric for f in figures if f.p75 is not None and math.isinf(f.p75)]
+        row["errors"] = dict(v.errors)
+        out[name] = row
+    return {"quantile": QUANTILE, "minimum_loads": MIN_LOADS, "windows": out}
 
 
 def _rto_detail(r, t0_s: float | None) -> dict | None:
@@ -212,6 +238,7 @@ def summary(findings: Findings, certification: Certification, meta: dict) -> dic
         **_scenario(findings),
         "scaling": _scaling(findings),
         "detection": _detection(findings),
+        "vitals": _vitals(findings),
         "writer_region": findings.writer_region,
         "journal": {**asdict(findings.journal), "failed_activities": list(findings.journal.failed_activities),
                     "failed_rollbacks": list(findings.journal.failed_rollbacks), "ok": findings.journal.ok},

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from gameday.base.errors import InvalidInput
 from gameday.base.ledger import read_entries
 from reports.findings import RunInputs
+from reports.journeys import read_journeys
 from reports.sample_files import read_samples
+from reports.vitals import FIELDS as VITAL_FIELDS
 
 RUN_FILE = "run.json"
 EXPERIMENT_FILE = "experiment.yaml"
@@ -21,6 +24,7 @@ REMEDIATIONS_FILE = "remediations.jsonl"
 ALARMS_FILE = "alarms.json"
 WORKERS_FILE = Path("load") / "workers.json"  # the Locust master's account of its workers (scenarios/locustfile)
 LOAD_PROFILE_FILE = Path("load") / "profile.json"
+VITALS_FILE = "vitals.jsonl"   # one page load of the browser sampler per line (probes.browser_vitals)
 HINT = "is this a run directory written by `gameday run`? It holds run.json, experiment.yaml, probes.jsonl, ..."
 
 
@@ -102,6 +106,10 @@ def read_run(run_dir: str | Path) -> RunInputs:
             samples = read_samples(samples_dir)
         except (ValueError, KeyError, OSError) as exc:
             raise _invalid(samples_dir, f"unreadable load samples: {exc}") from exc
+    try:
+        journeys = read_journeys(samples_dir) if samples_dir.is_dir() else None
+    except (ValueError, KeyError, OSError) as exc:
+        raise _invalid(samples_dir, f"unreadable journey records: {exc}") from exc
     surviving = read_json(run_dir / SURVIVING_FILE, required=False)
     seqs = None
     if surviving is not None:
@@ -115,7 +123,9 @@ def read_run(run_dir: str | Path) -> RunInputs:
                      remediations=tuple(read_jsonl(run_dir / REMEDIATIONS_FILE)),
                      load_profile=read_json(run_dir / LOAD_PROFILE_FILE, required=False),
                      alarms=_alarms(run_dir / ALARMS_FILE),
-                     load_workers=(read_json(run_dir / WORKERS_FILE, required=False) or {}).get("workers"))
+                     load_workers=(read_json(run_dir / WORKERS_FILE, required=False) or {}).get("workers"),
+                     journeys=journeys,
+                     vitals=read_vitals(run_dir / VITALS_FILE))
 
 
 def _alarms(path: Path) -> dict | None:
@@ -127,3 +137,22 @@ def _alarms(path: Path) -> dict | None:
             or not all(isinstance(c, dict) and {"alarm", "to", "at_s"} <= c.keys() for c in record["changes"]):
         raise _invalid(path, "`alarms` must be a mapping and `changes` a list of {alarm, to, at_s}")
     return record
+
+
+def read_vitals(path: Path) -> tuple[dict, ...] | None:
+    """vitals.jsonl (None when the run has none), each page load checked for what reports.vitals reads."""
+    if not path.is_file():
+        return None
+    records = read_jsonl(path)
+    for number, r in enumerate(records, start=1):
+        at, ok = r.get("at_s"), r.get("ok")
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at):
+            raise _invalid(path, f"record {number}: `at_s` must be epoch seconds, not {at!r}")
+        if not isinstance(ok, bool):
+            raise _invalid(path, f"record {number}: `ok` must be true or false, not {ok!r}")
+        for name in (*VITAL_FIELDS, "load_ms"):
+            value = r.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value < 0):
+                raise _invalid(path, f"record {number}: `{name}` must be a number >= 0 or null, not {value!r}")
+    return tuple(records)

@@ -23,15 +23,15 @@ from locust.util.timespan import parse_timespan
 
 from gameday.base import run_clock
 from scenarios.arrival import run_arrivals
-from scenarios.journeys import JOURNEYS, REQUEST_NAMES, Chooser, set_edge_url
+from scenarios.journeys import FLOW_STEPS, FLOWS, JOURNEYS, REQUEST_NAMES, Chooser, run_flow, set_edge_url
 from scenarios.profiles import Profile, Stage, load_profile, rate_at, stage_at, tick, with_common_options
-from scenarios.recorder import FileSink, SampleRecorder
+from scenarios.recorder import JOURNEY_PREFIX, FileSink, JourneyRecorder, SampleRecorder, chunk_rows
 
 LOCAL_FLUSH_S = 1.0
 DRAIN_S = 10.0  # how long a stopped master waits for its workers' final reports
 WORKERS_FILE = "workers.json"  # beside the samples: each worker's last report, and whether its final one came
 PROFILE_OVER_POLL_S = 0.1
-_state: dict = {"recorder": None, "started_at": None}
+_state: dict = {"recorder": None, "journeys": None, "started_at": None}
 
 
 @events.init_command_line_parser.add_listener
@@ -103,6 +103,7 @@ def _pick(profile: Profile, rng: random.Random, stage: Stage | None = None) -> s
 @events.test_start.add_listener
 def _started(environment, **_kwargs) -> None:
     _state["started_at"] = run_clock.now()
+    _state["cpu_at_start"] = time.process_time()  # the master's cost is counted from here (imports excluded)
 
 
 @events.init.add_listener
@@ -117,16 +118,23 @@ def _install_recorder(environment, **_kwargs) -> None:
     if isinstance(runner, MasterRunner):  # workers ship their chunks with each stats report
         reported: dict[str, float] = {}
         last_report_s: dict[str, float] = {}  # on the run's clock: where a worker's samples end
+        shipped_total = {"bytes": 0, "samples": 0}  # the master's own cost, in load/workers.json
 
         def on_worker_report(client_id, data, **_kw):
             if client_id not in runner.clients:  # a stray worker of another master on this port: not ours
                 data.pop("gameday_samples", None)
+                data.pop("gameday_journeys", None)
                 return
             reported[client_id] = time.monotonic()
             last_report_s[client_id] = run_clock.now()
             shipped = data.pop("gameday_samples", None)
             if shipped:
                 FileSink(samples_dir, shipped["meta"]["stem"]).write(shipped["chunks"], shipped["meta"])
+                shipped_total["bytes"] += sum(len(c) for c in shipped["chunks"]) + len(json.dumps(shipped["meta"]))
+                shipped_total["samples"] += sum(chunk_rows(c) for c in shipped["chunks"])
+            flows = data.pop("gameday_journeys", None)
+            if flows:
+                FileSink(samples_dir, flows["meta"]["stem"], JOURNEY_PREFIX).write(flows["chunks"], flows["meta"])
 
         locust_quit, drained = runner.quit, []
 
@@ -149,7 +157,9 @@ def _install_recorder(environment, **_kwargs) -> None:
                 print(f"gameday: no final report from worker(s) {', '.join(late)} within {DRAIN_S:g} s: their "
                       "last samples are missing", file=sys.stderr, flush=True)
             (samples_dir.parent / WORKERS_FILE).write_text(json.dumps({"workers": {
-                c: {"last_report_s": last_report_s.get(c), "final_report": c not in late} for c in clients}}))
+                c: {"last_report_s": last_report_s.get(c), "final_report": c not in late} for c in clients},
+                "master": {"cpu_s": time.process_time() - _state.get("cpu_at_start", 0.0),
+                           "shipped_bytes": shipped_total["bytes"], "shipped_samples": shipped_total["samples"]}}))
             locust_quit()
 
         runner.quit = quit_after_final_reports
@@ -157,16 +167,22 @@ def _install_recorder(environment, **_kwargs) -> None:
         return
     recorder = _state["recorder"] = SampleRecorder()
     events.request.add_listener(recorder.on_request)
+    journeys = _state["journeys"] = JourneyRecorder(FLOW_STEPS)  # whole flows, in files of their own
     if isinstance(runner, WorkerRunner):
         def on_report(client_id, data, **_kw):
             data["gameday_samples"] = {"meta": recorder.meta(), "chunks": recorder.take()}
+            if journeys.names:
+                data["gameday_journeys"] = {"meta": journeys.meta(), "chunks": journeys.take()}
         events.report_to_master.add_listener(on_report)
         return
     sink = FileSink(samples_dir, recorder.stem)
+    journey_sink = FileSink(samples_dir, journeys.stem, JOURNEY_PREFIX)
     print(f"gameday: raw samples -> {samples_dir.resolve()}", flush=True)
 
     def flush(**_kw):
         sink.write(recorder.take(), recorder.meta())
+        if journeys.names:
+            journey_sink.write(journeys.take(), journeys.meta())
 
     def flush_every_second():
         while True:
@@ -202,7 +218,11 @@ class LoadUser(FastHttpUser):
             gevent.sleep(PROFILE_OVER_POLL_S)
             return
         if not stage.is_open:
-            JOURNEYS[_pick(self.profile, self.rng, stage)](self.client, self.rng, {})
+            name = _pick(self.profile, self.rng, stage)
+            if name in FLOWS:
+                self._flow(name, None)
+            else:
+                JOURNEYS[name](self.client, self.rng, {})
             return
         started = _state["started_at"] or run_clock.now()
         run_arrivals(self._rate, self._fire, self._drop, started_at=started, clock=run_clock.now,
@@ -214,11 +234,27 @@ class LoadUser(FastHttpUser):
         return None if rate is None else rate / self.share
 
     def _fire(self, t_intended: float) -> None:
-        JOURNEYS[_pick(self.profile, self.rng)](self.client, self.rng, {"t_intended": t_intended})
+        name = _pick(self.profile, self.rng)
+        if name in FLOWS:  # the one branch a single-request arrival pays for flows
+            self._flow(name, t_intended)
+            return
+        JOURNEYS[name](self.client, self.rng, {"t_intended": t_intended})
+
+    def _flow(self, name: str, t_intended: float | None) -> None:
+        """A flow's steps, each sampled as a request, and the flow timed whole from its intended start (closed
+        model: its start) to the end of its last step sent. One cut in flight by the load's end (Locust kills
+        it) is not recorded, as a request cut in flight is not."""
+        start = run_clock.now() if t_intended is None else t_intended
+        sent, ok = run_flow(FLOWS[name], self.client, self.rng, {} if t_intended is None else {"t_intended": start})
+        if _state["journeys"] is not None:
+            _state["journeys"].record_journey(name, start, run_clock.now(), sent, ok)
 
     def _drop(self, t_intended: float) -> None:
         if _state["recorder"] is not None:
-            _state["recorder"].record_dropped(t_intended, REQUEST_NAMES[_pick(self.profile, self.rng)])
+            name = _pick(self.profile, self.rng)
+            _state["recorder"].record_dropped(t_intended, REQUEST_NAMES[name])
+            if name in FLOWS:  # a dropped arrival of a flow is a dropped journey
+                _state["journeys"].record_dropped(t_intended, name)
 
 
 class ProfileShape(LoadTestShape):

@@ -14,10 +14,12 @@ from gameday.base.errors import InvalidInput
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
-Journey = Literal["health", "item", "write", "ai", "static", "index"]
-JOURNEYS: tuple[str, ...] = ("health", "item", "write", "ai", "static", "index")
-# Endpoints still being built (ai, static, index) weigh 0 until a profile turns them on.
-DEFAULT_MIX: dict[str, float] = {"health": 1, "item": 8, "write": 1, "ai": 0, "static": 0, "index": 0}
+Journey = Literal["health", "item", "write", "ai", "static", "index", "critical"]
+JOURNEYS: tuple[str, ...] = ("health", "item", "write", "ai", "static", "index", "critical")
+# Endpoints still being built (ai, static, index) weigh 0 until a profile turns them on; so does `critical`, the
+# flow index -> item -> write -> ai (scenarios/journeys.py FLOWS), timed end to end as one journey.
+DEFAULT_MIX: dict[str, float] = {"health": 1, "item": 8, "write": 1, "ai": 0, "static": 0, "index": 0,
+                                 "critical": 0}
 
 
 class Frozen(BaseModel):

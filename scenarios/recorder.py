@@ -7,6 +7,10 @@ Flags: bit 0 ok, bit 1 dropped (open model: never sent), bits 2-3 X-Cache, any c
 3 other), bits 4-7 X-Region (0 none, else index+1 into the regions table).
 AI answers are recorded under a per-provider request name, `POST /ai [<X-AI-Provider>]` (bedrock, google,
 meta or cache), so the provider lives in the names table and the sample stays 16 bytes.
+Flows (scenarios/journeys.py FLOWS) are also recorded whole by a JourneyRecorder into their own files,
+`journeys-<stem>.bin/.json` (format gameday-journeys/1), never into the request samples: same chunk layout, one row
+a journey: t_s its arrival's intended start, latency_ms to the end of its last step, status = steps sent, name =
+the flow, flags ok / dropped.
 No locust import here: the locustfile wires `on_request` to `events.request`.
 """
 
@@ -33,6 +37,11 @@ MAX_REGIONS = 15
 CHUNK_ROWS = 8192
 AI_PROVIDER_HEADER = "x-ai-provider"
 MAX_PROVIDER_CHARS = 32
+
+
+def chunk_rows(chunk: bytes) -> int:
+    """Pure: the number of samples in a sealed chunk (its leading uint64)."""
+    return struct.unpack_from("<Q", chunk)[0]
 
 
 def ai_request_name(name: str, provider: str | None) -> str:
@@ -78,12 +87,12 @@ class SampleBuffer:
 
 
 class FileSink:
-    """Appends chunks to `<dir>/samples-<stem>.bin` and keeps `<stem>.json` (format, tables) beside it."""
+    """Appends chunks to `<dir>/<prefix>-<stem>.bin` and keeps `<prefix>-<stem>.json` (format, tables) beside it."""
 
-    def __init__(self, directory: Path, stem: str):
+    def __init__(self, directory: Path, stem: str, prefix: str = "samples"):
         directory.mkdir(parents=True, exist_ok=True)
-        self.data_path = directory / f"samples-{stem}.bin"
-        self.meta_path = directory / f"samples-{stem}.json"
+        self.data_path = directory / f"{prefix}-{stem}.bin"
+        self.meta_path = directory / f"{prefix}-{stem}.json"
 
     def write(self, chunks: list[bytes], meta: dict) -> None:
         if chunks:
@@ -160,3 +169,23 @@ class SampleRecorder:
     def meta(self) -> dict:
         return {"format": FORMAT, "columns": [[name, dtype] for name, _, dtype in COLUMNS],
                 "names": list(self.names), "regions": list(self.regions), "stem": self.stem}
+
+
+JOURNEY_FORMAT = "gameday-journeys/1"
+JOURNEY_PREFIX = "journeys"
+
+
+class JourneyRecorder(SampleRecorder):
+    """Whole flows, one row each, apart from the request samples (so no request figure counts them twice);
+    `steps` (flow -> its request names) goes into the meta for the report's evidence."""
+
+    def __init__(self, steps: dict[str, tuple[str, ...]], capacity: int = CHUNK_ROWS):
+        super().__init__(capacity)
+        self.steps = {name: list(names) for name, names in steps.items()}
+
+    def record_journey(self, name: str, t_intended: float, ended: float, steps_sent: int, ok: bool) -> None:
+        """One flow that started: latency from its intended start to the end of its last step sent."""
+        self._add(t_intended, (ended - t_intended) * 1000.0, steps_sent, self._name_id(name), OK if ok else 0)
+
+    def meta(self) -> dict:
+        return {**super().meta(), "format": JOURNEY_FORMAT, "steps": self.steps}

@@ -46,11 +46,19 @@ class Metric(StrEnum):
     cache_hit_rate = "cache_hit_rate"
     cache_warmup_s = "cache_warmup_s"
     edge_hit_rate = "edge_hit_rate"
+    ttfb_p75_ms = "ttfb_p75_ms"        # Core Web Vitals of the browser sampler's page loads (reports.vitals)
+    fcp_p75_ms = "fcp_p75_ms"
+    lcp_p75_ms = "lcp_p75_ms"
+    cls_p75 = "cls_p75"                # a unitless layout-shift score, reported like a ratio
+    inp_p75_ms = "inp_p75_ms"
+    page_error_rate = "page_error_rate"
     deploy_detect_s = "deploy_detect_s"
     deploy_restore_s = "deploy_restore_s"
     ai_p95_ms = "ai_p95_ms"
     ai_error_rate = "ai_error_rate"
     ai_fallback_share = "ai_fallback_share"
+    journey_p95_ms = "journey_p95_ms"          # critical journeys (flows) timed end to end (reports.journeys)
+    journey_error_rate = "journey_error_rate"
     interval_p95_ms = "interval_p95_ms"
     interval_error_rate = "interval_error_rate"
     latency_shift_ms = "latency_shift_ms"
@@ -104,6 +112,16 @@ METRICS: dict[Metric, MetricSpec] = {
                                       "cache recovered -> per-second hit rate first >= 80 % of the baseline's"),
     Metric.edge_hit_rate: MetricSpec("ratio", ANY_WINDOW,
                                      "X-Cache Hit / sent hashed-asset requests (GET /static/[asset]), 0..1"),
+    Metric.ttfb_p75_ms: MetricSpec("ms", ANY_WINDOW, "exact P75 time to first byte of the window's page loads "
+                                                     "(headless Chromium; failed loads ranked above every success)"),
+    Metric.fcp_p75_ms: MetricSpec("ms", ANY_WINDOW, "exact P75 first contentful paint of the window's page loads"),
+    Metric.lcp_p75_ms: MetricSpec("ms", ANY_WINDOW, "exact P75 largest contentful paint of the window's page loads"),
+    Metric.cls_p75: MetricSpec("ratio", ANY_WINDOW, "exact P75 cumulative layout shift (unitless score) of the "
+                                                    "window's page loads"),
+    Metric.inp_p75_ms: MetricSpec("ms", ANY_WINDOW, "exact P75 interaction to next paint of the window's page loads "
+                                                    "that saw an interaction"),
+    Metric.page_error_rate: MetricSpec("ratio", ANY_WINDOW, "failed / all page loads of the browser sampler in the "
+                                                            "window, 0..1"),
     Metric.deploy_detect_s: MetricSpec("s", WHOLE_RUN, "bad version live -> the regression watcher's alarm"),
     Metric.deploy_restore_s: MetricSpec("s", WHOLE_RUN,
                                         "bad version live -> rolled back by the experiment (not the safety net)"),
@@ -111,6 +129,10 @@ METRICS: dict[Metric, MetricSpec] = {
     Metric.ai_error_rate: MetricSpec("ratio", ANY_WINDOW, "failed / sent POST /ai requests in the window, 0..1"),
     Metric.ai_fallback_share: MetricSpec("ratio", ANY_WINDOW,
                                          "successful AI answers not from the first-priority provider, 0..1"),
+    Metric.journey_p95_ms: MetricSpec("ms", ANY_WINDOW, "exact P95 of the window's critical journeys, intended start "
+                                                        "to the end of the last step (failed ones ranked above all)"),
+    Metric.journey_error_rate: MetricSpec("ratio", ANY_WINDOW,
+                                          "critical journeys with a failed step or never started / all, 0..1"),
     Metric.interval_p95_ms: MetricSpec("ms", ANY_WINDOW,
                                        "the worst P95 of the window's 10 s intervals (non-AI load samples)"),
     Metric.interval_error_rate: MetricSpec("ratio", ANY_WINDOW,

@@ -139,6 +139,18 @@ class DetectionSpec(Frozen):
         "baseline)"))
 
 
+class VitalsSpec(Frozen):
+    """The browser sampler: headless Chromium opens the app through the edge at a fixed cadence and records its
+    Core Web Vitals (probes.browser_vitals); judged by the `*_p75_*` vitals criteria."""
+
+    path: str = Field("/index.html", pattern=r"^/", description=(
+        "the page opened, relative to the edge (the local router; on AWS the profile's CloudFront URL)"))
+    interval_s: PositiveFloat = Field(2.0, ge=0.5, description=(
+        "one page load per interval (a fresh browser context each: a new visitor, cold browser cache)"))
+    timeout_s: PositiveFloat = Field(10.0, description="a page load that takes longer is a failed load")
+    interact: bool = Field(True, description="click the page's button after the load (INP needs an interaction)")
+
+
 DETECTION_METRICS = (Metric.time_to_detect_s, Metric.time_to_notify_s, Metric.alarm_cleared_s)
 
 
@@ -188,6 +200,8 @@ class GameDaySpec(Frozen):
     stop_conditions: list[StopCondition] = Field(default_factory=list)
     quick: QuickOverrides = QuickOverrides()
     detection: DetectionSpec = DetectionSpec()
+    vitals: VitalsSpec | None = Field(None, description=(
+        "Core Web Vitals sampled by headless Chromium during the run (None: no browser sampler)"))
     max_fault_s: PositiveFloat | None = Field(None, description=(
         "the longest a fault of this experiment may last; on AWS its expiry schedule undoes it then (default: the "
         "experiment's pauses + 3600 s for the waits of AWS operations; gameday.holds.fault_max_s)"))

@@ -19,6 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
+from gameday.base.errors import InvalidInput
 from gameday.base.models import Frozen
 
 __all__ = ["State", "Statistic", "Comparison", "AlarmSpec", "AlarmFile", "datapoint", "breaches", "evaluate",
@@ -32,7 +33,8 @@ def alarms_file(environment: str) -> Path:
     path = ALARMS_DIR / f"{environment}.yaml"
     if not path.exists():
         valid = ", ".join(sorted(p.stem for p in ALARMS_DIR.glob("*.yaml")))
-        raise ValueError(f"no alarm definitions for environment {environment!r} ({path}); valid: {valid}")
+        raise InvalidInput(f"start of the monitor failed: no alarm definitions for environment {environment!r} "
+                           f"({path}); valid: {valid}", hint="name one of those environments, or add its alarms file")
     return path
 
 

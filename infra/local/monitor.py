@@ -29,7 +29,9 @@ import aiohttp
 import redis.asyncio as aredis
 import yaml
 from aiohttp import web
+from pydantic import ValidationError
 
+from gameday.base.errors import InvalidInput
 from infra.local.alarm_rules import AlarmFile, AlarmSpec, State, datapoint, evaluate
 from infra.local.serving import serve_until_signal
 
@@ -43,7 +45,16 @@ def _log(message: str) -> None:
 
 
 def load_alarms(path: Path) -> AlarmFile:
-    return AlarmFile.model_validate(yaml.safe_load(path.read_text()))
+    """The alarm definitions in `path`; InvalidInput naming the file and the field when they cannot be used."""
+    try:
+        return AlarmFile.model_validate(yaml.safe_load(path.read_text()))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"reading of alarm definitions {path} failed: {exc}",
+                           hint="infra/local/alarms/<environment>.yaml holds them") from None
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"alarm definitions {path} are invalid: {where}",
+                           hint="compare with infra/local/alarms/dev.yaml") from None
 
 
 class Alarm:

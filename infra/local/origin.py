@@ -1,94 +1,32 @@
 """The static-site origin (the S3 bucket stand-in): a small generated site with content-hashed assets.
 
     python -m infra.local.origin --host 127.0.0.1 --port 15430 --region eu-central-1 [--version v1]
+        [--page-variant normal|shift]
 
 Serves `GET|HEAD /index.html` (and `/`), which references the hashed assets, `/static/<name>.<hash>.<ext>`
 (hash = the first 8 hex digits of the body's SHA-256), `GET /health` and `GET /_origin/stats` (requests
 served per path). Unknown paths get 404. Every response carries `X-Origin-Region`. The site depends on
-`--version` only, so origins in different regions serve the same bytes (a replicated bucket).
+`--version` (and the index on `--page-variant`) only, so origins in different regions serve the same bytes (a
+replicated bucket). What the page is (hero image as LCP, a button for INP, the layout-shifting variant):
+`infra.local.site_page`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import sys
 from collections import Counter
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from infra.local.layout import HOST
 from infra.local.serving import serve_until_signal
+from infra.local.site_page import ASSET_SPECS, VARIANTS, Asset, Site, build_site
+
+__all__ = ["ASSET_SPECS", "REGION_HEADER", "Asset", "Origin", "Site", "build_app", "build_site", "main"]
 
 REGION_HEADER = "X-Origin-Region"
-HASH_HEX_DIGITS = 8
-# (stem, extension, content type, approximate size in bytes): a handful of assets of realistic size
-ASSET_SPECS = (
-    ("app", "js", "application/javascript", 24_000),
-    ("vendor", "js", "application/javascript", 64_000),
-    ("style", "css", "text/css", 12_000),
-    ("logo", "svg", "image/svg+xml", 3_000),
-)
-
-
-@dataclass(frozen=True)
-class Asset:
-    """One object of the site."""
-
-    path: str
-    body: bytes
-    content_type: str
-
-    @property
-    def etag(self) -> str:
-        return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
-
-
-@dataclass(frozen=True)
-class Site:
-    """The generated site: `index.html` plus the hashed assets it references, by path."""
-
-    version: str
-    index: Asset
-    assets: dict[str, Asset]
-
-
-def _filler(stem: str, ext: str, version: str, size: int) -> bytes:
-    """Deterministic, plausible-looking content of about `size` bytes."""
-    lines = [f"/* {stem}.{ext} - site version {version} */"]
-    i = 0
-    while sum(len(line) + 1 for line in lines) < size:
-        if ext == "js":
-            lines.append(f"export function {stem}_{i}(x) {{ return (x * {i + 7}) % {i + 13} + '{version}'.length; }}")
-        elif ext == "css":
-            color = i * 2654435761 % 0xFFFFFF
-            lines.append(f".{stem}-{i} {{ margin: {i % 17}px; padding: {i % 5}px {i % 9}px; color: #{color:06x}; }}")
-        else:
-            lines.append(f'<circle cx="{i % 64}" cy="{i * 7 % 64}" r="{i % 5 + 1}" data-v="{version}"/>')
-        i += 1
-    if ext == "svg":
-        lines = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">', *lines[1:], "</svg>"]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def build_site(version: str) -> Site:
-    """The site for `version`; the same version gives the same bytes and names everywhere."""
-    assets: dict[str, Asset] = {}
-    for stem, ext, content_type, size in ASSET_SPECS:
-        body = _filler(stem, ext, version, size)
-        digest = hashlib.sha256(body).hexdigest()[:HASH_HEX_DIGITS]
-        path = f"/static/{stem}.{digest}.{ext}"
-        assets[path] = Asset(path, body, content_type)
-    links = "\n".join(f'    <link rel="stylesheet" href="{p}">' for p in assets if p.endswith(".css"))
-    scripts = "\n".join(f'    <script type="module" src="{p}"></script>' for p in assets if p.endswith(".js"))
-    images = "\n".join(f'    <img src="{p}" alt="logo">' for p in assets if p.endswith(".svg"))
-    html = (f"<!doctype html>\n<html lang=\"en\">\n  <head>\n    <meta charset=\"utf-8\">\n"
-            f"    <title>GameDay reference site {version}</title>\n{links}\n  </head>\n  <body>\n{images}\n"
-            f"    <main id=\"app\" data-version=\"{version}\"></main>\n{scripts}\n  </body>\n</html>\n")
-    index = Asset("/index.html", html.encode(), "text/html; charset=utf-8")
-    return Site(version, index, assets)
 
 
 class Origin:
@@ -138,6 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--region", required=True, help="the region this origin stands in for (X-Origin-Region)")
     p.add_argument("--version", default="v1", help="site version: changes the content and so the asset hashes")
+    p.add_argument("--page-variant", choices=VARIANTS, default="normal",
+                   help="the page's default variant: 'shift' adds a late banner that shifts the layout (CLS ~0.2); "
+                        "a page URL's ?variant=shift|normal overrides it in the browser")
     args = p.parse_args(argv)
     if not args.region.strip() or not args.version.strip():
         p.error("--region and --version must not be empty")
@@ -145,9 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    origin = Origin(args.region, build_site(args.version))
+    origin = Origin(args.region, build_site(args.version, args.page_variant))
     await serve_until_signal(build_app(origin), args.host, args.port, on_listening=lambda: print(
-        f"origin: {args.region} serving site {args.version} ({len(origin.site.assets)} assets) on "
+        f"origin: {args.region} serving site {args.version} ({args.page_variant} page, {len(origin.site.assets)} "
+        f"assets) on "
         f"http://{args.host}:{args.port}", file=sys.stderr, flush=True))
 
 

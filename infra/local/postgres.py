@@ -1,21 +1,22 @@
-"""PostgreSQL for the local stack: find the binaries, a non-root OS user, a primary and a streaming standby."""
+"""PostgreSQL for the local stack: its binaries, a non-root OS user, a primary and a streaming standby."""
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psycopg
 
 from gameday.base.errors import StackError
+from infra.local.binaries import find_postgres, postgres_account
 from infra.local.layout import HOST
-from infra.local.processes import children_of, state_of
+from infra.local.processes import children_of, naming_or_inside, state_of
 
 DB_NAME = "gameday"
 DB_USER = "postgres"
@@ -62,37 +63,19 @@ CREATE TABLE IF NOT EXISTS canary_writes (
 );
 """
 
-INSTALL_HINT = "install PostgreSQL (Debian: apt-get install -y postgresql) or run `make gameday`, which does"
-
-
 def find_bindir() -> Path:
-    """The directory holding `postgres`, `initdb` and `pg_basebackup`: PATH, pg_config, then Debian's folders."""
-    candidates: list[Path] = []
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(Path(on_path).resolve().parent)
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
-            candidates.append(Path(out.stdout.strip()))
-        except (OSError, subprocess.SubprocessError):
-            pass
-    versioned = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True)
-    candidates += [Path(p) for p in versioned]
-    candidates += [Path("/usr/local/pgsql/bin"), Path("/opt/homebrew/bin"), Path("/usr/local/bin")]
-    for directory in candidates:
-        if all((directory / tool).exists() for tool in ("postgres", "initdb", "pg_basebackup")):
-            return directory
-    raise StackError("finding the PostgreSQL server binaries (postgres, initdb, pg_basebackup) failed: "
-                     "none on PATH, pg_config --bindir or /usr/lib/postgresql/*/bin", hint=INSTALL_HINT)
+    """The directory holding `postgres`, `initdb` and `pg_basebackup`: PATH, pg_config, Debian's and Homebrew's
+    folders (infra/local/binaries.py)."""
+    return find_postgres().bindir
 
 
 def os_user() -> tuple[int, int] | None:
-    """(uid, gid) to run Postgres as: None when we are not root; else `postgres`, created as a fallback user."""
-    if os.geteuid() != 0:
+    """(uid, gid) to run Postgres as: None when we are not root (macOS: always the engineer's own user); as root on
+    Linux `postgres`, or a system user created as a fallback."""
+    account = postgres_account(sys.platform, os.geteuid())
+    if account is None:
         return None
-    for name in ("postgres", OS_USER_FALLBACK):
+    for name in (account, OS_USER_FALLBACK):
         try:
             entry = pwd.getpwnam(name)
             return entry.pw_uid, entry.pw_gid
@@ -145,21 +128,7 @@ def kill_users_of(datadir: Path, timeout_s: float = 5.0) -> list[int]:
     or that lives in it (every Postgres process works in its data directory: a checkpointer orphaned by a killed
     postmaster would otherwise write its stats file into the directory being replaced). Only this stack's own
     processes name or live in its data directories. Returns their PIDs once they are gone."""
-    needle = str(datadir).encode()
-    home = (str(datadir), f"{datadir} (deleted)")
-    victims = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "cmdline").read_bytes().split(b"\0"):
-                victims.append(int(entry.name))
-                continue
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd in home or cwd.startswith(f"{datadir}/"):
-            victims.append(int(entry.name))
+    victims = naming_or_inside(datadir)
     for pid in victims:
         for child in children_of(pid):
             _kill(child)

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from gameday.base.errors import StackError
+from infra.local.binaries import find_redis
 from infra.local.layout import HOST
 
 
 def find_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    for candidate in ("/usr/bin/redis-server", "/usr/local/bin/redis-server", "/opt/homebrew/bin/redis-server"):
-        if Path(candidate).exists():
-            return candidate
-    raise StackError("finding redis-server failed: not on PATH",
-                     hint="install Redis (Debian: apt-get install -y redis-server) or run `make gameday`, which does")
+    """`redis-server` on PATH, in Debian's or Homebrew's folders (infra/local/binaries.py)."""
+    return str(find_redis())
 
 
 def server_argv(binary: str, port: int, workdir: Path) -> list[str]:

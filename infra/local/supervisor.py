@@ -35,7 +35,7 @@ from infra.local.layout import (
     provider_link,
     router_link,
 )
-from infra.local.processes import ProcessRef, spawn, start_ticks_of, stop, tagged_with
+from infra.local.processes import ProcessRef, cmdline_of, spawn, start_ticks_of, stop, tagged_with
 from infra.local.scaling import policy_for
 from infra.local.stack_status import stack_status
 from infra.local.waiting import http_json, port_accepts, port_is_free, wait_until
@@ -342,11 +342,8 @@ class LocalStack:
         ticks = start_ticks_of(pid)
         if ticks is None:
             return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return None
-        return ProcessRef(pid, ticks) if str(datadir).encode() in cmdline else None
+        cmdline = cmdline_of(pid)
+        return ProcessRef(pid, ticks) if cmdline is not None and str(datadir) in cmdline else None
 
     # ---- status -----------------------------------------------------------------------------------------------
     def status(self) -> dict:

@@ -1,7 +1,9 @@
 """The live console in headless Chromium (Playwright driving the system Chromium) during a real `gameday run --ui`
 on the local stack: its values change while the run goes on; a viewer without the token gets a read-only page and
 its HALT is refused; HALT with the token aborts the run with exit 3, records who halted it, and leaves the stack
-restored (ledger empty, every link enabled, the writer in the primary region)."""
+restored (ledger empty, every link enabled, the writer in the primary region). Meanwhile the console shows the
+criteria's running values (provisional, from the health probes) and links the Locust web UI of the running load,
+which answers; Locust, run with its web UI, still stops with the run and leaves its raw samples and files."""
 
 from __future__ import annotations
 
@@ -13,10 +15,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_run import EXPERIMENTS, ROOT, _assert_restored, _ledger, _wait_injected
-from tests.support import run_argv, run_env, running_stack
+from tests.integration.test_run import ROOT, _assert_restored, _ledger, _wait_injected
+from tests.support import partition_experiment, run_argv, run_env, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LOCUST_UI = "Locust web UI of the running load"
+CRITERIA = ["p50_ms < 5000 in baseline", "p95_ms < 5000 in after", "rto_read_s <= 900"]
+
+
+def _with_load_and_criteria(doc: dict) -> None:
+    gd = doc["extensions"][0]
+    gd["load"] = {"profile": "failover", "rate_per_s": 10}
+    gd["windows"]["baseline_s"] = 4  # ~40 health probes: enough for a P50 (20)
+    gd["criteria"] = gd["criteria"] + CRITERIA
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +63,9 @@ def test_the_console_follows_a_live_run_and_only_the_token_can_halt_it(target, t
 
     out = tmp_path / "run"
     since = len(_ledger(target))
-    proc = subprocess.Popen(run_argv(target, EXPERIMENTS / "hold-partition.yaml", out, "--ui"), cwd=ROOT,
+    experiment = tmp_path / "console-partition.yaml"
+    partition_experiment(experiment, hold_s=60, edit=_with_load_and_criteria)
+    proc = subprocess.Popen(run_argv(target, experiment, out, "--ui"), cwd=ROOT,
                             env=run_env(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         plain, with_token = _console_urls(proc)
@@ -73,6 +87,23 @@ def test_the_console_follows_a_live_run_and_only_the_token_can_halt_it(target, t
             page.wait_for_function("document.querySelectorAll('#faults tr').length >= 2")  # the partition, open
             assert "region_outage" in page.locator("#faults").inner_text()
             assert page.locator("#timeline polyline").count() == 3  # P50, P95, P99 drawn
+
+            state = httpx.get(plain + "state").json()
+            locust_ui = state["links"][LOCUST_UI]
+            assert locust_ui.startswith("http://127.0.0.1:")
+            answer = httpx.get(locust_ui, timeout=10)
+            assert answer.status_code == 200 and "locust" in answer.text.lower()
+            rows = {r["name"]: r for r in state["criteria"]["rows"]}
+            assert rows["p50_ms < 5000 in baseline"]["state"] == "within"
+            assert rows["p50_ms < 5000 in baseline"]["value"] > 0 and rows["p50_ms < 5000 in baseline"]["samples"] >= 20
+            assert rows["p95_ms < 5000 in after"]["state"] == "not yet measurable"
+            assert rows["rto_read_s <= 900"]["state"] == "judged after the run"
+            assert "health probes" in state["criteria"]["source"] and "provisional" in state["criteria"]["source"]
+            page.wait_for_function("document.querySelectorAll('#criteria tr').length >= 5")
+            table = page.locator("#criteria").inner_text()
+            assert "within" in table and "judged after the run" in table and "not yet measurable" in table
+            assert "health probes" in page.locator("#criteria-source").inner_text()
+            assert page.locator(f"#links a[href='{locust_ui}']").count() == 1
             page.fill("#halt-name", "Grace Hopper")
             page.once("dialog", lambda dialog: dialog.accept())
             page.click("#halt-button")
@@ -87,4 +118,7 @@ def test_the_console_follows_a_live_run_and_only_the_token_can_halt_it(target, t
     meta = json.loads((out / "run.json").read_text())
     assert meta["halted_by"]["name"] == "Grace Hopper"
     assert meta["aborted"]["reason"] == "halted from the console by Grace Hopper"
+    # Locust with its web UI still stopped with the run as headless does: its files written, its samples kept
+    assert (out / "load" / "locust.json").is_file()
+    assert any(p.stat().st_size for p in (out / "load").rglob("samples-*.bin"))
     _assert_restored(target)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gameday.base.errors import InvalidInput
 from infra.local.alarm_rules import (
     ALARMS_DIR,
     AlarmFile,
@@ -81,6 +82,16 @@ def test_every_environment_defines_the_same_alarms_mirroring_the_production_plan
 
 
 def test_an_environment_without_alarms_is_named_with_the_valid_ones():
-    with pytest.raises(ValueError, match="valid: dev, prod, staging"):
+    with pytest.raises(InvalidInput, match="valid: dev, prod, staging"):
         alarms_file("qa")
     assert ALARMS_DIR.name == "alarms"
+
+
+def test_a_malformed_alarm_file_is_refused_naming_the_file_and_the_field(tmp_path):
+    path = tmp_path / "qa.yaml"
+    text = alarms_file("dev").read_text().replace("period_s:", "period_seconds:", 1)
+    path.write_text(text)
+    with pytest.raises(InvalidInput, match=r"qa\.yaml are invalid: alarms\.0\.period"):
+        load_alarms(path)
+    with pytest.raises(InvalidInput, match="reading of alarm definitions"):
+        load_alarms(tmp_path / "missing.yaml")

@@ -10,8 +10,8 @@ from gameday.base.models import Criterion
 from reports.comparisons import COMPARED
 from reports.measures import MEASURES
 
-# Metrics whose name carries no unit suffix but which are ratios all the same.
-UNSUFFIXED_RATIOS = {Metric.availability, Metric.error_rate_increase}
+# Metrics whose name carries no unit suffix but which are ratios all the same (CLS: a unitless score).
+UNSUFFIXED_RATIOS = {Metric.availability, Metric.error_rate_increase, Metric.cls_p75}
 
 
 def unit_by_name(metric: Metric) -> str:
