@@ -1,6 +1,8 @@
 """A GameDay's improvement requirements: each run's Core Web Vitals against a baseline run of its experiment.
 
-The baseline of a requirement is, first found: `gameday day --baseline RUN_DIR` (a run of that experiment), the
+The baseline of a requirement with `improvement_vs: <label>` is that earlier step's run in this GameDay (blue,
+then green); one that did not run or measured no vitals leaves the requirement INCONCLUSIVE, saying why. With
+`improvement_vs: baseline` it is, first found: `gameday day --baseline RUN_DIR` (a run of that experiment), the
 requirement's `baseline:` run directory, else the history's most recent PASSing run of the same experiment, target
 and mode, outside this GameDay, started before it, whose directory still holds vitals.jsonl. None found: the
 requirement is INCONCLUSIVE ("no baseline run of X in the history"), never PASS. The comparison and the verdict
@@ -39,7 +41,8 @@ def _summary(run_dir: Path) -> dict:
 def explicit_baselines(loaded: LoadedPlan, run_dirs: Sequence[Path]) -> dict[str, Path]:
     """`gameday day --baseline RUN_DIR`: each run directory by its experiment; InvalidInput (exit 2) for one that
     is no run with vitals.jsonl of an improvement requirement's experiment, or a second one of an experiment."""
-    wanted = sorted({r.experiment for r in loaded.plan.requirements if r.is_improvement})
+    wanted = sorted({loaded.step_of(r).experiment.stem for r in loaded.plan.requirements
+                     if r.is_improvement and not r.baseline_step})
     hint = "--baseline names a run directory (with summary.json and vitals.jsonl) of an experiment an improvement " \
            "requirement of the plan names"
     found: dict[str, Path] = {}
@@ -79,10 +82,43 @@ def _run(run_dir: Path) -> dict:
             "vitals": read_vitals(run_dir / VITALS_FILE)}
 
 
-def _one(req: Requirement, loaded: LoadedPlan, step: StepResult | None, day_dir: Path, history: Path, target: str,
-         gameday_id: str, explicit: dict[str, Path]) -> dict:
+def _step_baseline(label: str, step: StepResult | None, day_dir: Path) -> tuple[Path | None, str]:
+    """The run directory of baseline step `label` in this GameDay and how it is named, or None and why."""
+    if step is None or step.run_dir is None:
+        return None, f"the baseline step {label!r} did not run"
+    if step.summary is None:
+        return None, f"the baseline step {label!r} wrote no summary (run {step.run_dir}, exit code {step.exit_code})"
+    if not (day_dir / step.run_dir / VITALS_FILE).is_file():
+        return None, f"the baseline step {label!r} (run {step.run_dir}) has no {VITALS_FILE}: it measured no vitals"
+    return day_dir / step.run_dir, f"step {label} of this GameDay (run {step.run_dir})"
+
+
+def _baseline_dir(req: Requirement, experiment: str, step: StepResult, steps: dict[str, StepResult],
+                  loaded: LoadedPlan, day_dir: Path, history: Path, target: str, gameday_id: str,
+                  explicit: dict[str, Path]) -> tuple[Path | None, str]:
+    """The baseline run directory of an improvement requirement whose NEW run is `step`, and its source (or None
+    and why)."""
+    if req.baseline_step:
+        return _step_baseline(req.baseline_step, steps.get(req.baseline_step), day_dir)
+    if experiment in explicit:
+        return explicit[experiment], "given with --baseline"
+    if (given := loaded.baseline_of(req)) is not None:
+        return given, "given in the plan"
+    row = history_baseline(history, experiment, target, step.quick, gameday_id, step.summary.get("start"))
+    if row is None:
+        mode = "quick" if step.quick else "full"
+        return None, (f"no baseline run of {experiment} in the history (a passing {mode} run on target {target} "
+                      f"with {VITALS_FILE}); give one with `baseline:` in the plan or `gameday day --baseline "
+                      "RUN_DIR`")
+    return Path(row["run_dir"]), "the most recent passing run in the history"
+
+
+def _one(req: Requirement, loaded: LoadedPlan, steps: dict[str, StepResult], day_dir: Path, history: Path,
+         target: str, gameday_id: str, explicit: dict[str, Path]) -> dict:
     window = req.window.value if req.window else "overall"
-    spec = {"name": req.name, "experiment": req.experiment, "metric": req.metric.value, "window": window,
+    named = loaded.step_of(req)
+    step = steps.get(named.label)
+    spec = {"name": req.name, "experiment": named.label, "metric": req.metric.value, "window": window,
             "at_least_pct": req.at_least_pct, "link": step.report if step else None}
     if step is None or step.run_dir is None:
         return improvement_row(spec, None, "the experiment did not run")
@@ -92,18 +128,10 @@ def _one(req: Requirement, loaded: LoadedPlan, step: StepResult | None, day_dir:
     if not (new_dir / VITALS_FILE).is_file():
         return improvement_row(spec, None, f"run {step.run_dir} has no {VITALS_FILE}: the experiment ran without "
                                            "the browser sampler (`vitals:` in its gameday block)")
-    if req.experiment in explicit:
-        base_dir, source = explicit[req.experiment], "given with --baseline"
-    elif (given := loaded.baseline_of(req)) is not None:
-        base_dir, source = given, "given in the plan"
-    else:
-        row = history_baseline(history, req.experiment, target, step.quick, gameday_id, step.summary.get("start"))
-        if row is None:
-            mode = "quick" if step.quick else "full"
-            return improvement_row(spec, None, f"no baseline run of {req.experiment} in the history (a passing "
-                                               f"{mode} run on target {target} with {VITALS_FILE}); give one "
-                                               "with `baseline:` in the plan or `gameday day --baseline RUN_DIR`")
-        base_dir, source = Path(row["run_dir"]), "the most recent passing run in the history"
+    base_dir, source = _baseline_dir(req, named.experiment.stem, step, steps, loaded, day_dir, history, target,
+                                     gameday_id, explicit)
+    if base_dir is None:
+        return improvement_row(spec, None, source)
     try:
         base, new = _run(base_dir), _run(new_dir)
     except GameDayError as exc:
@@ -114,6 +142,6 @@ def _one(req: Requirement, loaded: LoadedPlan, step: StepResult | None, day_dir:
 def improvement_rows(loaded: LoadedPlan, steps: Sequence[StepResult], day_dir: Path, history: Path, target: str,
                      gameday_id: str, explicit: dict[str, Path] | None = None) -> list[dict]:
     """Every improvement requirement of the plan judged against its baseline run (certificate rows)."""
-    by_name = {s.experiment: s for s in steps}
-    return [_one(req, loaded, by_name.get(req.experiment), day_dir, history, target, gameday_id, explicit or {})
-            for req in loaded.plan.requirements if req.is_improvement]
+    by_name = {s.name: s for s in steps}
+    return [{**_one(req, loaded, by_name, day_dir, history, target, gameday_id, explicit or {}),
+             "baseline_step": req.baseline_step} for req in loaded.plan.requirements if req.is_improvement]

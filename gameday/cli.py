@@ -394,8 +394,9 @@ def ui(runs_dir: Path | None, port: int) -> None:
 @profile_option
 @json_option
 def validate(files: tuple[str, ...], target: str, profile: Path | None, as_json: bool) -> None:
-    """Check experiment files without touching anything; every problem with its location (with --target aws:
-    whether each activity has an AWS meaning and the profile's resources)."""
+    """Check experiment files and GameDay plans (each experiment a plan names, its requirements) without touching
+    anything; every problem with its location (with --target aws: whether each activity has an AWS meaning and the
+    profile's resources)."""
     from gameday.validate import validate_files
 
     if not files:
@@ -406,7 +407,8 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None, as_json:
         loaded = _target_config(target, profile)
     except GameDayError as exc:
         _fail(exc)
-    problems = validate_files(files, target, loaded)
+    problems = [problem for file in files for problem in (
+        _plan_problems(file, target, loaded) if _is_plan(file) else validate_files([file], target, loaded))]
     failed = {problem.file for problem in problems}
     if as_json:
         _print_json([{"file": file, "ok": file not in failed, "problems": [
@@ -419,6 +421,27 @@ def validate(files: tuple[str, ...], target: str, profile: Path | None, as_json:
                 click.echo(f"{file}: ok")
     if problems:
         sys.exit(EXIT_INVALID)
+
+
+def _is_plan(file: str) -> bool:
+    """A GameDay plan (experiments/gamedays/*.yaml): a mapping with `experiments` and `requirements`."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(file).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the experiment check reports what is wrong with it
+    return isinstance(doc, dict) and "experiments" in doc and "requirements" in doc
+
+
+def _plan_problems(file: str, target: str, config) -> list:
+    from gameday.plans import PlanInvalid, load_plan
+
+    try:
+        load_plan(file, target=target, config=config)
+    except PlanInvalid as exc:
+        return [p if p.file == file else type(p)(file, f"{p.file}: {p.location}", p.message) for p in exc.problems]
+    return []
 
 
 @cli.command("recover")

@@ -1,12 +1,14 @@
 """`gameday day PLAN`: run a GameDay plan's experiments in order and issue its certificate.
 
     runs/<UTC time>-<plan>/            the GameDay directory (`--out` moves it)
-      01-<experiment>/ 02-.../         one run directory per experiment (see gameday.runner)
+      01-<label>/ 02-.../              one run directory per step (its label; default: the experiment's stem)
       certificate.json|md|html         the certification document (reports.certificate)
     runs/history.sqlite                every run and GameDay, for trends (beside the GameDay directories)
 
-Every experiment runs even when an earlier one failed (a GameDay collects all its evidence); a stop condition
-or a signal (exit code 3 of a run) ends the GameDay there, and the certificate lists the rest as not run.
+A step's `configuration:` reaches its run as configuration overrides (over the experiment's quick ones), as
+Chaos Toolkit `--var`s. Every experiment runs even when an earlier one failed (a GameDay collects all its
+evidence); a stop condition or a signal (exit code 3 of a run) ends the GameDay there, and the certificate lists
+the rest as not run.
 Exit code: 0 certified (PASS), 1 FAIL or INCONCLUSIVE, 2 invalid plan (nothing touched), 3 aborted.
 """
 
@@ -104,22 +106,24 @@ class GameDay:
         console = self.options.console.state if self.options.console is not None else None
         if console is not None:  # between runs a HALT stops the GameDay before its next experiment
             console.on_halt = lambda name: None
-        for index, (experiment, _, quick) in enumerate(self.loaded.steps, start=1):
+        for index, (experiment, _, quick, label, overrides) in enumerate(self.loaded.steps, start=1):
+            name = label if label == experiment.stem else f"{label} ({experiment.stem})"
             if console is not None and console.halted is not None and aborted is None:
                 aborted = f"halted from the console by {console.halted['by']}; later experiments did not run"
                 self.echo(f"[{index}/{total}] {aborted}")
             if aborted is not None:
-                steps.append(StepResult(experiment.stem, quick))
+                steps.append(StepResult(experiment.stem, quick, label=label, configuration=overrides))
                 continue
-            self.echo(f"[{index}/{total}] {experiment.stem}{' (quick)' if quick else ''}")
-            run_dir = day_dir / f"{index:02d}-{experiment.stem}"
+            settings = "".join(f" {k}={v}" for k, v in overrides.items())
+            self.echo(f"[{index}/{total}] {name}{' (quick)' if quick else ''}{settings}")
+            run_dir = day_dir / f"{index:02d}-{label}"
             options = RunOptions(experiment, self.options.target, run_dir, quick=quick, history=history,
                                  gameday_id=gameday_id, profile=self.options.profile,
                                  confirm_account=self.options.confirm_account, stack_locked=True,
                                  console=self.options.console, workers=self.options.workers,
-                                 progress=(index, total))
+                                 progress=(index, total), configuration=overrides or None)
             if self.options.console is not None:
-                self.options.console.state.progress = {"index": index, "of": total, "experiment": experiment.stem}
+                self.options.console.state.progress = {"index": index, "of": total, "experiment": name}
             try:
                 code = Run(options, self.settings, lambda line: self.echo(f"  {line}")).execute()
             except KeyboardInterrupt:  # Ctrl-C outside a run's experiment (e.g. while the stack starts)
@@ -127,17 +131,17 @@ class GameDay:
             except RunAborted as exc:  # e.g. the disk filled: the later runs could not write either
                 self.echo(f"  error: {exc}")
                 code = EXIT_ABORTED
-                aborted = f"{experiment.stem}: {str(exc).splitlines()[0]}; later experiments did not run"
+                aborted = f"{name}: {str(exc).splitlines()[0]}; later experiments did not run"
             except GameDayError as exc:  # this run could not be carried out; the next ones may still be
                 self.echo(f"  error: {exc}")
                 code = EXIT_FAIL
-            steps.append(self._step(experiment.stem, quick, day_dir, run_dir, code, history))
+            steps.append(self._step(experiment.stem, quick, run_dir, code, history, label, overrides))
             verdict = steps[-1].summary["verdict"] if steps[-1].summary else "no summary"
-            self.echo(f"[{index}/{total}] {experiment.stem}: {verdict} (exit {code})")
+            self.echo(f"[{index}/{total}] {name}: {verdict} (exit {code})")
             if code == EXIT_ABORTED and aborted is None:
                 meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
                 reason = (meta.get("aborted") or {}).get("reason") or "aborted"
-                aborted = f"{experiment.stem}: {reason}; later experiments did not run"
+                aborted = f"{name}: {reason}; later experiments did not run"
         baseline = improvement_rows(self.loaded, steps, day_dir, history, self.options.target, gameday_id,
                                     self.baselines)
         doc = certificate(self._facts(gameday_id, started, aborted), self._requirements(), steps, baseline)
@@ -160,13 +164,14 @@ class GameDay:
             return EXIT_ABORTED
         return EXIT_PASS if doc["verdict"] == "PASS" else EXIT_FAIL
 
-    def _step(self, name: str, quick: bool, day_dir: Path, run_dir: Path, code: int, history: Path) -> StepResult:
+    def _step(self, name: str, quick: bool, run_dir: Path, code: int, history: Path, label: str,
+              overrides: dict) -> StepResult:
         summary_path = run_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
         report = next((f"{run_dir.name}/{f}" for f in REPORT_FILES if (run_dir / f).is_file()), None)
         current = headline(summary) if summary else None
         past = tuple(runs_of(history, name, self.options.target, quick)) if summary else ()
-        return StepResult(name, quick, run_dir.name, report, code, summary, past, current)
+        return StepResult(name, quick, run_dir.name, report, code, summary, past, current, label, overrides)
 
     def _facts(self, gameday_id: str, started: datetime, aborted: str | None) -> GameDayFacts:
         plan = self.loaded.plan
@@ -185,6 +190,6 @@ class GameDay:
             if req.is_improvement:  # judged against a baseline run (gameday.baselines), not a criterion
                 continue
             c = self.loaded.criterion_for(req)
-            out.append(RequirementSpec(req.name, req.experiment, c.name, c.metric.value, c.op, c.target, c.unit,
-                                       c.window.value))
+            out.append(RequirementSpec(req.name, self.loaded.step_of(req).label, c.name, c.metric.value, c.op,
+                                       c.target, c.unit, c.window.value))
         return out

@@ -89,6 +89,7 @@ class RunOptions:
     remote_workers: int = 0              # Locust workers started elsewhere that attach to the run's master
     load_master: tuple[str, int] | None = None  # where the run's master listens for them (host, port)
     progress: tuple[int, int] | None = None     # a GameDay's experiment i of n (the terminal's live region)
+    configuration: dict | None = None    # a GameDay step's overrides of configuration variables (over quick's)
 
     def target_options(self, **changes) -> TargetOptions:
         return TargetOptions(profile=self.profile.resolve() if self.profile else None,
@@ -117,7 +118,8 @@ class Run:
         spec = self._load()
         self.user_chaos_settings = user_settings(self.settings.chaos_settings)  # a bad file: exit 2, untouched
         gd = spec.gameday.quickened() if self.options.quick else spec.gameday
-        variables = spec.gameday.quick.configuration if self.options.quick else {}
+        variables = {**(spec.gameday.quick.configuration if self.options.quick else {}),
+                     **(self.options.configuration or {})}
         driver = driver_class(self.options.target)
         if self.options.dry_run and driver.records_dry_runs:
             from gameday.dry_run import walk

@@ -6,7 +6,9 @@ run produced no summary) is INCONCLUSIVE. The GameDay PASSes only when every exp
 requirement passed; it FAILs when any failed; else it is INCONCLUSIVE. Regressions against the previous passing
 run of each experiment are flagged beside the verdict; they do not change it. Improvement requirements (a Core
 Web Vital against a baseline run, reports.vitals_comparison.improvement_row) are requirements too, and are listed
-with their baseline run in "This release against the baseline".
+with their baseline run in "This release against the baseline" (with the step of this GameDay when an earlier
+step is the baseline: blue, then green). A step is named by its label, the experiment's name unless the plan
+runs that experiment twice.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ SCHEMA = "gameday-certificate/1"
 
 @dataclass(frozen=True)
 class StepResult:
-    """One experiment of the plan as it ran: its run directory (relative to the GameDay directory) and summary."""
+    """One step of the plan as it ran: its run directory (relative to the GameDay directory) and summary."""
 
     experiment: str
     quick: bool
@@ -34,12 +36,19 @@ class StepResult:
     summary: dict | None = None          # None: not run, or no summary written
     history: tuple[dict, ...] = ()       # its experiment's recorded runs (reports.trends.headline rows), oldest first
     headline: dict | None = None         # this run's row in the history
+    label: str | None = None             # the step's label in the plan (None: the experiment's name)
+    configuration: dict = field(default_factory=dict)  # the step's configuration overrides
+
+    @property
+    def name(self) -> str:
+        """What the plan's requirements call this step: its label, else the experiment."""
+        return self.label or self.experiment
 
 
 @dataclass(frozen=True)
 class RequirementSpec:
     name: str
-    experiment: str
+    experiment: str                      # the step's label (the experiment's name unless it runs twice)
     criterion: str                       # the experiment criterion's name
     metric: str
     op: str
@@ -85,7 +94,7 @@ def requirement_row(req: RequirementSpec, step: StepResult | None) -> dict:
 def _trend(step: StepResult) -> dict:
     current = step.headline
     flagged = regressions(current, step.history) if current else []
-    return {"experiment": step.experiment, "quick": step.quick,
+    return {"experiment": step.experiment, "label": step.name, "quick": step.quick,
             "runs": [{**r, "figures": {f: r.get(f) for f in FIGURES}, "current": current is not None and
                       r["run_id"] == current["run_id"]} for r in series(step.history)],
             "regressions": [r.text() for r in flagged]}
@@ -94,9 +103,10 @@ def _trend(step: StepResult) -> dict:
 def certificate(facts: GameDayFacts, requirements: Sequence[RequirementSpec], steps: Sequence[StepResult],
                 baseline: Sequence[dict] = ()) -> dict:
     """Pure: the certificate document (schema `gameday-certificate/1`); `baseline`: improvement requirement rows."""
-    by_name = {s.experiment: s for s in steps}
+    by_name = {s.name: s for s in steps}
     rows = [requirement_row(r, by_name.get(r.experiment)) for r in requirements] + list(baseline)
-    experiments = [{"experiment": s.experiment, "quick": s.quick, "run_dir": s.run_dir, "exit_code": s.exit_code,
+    experiments = [{"experiment": s.experiment, "label": s.name, "configuration": dict(s.configuration),
+                    "quick": s.quick, "run_dir": s.run_dir, "exit_code": s.exit_code,
                     "verdict": (s.summary or {}).get("verdict") or ("NOT RUN" if s.run_dir is None else "INCONCLUSIVE"),
                     "duration_s": (s.summary or {}).get("duration_s"), "link": s.report,
                     "reasons": (s.summary or {}).get("reasons", [])} for s in steps]

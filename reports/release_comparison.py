@@ -51,7 +51,9 @@ def compare_releases(base: dict, new: dict, window: str, confidence: float = CON
     relative = [None if v is None or not median else v / median for v in
                 (_finite(shift.shift), _finite(shift.ci_low), _finite(shift.ci_high))]
     low, high = _finite(shift.ci_low), _finite(shift.ci_high)
-    if low is None or high is None:
+    if not len(fail_b) and not len(fail_n):
+        latency_verdict = "no load in either run"  # e.g. a browser-only run: its vitals are compared below
+    elif low is None or high is None:
         latency_verdict = "not enough requests to compare"
     elif high < -RESOLUTION_MS:
         latency_verdict = "NEW is faster"

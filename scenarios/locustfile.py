@@ -24,7 +24,7 @@ from locust.util.timespan import parse_timespan
 from gameday.base import run_clock
 from scenarios.arrival import run_arrivals
 from scenarios.journeys import FLOW_STEPS, FLOWS, JOURNEYS, REQUEST_NAMES, Chooser, run_flow, set_edge_url
-from scenarios.profiles import Profile, Stage, load_profile, rate_at, stage_at, tick, with_common_options
+from scenarios.profiles import Profile, Stage, load_profile, rate_at, stage_at, stage_span, tick, with_common_options
 from scenarios.recorder import JOURNEY_PREFIX, FileSink, JourneyRecorder, SampleRecorder, chunk_rows
 
 LOCAL_FLUSH_S = 1.0
@@ -206,6 +206,7 @@ class LoadUser(FastHttpUser):
         super().__init__(environment)
         self.rng = random.Random()
         self.share = _schedulers(environment)
+        self.span: tuple[Stage | None, float, float] = (None, 0.0, 0.0)  # the stage in force, kept until it ends
 
     def wait_time(self) -> float:
         low, high = self.profile.wait_s
@@ -213,7 +214,10 @@ class LoadUser(FastHttpUser):
 
     @task
     def journey(self) -> None:
-        stage = stage_at(self.profile, _elapsed())
+        elapsed = _elapsed()
+        if not self.span[1] <= elapsed < self.span[2]:  # one comparison a request, not a walk over the stages
+            self.span = stage_span(self.profile, elapsed)
+        stage = self.span[0]
         if stage is None:  # over: send nothing until the shape ends the test (<= 1 s)
             gevent.sleep(PROFILE_OVER_POLL_S)
             return

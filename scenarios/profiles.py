@@ -90,6 +90,17 @@ def stage_at(profile: Profile, elapsed_s: float) -> Stage | None:
     return None
 
 
+def stage_span(profile: Profile, elapsed_s: float) -> tuple[Stage | None, float, float]:
+    """Pure: (the stage running at `elapsed_s`, its start, its end); (None, end of the profile, inf) once over, so
+    a caller can keep the answer until the clock leaves [start, end)."""
+    start = 0.0
+    for stage in profile.stages:
+        if elapsed_s < start + stage.duration_s:
+            return (stage, start, start + stage.duration_s) if elapsed_s >= start else (None, 0.0, 0.0)
+        start += stage.duration_s
+    return None, start, float("inf")
+
+
 def tick(profile: Profile, elapsed_s: float, schedulers: int = 1) -> Tick | None:
     """Pure: users and spawn rate at `elapsed_s`; open stages run one scheduler user per process. None ends."""
     stage = stage_at(profile, elapsed_s)

@@ -138,7 +138,7 @@ class SampleRecorder:
         latency = response_time if intended is None else (start - intended) * 1000.0 + response_time
         headers = getattr(response, "headers", None)
         cache = region = None
-        if headers:
+        if headers is not None:  # not `if headers`: the client's header map counts itself for that (~1 %)
             cache, region = headers.get("x-cache"), headers.get("x-region")
             if "/ai" in name:  # only the AI gateway's answers name a provider: one header lookup less a request
                 name = ai_request_name(name, headers.get(AI_PROVIDER_HEADER))

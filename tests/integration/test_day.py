@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,41 @@ def test_a_gameday_certifies_from_its_runs_and_keeps_a_history_with_trends(targe
     with sqlite3.connect(tmp_path / "days" / "history.sqlite") as db:
         assert db.execute("SELECT count(*) FROM gamedays WHERE plan = 'writer-loss'").fetchone()[0] == 2
         assert db.execute("SELECT count(DISTINCT gameday_id) FROM runs").fetchone()[0] == 2
+
+
+def test_blue_then_green_in_one_gameday_judges_green_against_blues_run(target, tmp_path):
+    """A release compared with the one before it in the same GameDay: blue's page is 300 ms slower at its origin
+    (ground truth), green's is not; green's LCP improvement over blue is judged by its interval, and the
+    certificate names blue's run as the baseline."""
+    injected_ms = 300
+    experiment = str(ROOT / "tests" / "data" / "experiments" / "release-page.yaml")
+    doc = {"title": "Release", "description": "Blue, then green.", "quick": False,
+           "certificate": {"name": "Release", "statement": "Green's page is faster.", "sign_off": ["SRE"]},
+           "experiments": [{"experiment": experiment, "label": "blue",
+                            "configuration": {"release_latency_ms": injected_ms}},
+                           {"experiment": experiment, "label": "green", "configuration": {"release_latency_ms": 1}}],
+           "requirements": [{"name": "Green's LCP at least 50 % better than blue's", "experiment": "green",
+                             "metric": "lcp_p75_ms", "window": "fault", "improvement_vs": "blue",
+                             "at_least_pct": 50}]}
+    plan = tmp_path / "release.yaml"
+    plan.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "day"
+    done = _day(target, plan, out)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    cert = json.loads((out / "certificate.json").read_text())
+    row = cert["baseline_comparisons"][0]
+    assert row["verdict"] == "PASS" and row["baseline_step"] == "blue", row
+    medians = {}
+    for label in ("blue", "green"):
+        run_dir = next(out.glob(f"*-{label}"))
+        fault = json.loads((run_dir / "summary.json").read_text())["windows"]["fault"]
+        loads = [json.loads(line) for line in (run_dir / "vitals.jsonl").read_text().splitlines()]
+        start, end = (datetime.fromisoformat(fault[k].replace("Z", "+00:00")).timestamp() for k in ("start", "end"))
+        ok = [r for r in loads if r["ok"] and start <= r["at_s"] < end]
+        assert len(ok) >= 20, (label, len(ok))
+        medians[label] = {k: sorted(r[k] for r in ok)[len(ok) // 2] for k in ("ttfb_ms", "lcp_ms")}
+    # The document crosses the slowed link once: its first byte moves by the latency (the sampler's +-75 ms), and
+    # the paint cannot come sooner than the byte (the two runs ran at different moments of a shared machine).
+    assert abs(medians["blue"]["ttfb_ms"] - medians["green"]["ttfb_ms"] - injected_ms) <= 75, medians
+    assert medians["blue"]["lcp_ms"] - medians["green"]["lcp_ms"] >= injected_ms - 75, medians
+    assert "step `blue` of this GameDay" in (out / "certificate.md").read_text()

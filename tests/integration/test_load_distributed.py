@@ -98,5 +98,7 @@ def test_stopping_the_load_of_a_run_with_workers_keeps_every_workers_last_sample
     answered = httpx.get(f"{echo_target}/_count").json()["answered"]
     samples = read_samples(spec.samples_dir)
     sent = samples[~samples["dropped"]]
-    assert 0 <= answered - len(sent) <= 2, (answered, len(sent))  # at most a request cut in flight per worker
+    # Requests in flight at the stop are answered but cut before their sample: one per worker on a quiet box, up to
+    # 3 on a busy one (40/s a worker, replies slowed to tens of ms). Losing the final reports would lose ~240.
+    assert 0 <= answered - len(sent) <= 2 * 3, (answered, len(sent))
     assert sent["t_s"].max() > stopped_s - 1.0  # the final second reached the master

@@ -18,6 +18,8 @@ from scenarios.profiles import (
     rate_at,
     scaled,
     shipped,
+    stage_at,
+    stage_span,
     tick,
     total_s,
     with_common_options,
@@ -136,3 +138,14 @@ def test_locusts_common_options_win_over_the_profile_when_given():
     held = with_common_options(spike, None, None, total_s(spike) + 30)
     assert total_s(held) == pytest.approx(total_s(spike) + 30)
     assert held.stages[-1].duration_s == pytest.approx(spike.stages[-1].duration_s + 30)
+
+
+@given(profiles, st.lists(st.floats(0, 5000), min_size=1, max_size=30))
+def test_a_kept_stage_span_answers_as_the_walk_over_the_stages_does(profile, times):
+    """The load user keeps the stage in force until the clock leaves its span (one comparison a request): at any
+    time, in any order, what it uses is what stage_at says."""
+    span = (None, 0.0, 0.0)
+    for elapsed in sorted(times):
+        if not span[1] <= elapsed < span[2]:
+            span = stage_span(profile, elapsed)
+        assert span[0] is stage_at(profile, elapsed)

@@ -41,19 +41,19 @@ def test_every_shipped_plan_loads_and_each_requirement_names_one_criterion(plan)
     loaded = load_plan(plan)
     for req in loaded.plan.requirements:
         if req.is_improvement:  # judged against a baseline run, not by a criterion of the experiment
-            spec = next(spec for path, spec, _ in loaded.steps if path.stem == req.experiment)
+            spec = loaded.step_of(req).spec
             assert spec.gameday.vitals is not None and req.at_least_pct is not None, req
             continue
         assert loaded.criterion_for(req).metric is req.metric
 
 
 def test_the_ci_gate_runs_quick_variants_only():
-    assert all(quick for _, _, quick in load_plan(ROOT / "experiments/gamedays/ci-gate.yaml").steps)
+    assert all(step.quick for step in load_plan(ROOT / "experiments/gamedays/ci-gate.yaml").steps)
 
 
 def test_force_quick_overrides_the_plan(tmp_path):
-    assert all(quick for _, _, quick in load_plan(_plan(tmp_path), force_quick=True).steps)
-    assert not any(quick for _, _, quick in load_plan(_plan(tmp_path)).steps)
+    assert all(step.quick for step in load_plan(_plan(tmp_path), force_quick=True).steps)
+    assert not any(step.quick for step in load_plan(_plan(tmp_path)).steps)
 
 
 def test_a_requirement_without_a_matching_criterion_is_located(tmp_path):
@@ -125,3 +125,12 @@ def test_an_aws_gameday_needs_a_profile_and_refuses_plans_the_profile_cannot_car
     refused = CliRunner().invoke(cli, ["day", plan, "--target", "aws", "--profile", str(no_cache)])
     assert refused.exit_code == 2 and "cache-outage.yaml is not a valid experiment on target aws" in refused.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_validate_checks_a_plan_and_the_experiments_it_names_and_names_the_plans_field(tmp_path):
+    good = CliRunner().invoke(cli, ["validate", str(_plan(tmp_path))])
+    assert good.exit_code == 0 and good.output.endswith("plan.yaml: ok\n"), good.output
+    bad = _plan(tmp_path, requirements=[{"name": "x", "experiment": "db-writer-failover", "metric": "rto_s"}])
+    done = CliRunner().invoke(cli, ["validate", str(bad)])
+    assert done.exit_code == 2, done.output
+    assert f"{bad}: requirements.0.metric:" in done.output and "rto_write_s" in done.output

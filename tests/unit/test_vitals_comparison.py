@@ -84,9 +84,12 @@ def test_too_few_page_loads_are_unknown_with_why_never_a_number():
     lcp = _lcp_row(result)
     assert lcp["improvement_pct"] is None and lcp["shift"] is None and lcp["low"] is None
     assert lcp["new"]["p75"] is None and lcp["base"]["p75"] is not None   # no P75 of 12 loads either
-    assert "NEW has 12 page load(s) with lcp_ms, fewer than 20" == lcp["unknown"]
+    assert lcp["unknown"].startswith("NEW has 12 page load(s) with lcp_ms, fewer than 40 (too few batches")
     verdict, evidence = improvement_verdict(lcp, 50.0)
-    assert verdict == "INCONCLUSIVE" and "fewer than 20" in evidence
+    assert verdict == "INCONCLUSIVE" and "fewer than 40" in evidence
+    # 39 a side: still unknown (2-3 batches would leave the interval to chance); 40: a number
+    assert _lcp_row(_compare(_lcp(32, 60), _lcp(33, 39) * 0.5))["shift"] is None
+    assert _lcp_row(_compare(_lcp(32, 60), _lcp(33, 40) * 0.5))["shift"] is not None
 
 
 def test_failed_page_loads_are_no_measurements_and_their_proportion_is_compared():
