@@ -118,7 +118,7 @@ def _install_recorder(environment, **_kwargs) -> None:
     if isinstance(runner, MasterRunner):  # workers ship their chunks with each stats report
         reported: dict[str, float] = {}
         last_report_s: dict[str, float] = {}  # on the run's clock: where a worker's samples end
-        shipped_total = {"bytes": 0, "samples": 0}  # the master's own cost, in load/workers.json
+        shipped_total = {"bytes": 0, "samples": 0, "reports": 0}  # the master's own cost, in load/workers.json
 
         def on_worker_report(client_id, data, **_kw):
             if client_id not in runner.clients:  # a stray worker of another master on this port: not ours
@@ -127,6 +127,7 @@ def _install_recorder(environment, **_kwargs) -> None:
                 return
             reported[client_id] = time.monotonic()
             last_report_s[client_id] = run_clock.now()
+            shipped_total["reports"] += 1
             shipped = data.pop("gameday_samples", None)
             if shipped:
                 FileSink(samples_dir, shipped["meta"]["stem"]).write(shipped["chunks"], shipped["meta"])
@@ -159,7 +160,8 @@ def _install_recorder(environment, **_kwargs) -> None:
             (samples_dir.parent / WORKERS_FILE).write_text(json.dumps({"workers": {
                 c: {"last_report_s": last_report_s.get(c), "final_report": c not in late} for c in clients},
                 "master": {"cpu_s": time.process_time() - _state.get("cpu_at_start", 0.0),
-                           "shipped_bytes": shipped_total["bytes"], "shipped_samples": shipped_total["samples"]}}))
+                           "shipped_bytes": shipped_total["bytes"], "shipped_samples": shipped_total["samples"],
+                           "reports": shipped_total["reports"]}}))
             locust_quit()
 
         runner.quit = quit_after_final_reports
