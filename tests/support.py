@@ -106,6 +106,15 @@ def partition_experiment(path: Path, hold_s: float = 1, edit=lambda doc: None) -
     return doc
 
 
+def with_vitals(experiment: Path, tmp_path: Path, interval_s: float = 2.0) -> Path:
+    """A copy of `experiment` in `tmp_path` with the browser sampler (`vitals:`) in its gameday block."""
+    doc = yaml.safe_load(experiment.read_text())
+    next(e for e in doc["extensions"] if e["name"] == "gameday")["vitals"] = {"interval_s": interval_s}
+    path = tmp_path / experiment.name
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
 def journal_activity(run_dir: Path, name: str) -> dict:
     """The Chaos Toolkit journal's record of the activity called `name` in the run (its output, status, times)."""
     journal = json.loads((run_dir / "journal.json").read_text())

@@ -19,7 +19,7 @@ from infra.local.layout import HOST, PRIMARY_REGION, SECONDARY_REGION
 from infra.local.toxiproxy_client import ToxiproxyClient
 from reports.vitals_comparison import COMPARE_MIN_LOADS
 from tests.integration.test_browser_vitals import RESOLUTION_MS, _router, _sampler, _stop
-from tests.integration.test_edge import ROOT, Children
+from tests.integration.test_edge import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -76,13 +76,6 @@ def _median(records: list[dict], field: str) -> float:
 def _improvement_pct(injected_ms: float, fast_median_ms: float) -> float:
     """1 - FAST / SLOW of the typical value when SLOW's is FAST's + the injected amount."""
     return 100 * injected_ms / (fast_median_ms + injected_ms)
-
-
-@pytest.fixture
-def children(tmp_path):
-    started = Children(tmp_path)
-    yield started
-    started.stop_all()
 
 
 def test_compare_reports_the_injected_latency_as_the_fast_release_s_improvement(children, tmp_path):

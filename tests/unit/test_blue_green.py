@@ -20,6 +20,7 @@ from gameday.day import GameDay
 from gameday.history import history_file, record_run
 from gameday.plans import PlanInvalid, load_plan
 from reports.certificate import GameDayFacts, StepResult, certificate, html, markdown
+from tests.support import with_vitals
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "db-writer-failover.yaml"
@@ -31,11 +32,7 @@ RTO_GREEN = {"name": "Write RTO of green", "experiment": "green", "metric": "rto
 
 def _with_vitals(tmp_path: Path) -> Path:
     """The shipped experiment with the browser sampler (`vitals:`), so its runs measure Core Web Vitals."""
-    doc = yaml.safe_load(EXPERIMENT.read_text())
-    next(e for e in doc["extensions"] if e["name"] == "gameday")["vitals"] = {"interval_s": 2.0}
-    path = tmp_path / EXPERIMENT.name
-    path.write_text(yaml.safe_dump(doc))
-    return path
+    return with_vitals(EXPERIMENT, tmp_path)
 
 
 def _plan(tmp_path: Path, steps: list[dict] | None = None, requirements: list[dict] | None = None) -> Path:

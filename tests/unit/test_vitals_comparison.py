@@ -20,6 +20,7 @@ from gameday.plans import PlanInvalid, load_plan
 from reports.certificate import GameDayFacts, StepResult, certificate, html, markdown
 from reports.vitals_comparison import compare_vitals, improvement_verdict
 from reports.vitals_comparison import markdown as vitals_markdown
+from tests.support import with_vitals
 from tests.unit.test_render import write_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,11 +111,7 @@ def test_the_improvement_verdict_follows_the_interval(factor, n, verdict):
 
 def _with_vitals(tmp_path: Path) -> Path:
     """The shipped experiment with the browser sampler (`vitals:`) in its gameday block."""
-    doc = yaml.safe_load(EXPERIMENT.read_text())
-    next(e for e in doc["extensions"] if e["name"] == "gameday")["vitals"] = {"interval_s": 2.0}
-    path = tmp_path / EXPERIMENT.name
-    path.write_text(yaml.safe_dump(doc))
-    return path
+    return with_vitals(EXPERIMENT, tmp_path)
 
 
 def _plan(tmp_path: Path, requirement: dict, experiment: Path | None = None) -> Path:
