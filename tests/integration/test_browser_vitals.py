@@ -83,13 +83,6 @@ def _median(records: list[dict], field: str) -> float:
     return statistics.median(r[field] for r in ok)
 
 
-@pytest.fixture
-def children(tmp_path):
-    started = Children(tmp_path)
-    yield started
-    started.stop_all()
-
-
 def test_latency_on_the_origin_link_raises_lcp_by_each_origin_round_trip_on_its_path(children, tmp_path):
     primary, secondary = children.origin(PRIMARY_REGION), children.origin(SECONDARY_REGION)
     link = "origin-" + PRIMARY_REGION

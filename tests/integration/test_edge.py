@@ -115,13 +115,6 @@ def origins(tmp_path_factory):
         children.stop_all()
 
 
-@pytest.fixture
-def children(tmp_path):
-    started = Children(tmp_path)
-    yield started
-    started.stop_all()
-
-
 def origin_list(primary: Child, secondary: Child) -> list[tuple[str, str]]:
     return [(PRIMARY_REGION, primary.url), (SECONDARY_REGION, secondary.url)]
 

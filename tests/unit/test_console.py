@@ -92,3 +92,23 @@ def test_run_faults_lists_this_runs_faults_open_or_recovered():
         {"event": "recovered", "id": "a", "at_s": 15.0}]
     assert run_faults(entries, "r1", 20.0) == [{"kind": "region_outage", "target": "eu-central-1",
                                                 "state": "recovered", "start_s": 10.0, "end_s": 15.0, "age_s": 5.0}]
+
+
+def test_the_criteria_running_values_are_ranked_once_a_second_for_any_number_of_viewers(tmp_path: Path):
+    from gameday.base.models import Criterion
+
+    class Counting(LiveMonitor):
+        ranked = 0
+
+        def health_reads(self):
+            Counting.ranked += 1
+            return super().health_reads()
+
+    state = ConsoleState("t", "r1")
+    state.monitor = Counting(tmp_path / "probes.jsonl", [], echo=lambda line: None)
+    state.criteria = [Criterion.model_validate("p95_ms < 200 in overall")]
+    for i in range(100):
+        state.monitor._observe({"probe": "health", "at_s": 100.0 + i * 0.1, "latency_ms": 5.0, "ok": True})
+    views = [state.snapshot() for _ in range(20)]  # twenty viewers polling in the same second
+    assert Counting.ranked == 1 and all(v["criteria"] == views[0]["criteria"] for v in views)
+    assert views[0]["criteria"]["rows"][0]["name"] == "p95_ms < 200"
