@@ -64,7 +64,7 @@ class ConsoleState:
 
     def _criteria_rows(self, faults: list[dict], now: float) -> list[dict]:
         """The running values, computed at most once per CRITERIA_TTL_S whatever the number of viewers (ranking an
-        hour of health reads takes ~16 ms, ten hours ~190 ms)."""
+        hour of health reads takes ~16 ms, ten hours ~190 ms: benchmarks/vitals_bench.py)."""
         if self.monitor is None:
             return []
         with self._lock:

@@ -115,6 +115,15 @@ def with_vitals(experiment: Path, tmp_path: Path, interval_s: float = 2.0) -> Pa
     return path
 
 
+def plan_problems(path: Path) -> dict[str, str]:
+    """Every problem loading the GameDay plan at `path` finds, by location (the plan must be refused)."""
+    from gameday.plans import PlanInvalid, load_plan
+
+    with pytest.raises(PlanInvalid) as info:
+        load_plan(path)
+    return {p.location: p.message for p in info.value.problems}
+
+
 def journal_activity(run_dir: Path, name: str) -> dict:
     """The Chaos Toolkit journal's record of the activity called `name` in the run (its output, status, times)."""
     journal = json.loads((run_dir / "journal.json").read_text())

@@ -151,7 +151,9 @@ def toolcache_python(user_can_run) -> Path:
 @pytest.fixture(scope="module")
 def runner():
     if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.skip("needs root on Linux (creates a user and a sudoers file), as CI runs")
+        pytest.fail("the workflows' set-up is exercised as root on Linux only (it creates the runner's user and its "
+                    "sudoers file, as CI's machine allows); hint: run the tests as root, as `.ci/run` does, or "
+                    "deselect it with `-m 'not slow'`")
     for tool in ("sudo", "useradd", "runuser", "visudo", "git", "make"):
         assert shutil.which(tool), f"{tool} is missing; hint: make test-deps (scripts/install-system-deps.sh --test)"
 

@@ -18,9 +18,9 @@ from gameday.baselines import explicit_baselines, improvement_rows
 from gameday.cli import cli
 from gameday.day import GameDay
 from gameday.history import history_file, record_run
-from gameday.plans import PlanInvalid, load_plan
+from gameday.plans import load_plan
 from reports.certificate import GameDayFacts, StepResult, certificate, html, markdown
-from tests.support import with_vitals
+from tests.support import plan_problems, with_vitals
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "db-writer-failover.yaml"
@@ -46,12 +46,6 @@ def _plan(tmp_path: Path, steps: list[dict] | None = None, requirements: list[di
     return path
 
 
-def _problems(path: Path) -> dict[str, str]:
-    with pytest.raises(PlanInvalid) as info:
-        load_plan(path)
-    return {p.location: p.message for p in info.value.problems}
-
-
 # --- the plan -----------------------------------------------------------------------------------------------------
 
 def test_one_experiment_runs_twice_under_two_labels_each_with_its_configuration(tmp_path):
@@ -69,7 +63,7 @@ def test_the_experiments_stem_still_names_a_step_when_one_step_runs_it(tmp_path)
     assert load_plan(plan).step_of(load_plan(plan).plan.requirements[0]).label == "canary"
     both = _plan(tmp_path, requirements=[{**RTO_GREEN, "experiment": "db-writer-failover"}])
     assert "runs in 2 steps: name one by its label; valid: blue, green" in \
-        _problems(both)["requirements.0.experiment"]
+        plan_problems(both)["requirements.0.experiment"]
 
 
 @pytest.mark.parametrize(("steps", "field", "says"), [
@@ -85,12 +79,12 @@ def test_the_experiments_stem_still_names_a_step_when_one_step_runs_it(tmp_path)
      "with these values experiment"),
 ])
 def test_a_wrong_step_is_named_with_its_field(tmp_path, steps, field, says):
-    assert says in _problems(_plan(tmp_path, steps=steps))[field]
+    assert says in plan_problems(_plan(tmp_path, steps=steps))[field]
 
 
 def test_an_overridden_value_the_target_refuses_is_located_in_the_experiment_too(tmp_path):
     plan = _plan(tmp_path, steps=[{"label": "blue"}, {"label": "green", "configuration": {"region": "mars-1"}}])
-    problems = _problems(plan)
+    problems = plan_problems(plan)
     found = [message for location, message in problems.items() if location.endswith("arguments.region")]
     assert found and "mars-1" in found[0] and "(from configuration.region)" in found[0]
 
@@ -119,7 +113,8 @@ def test_a_baseline_step_of_another_experiment_is_refused(tmp_path):
     doc = yaml.safe_load(plan.read_text())
     doc["experiments"][0]["experiment"] = str(other)
     plan.write_text(yaml.safe_dump(doc))
-    assert "runs experiment cache-outage, not db-writer-failover" in _problems(plan)["requirements.1.improvement_vs"]
+    problems = plan_problems(plan)
+    assert "runs experiment cache-outage, not db-writer-failover" in problems["requirements.1.improvement_vs"]
 
 
 def test_day_baseline_option_is_for_history_baselines_only(tmp_path):

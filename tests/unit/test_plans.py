@@ -9,7 +9,8 @@ import yaml
 from click.testing import CliRunner
 
 from gameday.cli import cli
-from gameday.plans import PlanInvalid, load_plan
+from gameday.plans import load_plan
+from tests.support import plan_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = sorted((ROOT / "experiments" / "gamedays").glob("*.yaml"))
@@ -24,12 +25,6 @@ def _plan(tmp_path: Path, **changes) -> Path:
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
-
-
-def _locations(path: Path) -> dict[str, str]:
-    with pytest.raises(PlanInvalid) as info:
-        load_plan(path)
-    return {p.location: p.message for p in info.value.problems}
 
 
 def test_the_shipped_plans_include_the_four_certificates():
@@ -58,37 +53,37 @@ def test_force_quick_overrides_the_plan(tmp_path):
 
 def test_a_requirement_without_a_matching_criterion_is_located(tmp_path):
     path = _plan(tmp_path, requirements=[{"name": "x", "experiment": "db-writer-failover", "metric": "edge_hit_rate"}])
-    problems = _locations(path)
+    problems = plan_problems(path)
     assert "no criterion" in problems["requirements.0.metric"]
     assert "rto_write_s <= 60" in problems["requirements.0.metric"]  # lists the experiment's criteria
 
 
 def test_a_requirement_naming_an_experiment_not_in_the_plan_lists_the_valid_ones(tmp_path):
     path = _plan(tmp_path, requirements=[{"name": "x", "experiment": "region-failover", "metric": "rpo_s"}])
-    assert "valid: db-writer-failover" in _locations(path)["requirements.0.experiment"]
+    assert "valid: db-writer-failover" in plan_problems(path)["requirements.0.experiment"]
 
 
 def test_a_typo_in_a_step_lists_the_valid_fields(tmp_path):
     path = _plan(tmp_path, experiments=[{"experiment": "missing.yaml", "quik": True}])
-    problems = _locations(path)
+    problems = plan_problems(path)
     assert "unknown field" in problems["experiments.0.quik"] and "quick" in problems["experiments.0.quik"]
 
 
 def test_a_missing_experiment_file_is_named(tmp_path):
     path = _plan(tmp_path, experiments=[{"experiment": "missing.yaml"}])
-    problems = _locations(path)
+    problems = plan_problems(path)
     assert "missing.yaml" in problems["experiments.0.experiment"]
 
 
 def test_an_unknown_metric_lists_the_valid_choices(tmp_path):
     path = _plan(tmp_path, requirements=[{"name": "x", "experiment": "db-writer-failover", "metric": "rto_minutes"}])
-    assert "rto_write_s" in _locations(path)["requirements.0.metric"]
+    assert "rto_write_s" in plan_problems(path)["requirements.0.metric"]
 
 
 def test_yaml_syntax_errors_carry_their_line(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_text("title: [unclosed\n")
-    assert any(loc.startswith("line ") for loc in _locations(path))
+    assert any(loc.startswith("line ") for loc in plan_problems(path))
 
 
 def test_cli_day_of_an_invalid_plan_exits_2_names_file_and_field_and_touches_nothing(tmp_path, monkeypatch):
