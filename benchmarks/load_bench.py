@@ -1,14 +1,19 @@
-"""Load path figures: the harness (profile + journeys + raw-sample recorder) vs bare Locust FastHttpUser, and wrk.
+"""Load path figures: the harness (profile + journeys + raw-sample recorder) vs bare Locust FastHttpUser.
 
-    .venv/bin/python benchmarks/load_bench.py [--seconds 10] [--rounds 3] [--users 32] [--processes 1,2,4]
+    .venv/bin/python benchmarks/load_bench.py [--seconds 10] [--rounds 5] [--users 32] [--processes 1,2,4]
 
-Side by side in one run: the same tiny target (a fixed-reply asyncio server pinned to CPU1) and the same
-load-generator core (CPU0), interleaved rounds so VM noise hits both alike. wrk runs when installed
-(`apt-get install -y wrk`). Also measures the recorder's memory per stored sample. Stops what it started.
-With `--processes 1,2,4` both run as Locust's master + N workers (`--processes N`; the harness's workers ship
-their raw samples to the master): the harness must keep >= 0.95x bare Locust at every count, and its samples must
-equal Locust's request count. The load average is printed first; above BUSY_LOAD the figures are not fit to be
-recorded (a busy box drowns a 5 % difference in noise) and the bench says so.
+Side by side, literally: in every round the harness and bare Locust run at the same time, from the same instant
+(benchmarks/locust_cpu_meter.py holds both at `init`), on the same core (CPU0; the fixed-reply target on CPU1), so
+whatever the machine does in those seconds it does to both. Each side's figure is its requests per CPU-second
+(requests / the CPU time of its processes between test start and stop): the throughput one core gives it. Run
+one after the other instead, the same bare Locust scattered by +-10 % between rounds on this VM (benchmarks/
+README.md), more than the difference to find; side by side, bare against bare agrees within 1 % (`--self-check`).
+With `--processes 1,2,4` each side runs as Locust's master + N workers (`--processes N`; the harness's workers
+ship their raw samples to the master): the harness must keep >= 0.95x bare Locust at every count, and its samples
+must equal its requests. The harness runs as `gameday run` runs it, on a run clock (GAMEDAY_RUN_CLOCK). Also: the
+recorder's memory per stored sample, the master's cost per 1,000 shipped samples, and wrk alone when installed
+(`apt-get install -y wrk`). The load average is printed first; above BUSY_LOAD the figures are not fit to be
+recorded and the bench says so. Stops what it started.
 """
 
 from __future__ import annotations
@@ -78,47 +83,63 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") else cmd
 
 
-def locust_rps(stats: list[dict]) -> float:
-    """Requests / (last request - start), Locust's own RPS formula, from --json-file (its CSV is stale)."""
-    count = sum(e["num_requests"] for e in stats)
-    span = max(e["last_request_timestamp"] for e in stats) - min(e["start_time"] for e in stats)
-    return count / span
+METER = Path(__file__).with_name("locust_cpu_meter.py")
+START_SLACK_S = 4.0  # the common start instant is this far ahead, plus 1.5 s a worker: every side imported by then
 
 
-def _processes(n: int) -> list[str]:
-    return ["--processes", str(n)] if n > 1 else []
+def locust_command(side: str, url: str, seconds: float, users: int, work: Path, processes: int) -> list[str]:
+    """The Locust command line of one side ("bare" or "harness"), with the CPU meter beside its locustfile."""
+    if side == "bare":
+        locustfile = work / "bare_locustfile.py"
+        locustfile.write_text(BARE_LOCUSTFILE)
+        cmd = ["-f", f"{locustfile},{METER}", "-u", str(users), "-r", str(users)]
+    else:
+        profile = {"name": "bench", "mix": {"health": 1}, "stages": [{"duration_s": seconds, "users": users,
+                                                                       "spawn_rate": users}]}
+        cmd = ["-f", f"{ROOT / 'scenarios' / 'locustfile.py'},{METER}", "--gameday-profile", json.dumps(profile),
+               "--gameday-samples-dir", str(work / f"{side}-samples")]
+        if processes > 1:
+            cmd += ["--gameday-workers", str(processes)]
+    if processes > 1:  # each side its own master port: two masters side by side
+        port = free_port()
+        cmd += ["--processes", str(processes), "--master-bind-port", str(port), "--master-port", str(port)]
+    return [sys.executable, "-m", "locust", *cmd, "--headless", "--host", url, "-t", f"{int(seconds)}s",
+            "--json-file", str(work / side), "--only-summary", "--loglevel", "WARNING"]
 
 
-def run_bare(url: str, seconds: float, users: int, work: Path, processes: int = 1) -> float:
-    locustfile = work / "bare_locustfile.py"
-    locustfile.write_text(BARE_LOCUSTFILE)
-    out = work / "bare"
-    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url, "-u", str(users),
-           "-r", str(users), "-t", f"{int(seconds)}s", "--json-file", str(out), "--only-summary",
-           "--loglevel", "WARNING", *_processes(processes)]
-    subprocess.run(pinned(0, cmd), check=True, capture_output=True, timeout=seconds + 60)
-    return locust_rps(json.loads(out.with_suffix(".json").read_text()))
-
-
-def run_harness(url: str, seconds: float, users: int, work: Path, processes: int = 1,
-                master: dict | None = None) -> tuple[float, int, int]:
-    """(RPS, Locust's request count, samples on disk); with workers, `master` receives the master's own figures
-    from load/workers.json (CPU seconds, bytes and samples shipped to it)."""
-    profile = {"name": "bench", "mix": {"health": 1}, "stages": [{"duration_s": seconds, "users": users,
-                                                                   "spawn_rate": users}]}
-    out, samples = work / "harness", work / "samples"
-    shutil.rmtree(samples, ignore_errors=True)
-    cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "scenarios" / "locustfile.py"), "--headless",
-           "--host", url, "--gameday-profile", json.dumps(profile), "--gameday-samples-dir", str(samples),
-           "--json-file", str(out), "--only-summary", "--loglevel", "WARNING", *_processes(processes)]
-    if processes > 1:
-        cmd += ["--gameday-workers", str(processes)]
-    subprocess.run(pinned(0, cmd), check=True, capture_output=True, timeout=seconds + 60)
-    stats = json.loads(out.with_suffix(".json").read_text())
-    if master is not None and processes > 1:
-        master.update(json.loads((samples.parent / WORKERS_FILE).read_text()).get("master") or {})
-    return (locust_rps(stats), sum(e["num_requests"] for e in stats),
-            len(read_samples(samples)))
+def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, processes: int,
+                 work: Path) -> dict[str, dict]:
+    """Run both sides at once from one start instant; per side its requests, CPU seconds, requests per CPU-second,
+    and for the harness the samples on disk and its master's own figures (load/workers.json)."""
+    start_at = time.time() + START_SLACK_S + 1.5 * processes
+    clock = f"{time.time()!r}@{time.monotonic()!r}"  # a run clock, as `gameday run` hands its children one
+    running = []
+    for tag, side in zip(("a", "b"), sides, strict=True):
+        side_dir = work / tag
+        shutil.rmtree(side_dir, ignore_errors=True)
+        side_dir.mkdir(parents=True)
+        env = {**os.environ, "LOAD_BENCH_START_AT": str(start_at), "LOAD_BENCH_CPU_FILE": str(side_dir / "cpu.jsonl"),
+               "GAMEDAY_RUN_CLOCK": clock}
+        log = open(side_dir / "locust.log", "w")  # closed below, once the process has ended
+        proc = subprocess.Popen(pinned(0, locust_command(side, url, seconds, users, side_dir, processes)), env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        running.append((tag, side, side_dir, proc, log))
+    results = {}
+    for tag, side, side_dir, proc, log in running:
+        code = proc.wait(timeout=seconds + 90)
+        log.close()
+        if code != 0:
+            sys.exit(f"load_bench: the {side} side exited {code}:\n{(side_dir / 'locust.log').read_text()[-3000:]}")
+        stats = json.loads((side_dir / f"{side}.json").read_text())
+        requests = sum(e["num_requests"] for e in stats)
+        cpu_s = sum(json.loads(line)["cpu_s"] for line in (side_dir / "cpu.jsonl").read_text().splitlines())
+        result = {"side": side, "requests": requests, "cpu_s": cpu_s, "per_cpu_s": requests / cpu_s}
+        if side == "harness":
+            result["samples"] = len(read_samples(side_dir / "harness-samples"))
+            if processes > 1:
+                result["master"] = json.loads((side_dir / WORKERS_FILE).read_text()).get("master") or {}
+        results[tag] = result
+    return results
 
 
 def run_wrk(url: str, seconds: float, users: int) -> float | None:
@@ -154,10 +175,12 @@ def bytes_per_sample(n: int = 1_000_000) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--users", type=int, default=32)
-    parser.add_argument("--processes", default=None, metavar="N,N,...",
-                        help="compare master + N workers at each count (e.g. 1,2,4) instead of the single-process run")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--users", type=int, default=32, help="users on each side")
+    parser.add_argument("--processes", default="1", metavar="N,N,...",
+                        help="worker processes per side, each count in turn (1: no master); e.g. 1,2,4")
+    parser.add_argument("--self-check", action="store_true",
+                        help="bare Locust against bare Locust: the method's own resolution (the ratio should be 1)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -166,76 +189,51 @@ def main() -> None:
     busy = load[0] > BUSY_LOAD
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
           + (f": BUSY (> {BUSY_LOAD}): these figures are not fit to be recorded" if busy else ": quiet"), flush=True)
-    if args.processes:
-        return compare_processes(args, [int(n) for n in args.processes.split(",")], busy)
-
+    sides = ("bare", "bare") if args.self_check else ("bare", "harness")
+    counts = [int(n) for n in args.processes.split(",")]
     port = free_port()
     target = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port)]))
     url = f"http://127.0.0.1:{port}"
-    bare, harness, wrk, counts = [], [], [], []
-    try:
-        time.sleep(1.0)
-        with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
-            for round_ in range(args.rounds):
-                bare.append(run_bare(url, args.seconds, args.users, Path(tmp)))
-                rps, locust_count, sample_count = run_harness(url, args.seconds, args.users, Path(tmp))
-                harness.append(rps)
-                counts.append((locust_count, sample_count))
-                if (w := run_wrk(url, args.seconds, args.users)) is not None:
-                    wrk.append(w)
-                print(f"round {round_ + 1}: bare {bare[-1]:.0f} RPS, harness {rps:.0f} RPS "
-                      f"({sample_count} samples for {locust_count} requests)"
-                      + (f", wrk {wrk[-1]:.0f} RPS" if wrk else ""), flush=True)
-    finally:
-        target.terminate()
-        target.wait(timeout=10)
-    held, peak = bytes_per_sample()
-    ratios = [h / b for h, b in zip(harness, bare)]
-    print(f"\n{'load path':<44}{'median RPS':>12}{'min-max':>18}")
-    print(f"{'bare Locust FastHttpUser, no recorder':<44}{statistics.median(bare):>12.0f}"
-          f"{f'{min(bare):.0f}-{max(bare):.0f}':>18}")
-    print(f"{'harness (profile, journeys, recorder)':<44}{statistics.median(harness):>12.0f}"
-          f"{f'{min(harness):.0f}-{max(harness):.0f}':>18}")
-    if wrk:
-        print(f"{'wrk -t1 (physical reference)':<44}{statistics.median(wrk):>12.0f}"
-              f"{f'{min(wrk):.0f}-{max(wrk):.0f}':>18}")
-    print(f"harness / bare per round: {', '.join(f'{r:.1%}' for r in ratios)}; "
-          f"median {statistics.median(ratios):.1%} (target >= 95 %)")
-    print(f"samples == Locust requests in every round: {all(a == b for a, b in counts)}")
-    print(f"memory per stored sample: {held:.2f} B buffered (target <= 16), "
-          f"{peak:.3f} B/sample peak over 1M samples with chunk hand-over (bounded)")
-
-
-def compare_processes(args, counts: list[int], busy: bool) -> None:
-    """Bare and harness side by side at each worker count, interleaved rounds; ratios and sample counts."""
-    port = free_port()
-    target = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port)]))
-    url = f"http://127.0.0.1:{port}"
-    rows = {n: {"bare": [], "harness": [], "equal": [], "master": []} for n in counts}
+    rows: dict[int, list[dict]] = {n: [] for n in counts}
     try:
         time.sleep(1.0)
         with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
             for round_ in range(args.rounds):
                 for n in counts:
-                    bare = run_bare(url, args.seconds, args.users, Path(tmp), n)
-                    master: dict = {}
-                    rps, requests, samples = run_harness(url, args.seconds, args.users, Path(tmp), n, master)
-                    rows[n]["master"].append(master)
-                    rows[n]["bare"].append(bare)
-                    rows[n]["harness"].append(rps)
-                    rows[n]["equal"].append(requests == samples)
-                    print(f"round {round_ + 1}, {n} process(es): bare {bare:.0f} RPS, harness {rps:.0f} RPS "
-                          f"({samples} samples for {requests} requests)", flush=True)
+                    result = side_by_side(sides, url, args.seconds, args.users, n, Path(tmp))
+                    rows[n].append(result)
+                    a, b = result["a"], result["b"]
+                    print(f"round {round_ + 1}, {n} process(es): {a['side']} {a['per_cpu_s']:.0f}, {b['side']} "
+                          f"{b['per_cpu_s']:.0f} requests per CPU-second: {b['per_cpu_s'] / a['per_cpu_s']:.1%}"
+                          + (f" ({b['samples']} samples for {b['requests']} requests)" if "samples" in b else ""),
+                          flush=True)
+            wrk = run_wrk(url, args.seconds, args.users)
     finally:
         target.terminate()
         target.wait(timeout=10)
-    print(f"\n{'processes':<11}{'bare RPS':>10}{'harness RPS':>13}{'ratio (median)':>16}  samples == requests")
-    for n, r in rows.items():
-        ratio = statistics.median(h / b for h, b in zip(r["harness"], r["bare"], strict=True))
-        print(f"{n:<11}{statistics.median(r['bare']):>10.0f}{statistics.median(r['harness']):>13.0f}"
-              f"{ratio:>15.1%}   {all(r['equal'])}")
-    master_overhead(rows)
+    report(rows, sides)
+    if wrk is not None:
+        print(f"wrk -t1 -c{args.users} alone on CPU0 (a physical reference): {wrk:.0f} requests/s")
+    held, peak = bytes_per_sample()
+    print(f"memory per stored sample: {held:.2f} B buffered (target <= 16), "
+          f"{peak:.3f} B/sample peak over 1M samples with chunk hand-over (bounded)")
+    master_overhead({n: {"master": [r["b"].get("master", {}) for r in results]} for n, results in rows.items()})
     print(f"load average after: {os.getloadavg()[0]:.2f}" + (" (busy at the start: do not record)" if busy else ""))
+
+
+def report(rows: dict[int, list[dict]], sides: tuple[str, str]) -> None:
+    """Per worker count: each side's median requests per CPU-second, the per-round ratios and their median."""
+    name = f"{sides[1]} / {sides[0]}"
+    print(f"\n{'processes':<11}{sides[0] + ' req/CPU-s':>18}{sides[1] + ' req/CPU-s':>21}  {name} per round"
+          f"{'median':>28}  samples == requests")
+    for n, results in rows.items():
+        ratios = [r["b"]["per_cpu_s"] / r["a"]["per_cpu_s"] for r in results]
+        equal = all(r["b"].get("samples", r["b"]["requests"]) == r["b"]["requests"] for r in results)
+        print(f"{n:<11}{statistics.median(r['a']['per_cpu_s'] for r in results):>18.0f}"
+              f"{statistics.median(r['b']['per_cpu_s'] for r in results):>21.0f}  "
+              f"{', '.join(f'{x:.1%}' for x in ratios):<40}{statistics.median(ratios):>8.1%}  {equal}")
+    print("(target: the harness >= 95 % of bare Locust at every count; each side had half of CPU0: its RPS is about "
+          "half the per-CPU-second figure)")
 
 
 def master_overhead(rows: dict) -> None:

@@ -90,8 +90,9 @@ class Chooser:
         chosen = [(name, w) for name, w in mix.items() if w > 0]
         self.names = [name for name, _ in chosen]
         self.bounds = list(accumulate(w for _, w in chosen))
+        self.only = self.names[0] if len(self.names) == 1 else None
 
     def pick(self, rng: random.Random) -> str:
-        if len(self.names) == 1:
-            return self.names[0]
+        if self.only is not None:
+            return self.only
         return self.names[bisect(self.bounds, rng.random() * self.bounds[-1])]

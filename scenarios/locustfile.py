@@ -8,14 +8,18 @@ Raw samples are written only when `--gameday-samples-dir DIR` is given (the harn
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import sys
 import time
 from functools import lru_cache
 from pathlib import Path
+from time import monotonic
+from types import MappingProxyType
 
 import gevent
+from geventhttpclient.header import Headers
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
@@ -25,13 +29,14 @@ from gameday.base import run_clock
 from scenarios.arrival import run_arrivals
 from scenarios.journeys import FLOW_STEPS, FLOWS, JOURNEYS, REQUEST_NAMES, Chooser, run_flow, set_edge_url
 from scenarios.profiles import Profile, Stage, load_profile, rate_at, stage_at, stage_span, tick, with_common_options
-from scenarios.recorder import JOURNEY_PREFIX, FileSink, JourneyRecorder, SampleRecorder, chunk_rows
+from scenarios.recorder import JOURNEY_PREFIX, FileSink, JourneyRecorder, SampleRecorder, chunk_rows, raw_header_type
 
 LOCAL_FLUSH_S = 1.0
 DRAIN_S = 10.0  # how long a stopped master waits for its workers' final reports
 WORKERS_FILE = "workers.json"  # beside the samples: each worker's last report, and whether its final one came
 PROFILE_OVER_POLL_S = 0.1
-_state: dict = {"recorder": None, "journeys": None, "started_at": None}
+_state: dict = {"recorder": None, "journeys": None, "started_at": None, "started_mono": None}
+NO_CONTEXT = MappingProxyType({})  # a closed-model request's context: Locust copies it; one, not a new dict a request
 
 
 @events.init_command_line_parser.add_listener
@@ -84,26 +89,35 @@ def _schedulers(environment) -> int:
 
 
 def _elapsed() -> float:
-    started = _state["started_at"]
-    return 0.0 if started is None else run_clock.now() - started
+    """Seconds since the test started, on the monotonic clock (the run clock's own: the same durations)."""
+    started = _state["started_mono"]
+    return 0.0 if started is None else monotonic() - started
 
 
 _choosers: dict[int, Chooser] = {}  # per stage object (profiles live as long as the process)
 
 
-def _pick(profile: Profile, rng: random.Random, stage: Stage | None = None) -> str:
-    """A journey from the mix in force (of `stage` when the caller has it: one clock read a request, not three)."""
-    stage = stage or stage_at(profile, _elapsed()) or profile.stages[-1]
+def _chooser(profile: Profile, stage: Stage) -> Chooser:
+    """The journey chooser of `stage`'s mix (the profile's when the stage names none), built once a stage."""
     chooser = _choosers.get(id(stage))
     if chooser is None:
         chooser = _choosers[id(stage)] = Chooser(dict(stage.mix if stage.mix is not None else profile.mix))
-    return chooser.pick(rng)
+    return chooser
+
+
+def _pick(profile: Profile, rng: random.Random) -> str:
+    """A journey from the mix in force now (the last stage's after the end)."""
+    return _chooser(profile, stage_at(profile, _elapsed()) or profile.stages[-1]).pick(rng)
 
 
 @events.test_start.add_listener
 def _started(environment, **_kwargs) -> None:
-    _state["started_at"] = run_clock.now()
+    _state["started_at"], _state["started_mono"] = run_clock.now(), monotonic()
     _state["cpu_at_start"] = time.process_time()  # the master's cost is counted from here (imports excluded)
+    # What the imports and set-up made (profiles' models, Locust's own) lives to the end: out of the cyclic
+    # collector's sight, which otherwise walks it again on every full collection (~3 % of the requests a core can
+    # send, benchmarks/README.md).
+    gc.freeze()
 
 
 @events.init.add_listener
@@ -167,7 +181,7 @@ def _install_recorder(environment, **_kwargs) -> None:
         runner.quit = quit_after_final_reports
         events.worker_report.add_listener(on_worker_report)
         return
-    recorder = _state["recorder"] = SampleRecorder()
+    recorder = _state["recorder"] = SampleRecorder(raw_headers=raw_header_type(Headers))
     events.request.add_listener(recorder.on_request)
     journeys = _state["journeys"] = JourneyRecorder(FLOW_STEPS)  # whole flows, in files of their own
     if isinstance(runner, WorkerRunner):
@@ -209,26 +223,33 @@ class LoadUser(FastHttpUser):
         self.rng = random.Random()
         self.share = _schedulers(environment)
         self.span: tuple[Stage | None, float, float] = (None, 0.0, 0.0)  # the stage in force, kept until it ends
+        self.chooser: Chooser | None = None  # the journey chooser of the stage in force (a closed one)
+        self.wait_s = self.profile.wait_s
 
     def wait_time(self) -> float:
-        low, high = self.profile.wait_s
+        low, high = self.wait_s
         return low + (high - low) * self.rng.random() if high else 0.0
 
     @task
     def journey(self) -> None:
-        elapsed = _elapsed()
-        if not self.span[1] <= elapsed < self.span[2]:  # one comparison a request, not a walk over the stages
-            self.span = stage_span(self.profile, elapsed)
-        stage = self.span[0]
+        """Once a request: one clock read, one comparison and one pick on top of Locust's own work (what each
+        costs, measured: benchmarks/README.md)."""
+        started = _state["started_mono"]
+        elapsed = 0.0 if started is None else monotonic() - started
+        span = self.span
+        if not span[1] <= elapsed < span[2]:  # the clock left the stage's span: walk the stages once
+            span = self.span = stage_span(self.profile, elapsed)
+            self.chooser = None if span[0] is None or span[0].is_open else _chooser(self.profile, span[0])
+        stage = span[0]
         if stage is None:  # over: send nothing until the shape ends the test (<= 1 s)
             gevent.sleep(PROFILE_OVER_POLL_S)
             return
-        if not stage.is_open:
-            name = _pick(self.profile, self.rng, stage)
+        if self.chooser is not None:  # a closed stage
+            name = self.chooser.pick(self.rng)
             if name in FLOWS:
                 self._flow(name, None)
             else:
-                JOURNEYS[name](self.client, self.rng, {})
+                JOURNEYS[name](self.client, self.rng, NO_CONTEXT)
             return
         started = _state["started_at"] or run_clock.now()
         run_arrivals(self._rate, self._fire, self._drop, started_at=started, clock=run_clock.now,

@@ -41,6 +41,12 @@ def anchor_env() -> dict[str, str]:
     return {} if anchor is None else {ENV: f"{anchor[0]!r}@{anchor[1]!r}"}
 
 
+def anchor() -> tuple[float, float] | None:
+    """This process's anchor (wall s, monotonic s), None outside a run: for a hot path that moves a stamp per
+    request onto the run's time base itself, as `from_wall` does, without three calls a stamp."""
+    return _current()
+
+
 def now() -> float:
     """Epoch seconds on the run's time base (the wall clock outside a run)."""
     anchor = _current()

@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 import pandas as pd
+from geventhttpclient.header import Headers  # FastHttpUser's header map (no gevent patching: a plain import)
 from hypothesis import given
 from hypothesis import strategies as st
 
 from reports.sample_files import decode_chunks, read_samples
 from reports.samples import nearest_rank, per_second, summary
-from scenarios.recorder import BYTES_PER_SAMPLE, COLUMNS, FileSink, SampleBuffer, SampleRecorder
+from scenarios.recorder import BYTES_PER_SAMPLE, COLUMNS, FileSink, SampleBuffer, SampleRecorder, raw_header_type
 
 latencies = st.lists(st.floats(0, 1e6, allow_nan=False, width=32), min_size=1, max_size=500)
 
@@ -41,11 +42,13 @@ class Response:
 
 def test_a_sample_survives_the_file_round_trip_with_every_field(tmp_path):
     recorder = SampleRecorder(capacity=3)
-    recorder.on_request("GET", "GET /items/[id]", 12.5, Response(200, {"x-region": "eu-west-1", "x-cache": "hit"}),
-                        {}, None, start_time=1000.0)
-    recorder.on_request("POST", "POST /writes", 3.0, Response(503, {"x-region": "eu-central-1"}),
-                        {"t_intended": 999.5}, RuntimeError("503"), start_time=1000.0)
-    recorder.on_request("GET", "GET /health", 1.0, None, {}, ConnectionError("refused"), start_time=1002.0)
+    recorder.on_request("GET", "GET /items/[id]", 12.5, response=Response(200, {"x-region": "eu-west-1",
+                                                                                "x-cache": "hit"}),
+                        context={}, exception=None, start_time=1000.0)
+    recorder.on_request("POST", "POST /writes", 3.0, response=Response(503, {"x-region": "eu-central-1"}),
+                        context={"t_intended": 999.5}, exception=RuntimeError("503"), start_time=1000.0)
+    recorder.on_request("GET", "GET /health", 1.0, response=None, context={}, exception=ConnectionError("refused"),
+                        start_time=1002.0)
     recorder.record_dropped(1003.0, "GET /health")
     FileSink(tmp_path, recorder.stem).write(recorder.take(), recorder.meta())
     got = read_samples(tmp_path)
@@ -58,6 +61,33 @@ def test_a_sample_survives_the_file_round_trip_with_every_field(tmp_path):
     assert write["latency_ms"] == np.float32(503.0) and not write["ok"] and write["region"] == "eu-central-1"
     assert failed["status"] == 0 and not failed["ok"] and failed["region"] == ""
     assert dropped["dropped"] and math.isnan(dropped["latency_ms"])
+
+
+def _answers() -> list[tuple[str, Headers]]:
+    cdn, twice, bare, ai = Headers(), Headers(), Headers(), Headers()
+    cdn["X-Cache"], cdn["X-Region"] = "Hit from cloudfront", "eu-west-1"
+    twice.add("X-Region", "us-east-1")
+    twice.add("X-Region", "eu-west-1")      # sent twice: the last one counts
+    ai["X-AI-Provider"], ai["x-region"] = "Bedrock", "eu-west-1"
+    return [("GET /items/[id]", cdn), ("GET /health", twice), ("GET /health", bare), ("POST /ai", ai)]
+
+
+def test_reading_the_clients_header_map_directly_records_what_its_get_method_reads(tmp_path):
+    """The load generator reads FastHttpUser's headers with dict.get (one C call, not three Python calls): only
+    when the map's layout was checked, and with the very samples the map's own `get` gives."""
+    assert raw_header_type(Headers) is Headers
+    assert raw_header_type(dict) is None                        # another layout: the recorder calls `get`
+    decoded = []
+    for i, raw in enumerate((Headers, None)):
+        recorder = SampleRecorder(raw_headers=raw)
+        for name, headers in _answers():
+            recorder.on_request("GET", name, 5.0, response=Response(200, headers), context={}, start_time=1000.0)
+        FileSink(tmp_path / str(i), recorder.stem).write(recorder.take(), recorder.meta())
+        decoded.append(read_samples(tmp_path / str(i)).drop(columns="source"))
+    pd.testing.assert_frame_equal(decoded[0], decoded[1])
+    assert list(decoded[0]["region"]) == ["eu-west-1"] * 2 + [""] + ["eu-west-1"]
+    assert list(decoded[0]["cache"]) == ["hit", "", "", ""]
+    assert list(decoded[0]["name"]) == ["GET /items/[id]", "GET /health", "GET /health", "POST /ai [bedrock]"]
 
 
 def test_a_sample_costs_16_bytes_in_memory_and_on_disk(tmp_path):

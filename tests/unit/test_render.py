@@ -39,8 +39,9 @@ def write_samples(directory: Path, rate: float = 20) -> int:
     for i in range(n):
         t = START + i / rate
         bad = T0 <= t < T0 + 3
-        recorder.on_request("GET", "GET /items/[id]", 400.0 if bad else 8.0, Response(503 if bad else 200, "eu-west-1"),
-                            {"t_intended": t}, RuntimeError("503") if bad else None, start_time=t)
+        recorder.on_request("GET", "GET /items/[id]", 400.0 if bad else 8.0,
+                            response=Response(503 if bad else 200, "eu-west-1"), context={"t_intended": t},
+                            exception=RuntimeError("503") if bad else None, start_time=t)
     recorder.record_dropped(T0 + 1, "GET /items/[id]")
     FileSink(directory, recorder.stem).write(recorder.take(), recorder.meta())
     return n
