@@ -5,7 +5,8 @@
 Side by side, literally: in every round the harness and bare Locust run at the same time, from the same instant
 (benchmarks/locust_cpu_meter.py holds both at `init`), on the same core (CPU0; the fixed-reply target on CPU1), so
 whatever the machine does in those seconds it does to both. Each side's figure is its requests per CPU-second
-(requests / the CPU time of its processes between test start and stop): the throughput one core gives it. Run
+(the requests its processes sent / the CPU time they used, over one common window that opens once every user is
+spawned and closes before either test ends): the throughput one core gives it. Run
 one after the other instead, the same bare Locust scattered by +-10 % between rounds on this VM (benchmarks/
 README.md), more than the difference to find; side by side, bare against bare agrees within 1 % (`--self-check`).
 With `--processes 1,2,4` each side runs as Locust's master + N workers (`--processes N`; the harness's workers
@@ -85,16 +86,19 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
 
 METER = Path(__file__).with_name("locust_cpu_meter.py")
 START_SLACK_S = 4.0  # the common start instant is this far ahead, plus 1.5 s a worker: every side imported by then
+WARM_UP_S = 2.0  # the window opens this long after the start: every user spawned (spawn rate = users a second)
+RUN_ON_S = 3.0  # both tests run this long past the window: how either ends is outside it
 
 
 def locust_command(side: str, url: str, seconds: float, users: int, work: Path, processes: int) -> list[str]:
     """The Locust command line of one side ("bare" or "harness"), with the CPU meter beside its locustfile."""
+    run_s = WARM_UP_S + seconds + RUN_ON_S
     if side == "bare":
         locustfile = work / "bare_locustfile.py"
         locustfile.write_text(BARE_LOCUSTFILE)
-        cmd = ["-f", f"{locustfile},{METER}", "-u", str(users), "-r", str(users)]
+        cmd = ["-f", f"{locustfile},{METER}", "-u", str(users), "-r", str(users), "-t", f"{int(run_s)}s"]
     else:
-        profile = {"name": "bench", "mix": {"health": 1}, "stages": [{"duration_s": seconds, "users": users,
+        profile = {"name": "bench", "mix": {"health": 1}, "stages": [{"duration_s": run_s, "users": users,
                                                                        "spawn_rate": users}]}
         cmd = ["-f", f"{ROOT / 'scenarios' / 'locustfile.py'},{METER}", "--gameday-profile", json.dumps(profile),
                "--gameday-samples-dir", str(work / f"{side}-samples")]
@@ -103,14 +107,15 @@ def locust_command(side: str, url: str, seconds: float, users: int, work: Path, 
     if processes > 1:  # each side its own master port: two masters side by side
         port = free_port()
         cmd += ["--processes", str(processes), "--master-bind-port", str(port), "--master-port", str(port)]
-    return [sys.executable, "-m", "locust", *cmd, "--headless", "--host", url, "-t", f"{int(seconds)}s",
+    return [sys.executable, "-m", "locust", *cmd, "--headless", "--host", url,
             "--json-file", str(work / side), "--only-summary", "--loglevel", "WARNING"]
 
 
 def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, processes: int,
                  work: Path) -> dict[str, dict]:
-    """Run both sides at once from one start instant; per side its requests, CPU seconds, requests per CPU-second,
-    and for the harness the samples on disk and its master's own figures (load/workers.json)."""
+    """Run both sides at once from one start instant; per side its requests per CPU-second over the common window,
+    its requests in the whole test, and for the harness the samples on disk and its master's own figures
+    (load/workers.json)."""
     start_at = time.time() + START_SLACK_S + 1.5 * processes
     clock = f"{time.time()!r}@{time.monotonic()!r}"  # a run clock, as `gameday run` hands its children one
     running = []
@@ -119,25 +124,31 @@ def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, p
         shutil.rmtree(side_dir, ignore_errors=True)
         side_dir.mkdir(parents=True)
         env = {**os.environ, "LOAD_BENCH_START_AT": str(start_at), "LOAD_BENCH_CPU_FILE": str(side_dir / "cpu.jsonl"),
-               "GAMEDAY_RUN_CLOCK": clock}
+               "LOAD_BENCH_WINDOW": f"{WARM_UP_S},{WARM_UP_S + seconds}", "GAMEDAY_RUN_CLOCK": clock}
         log = open(side_dir / "locust.log", "w")  # closed below, once the process has ended
         proc = subprocess.Popen(pinned(0, locust_command(side, url, seconds, users, side_dir, processes)), env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         running.append((tag, side, side_dir, proc, log))
     results = {}
     for tag, side, side_dir, proc, log in running:
-        code = proc.wait(timeout=seconds + 90)
+        code = proc.wait(timeout=seconds + 120)
         log.close()
         if code != 0:
             sys.exit(f"load_bench: the {side} side exited {code}:\n{(side_dir / 'locust.log').read_text()[-3000:]}")
-        stats = json.loads((side_dir / f"{side}.json").read_text())
-        requests = sum(e["num_requests"] for e in stats)
-        cpu_s = sum(json.loads(line)["cpu_s"] for line in (side_dir / "cpu.jsonl").read_text().splitlines())
-        result = {"side": side, "requests": requests, "cpu_s": cpu_s, "per_cpu_s": requests / cpu_s}
+        metered = [json.loads(line) for line in (side_dir / "cpu.jsonl").read_text().splitlines()]
+        if len(metered) != processes + (processes > 1):
+            sys.exit(f"load_bench: {len(metered)} of the {side} side's processes measured their window")
+        in_window, cpu_s = sum(m["requests"] for m in metered), sum(m["cpu_s"] for m in metered)
+        requests = sum(e["num_requests"] for e in json.loads((side_dir / f"{side}.json").read_text()))
+        result = {"side": side, "requests": requests, "cpu_s": cpu_s, "per_cpu_s": in_window / cpu_s}
         if side == "harness":
             result["samples"] = len(read_samples(side_dir / "harness-samples"))
             if processes > 1:
-                result["master"] = json.loads((side_dir / WORKERS_FILE).read_text()).get("master") or {}
+                workers = side_dir / WORKERS_FILE
+                if not workers.exists():
+                    sys.exit(f"load_bench: the harness's master wrote no {WORKERS_FILE}:\n"
+                             f"{(side_dir / 'locust.log').read_text()[-3000:]}")
+                result["master"] = json.loads(workers.read_text()).get("master") or {}
         results[tag] = result
     return results
 

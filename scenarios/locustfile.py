@@ -151,17 +151,21 @@ def _install_recorder(environment, **_kwargs) -> None:
             if flows:
                 FileSink(samples_dir, flows["meta"]["stem"], JOURNEY_PREFIX).write(flows["chunks"], flows["meta"])
 
-        locust_quit, drained = runner.quit, []
+        locust_quit, drain = runner.quit, {"greenlet": None}
 
         def quit_after_final_reports() -> None:
             """Locust's quit waits 0.5 s for its workers' final reports, too little on a busy machine: ask them to
             quit first and wait (up to DRAIN_S) until each one's final report, its last raw samples, is in;
-            then write down who reported to the end (load/workers.json) and quit as Locust does. Once: Locust may
-            call quit again while shutting down."""
-            if drained:
-                locust_quit()
-                return
-            drained.append(True)
+            then write down who reported to the end (load/workers.json) and quit as Locust does. The waiting runs
+            in a greenlet of its own, once: the shape's greenlet calls quit when the profile ends, and Locust's
+            stop() kills that greenlet when the last worker has quit, which cut the wait short and lost
+            load/workers.json (1 run in 4 with two workers); a later quit (Locust's shutdown) waits for it."""
+            if drain["greenlet"] is None:
+                drain["greenlet"] = gevent.spawn(account_for_workers)
+            drain["greenlet"].join(timeout=DRAIN_S + 2.0)
+            locust_quit()
+
+        def account_for_workers() -> None:
             asked, clients = time.monotonic(), [c.id for c in runner.clients.all]
             for client in clients:
                 runner.server.send_to_client(Message("quit", None, client))
@@ -176,7 +180,6 @@ def _install_recorder(environment, **_kwargs) -> None:
                 "master": {"cpu_s": time.process_time() - _state.get("cpu_at_start", 0.0),
                            "shipped_bytes": shipped_total["bytes"], "shipped_samples": shipped_total["samples"],
                            "reports": shipped_total["reports"]}}))
-            locust_quit()
 
         runner.quit = quit_after_final_reports
         events.worker_report.add_listener(on_worker_report)
