@@ -1,14 +1,15 @@
 """Load path figures: the harness (profile + journeys + raw-sample recorder) vs bare Locust FastHttpUser.
 
-    .venv/bin/python benchmarks/load_bench.py [--seconds 10] [--rounds 5] [--users 32] [--processes 1,2,4]
+    .venv/bin/python benchmarks/load_bench.py [--seconds 10] [--rounds 6] [--users 32] [--processes 1,2,4]
 
 Side by side, literally: in every round the harness and bare Locust run at the same time, from the same instant
 (benchmarks/locust_cpu_meter.py holds both at `init`), on the same core (CPU0; the fixed-reply target on CPU1), so
-whatever the machine does in those seconds it does to both. Each side's figure is its requests per CPU-second
-(the requests its processes sent / the CPU time they used, over one common window that opens once every user is
-spawned and closes before either test ends): the throughput one core gives it. Run
-one after the other instead, the same bare Locust scattered by +-10 % between rounds on this VM (benchmarks/
-README.md), more than the difference to find; side by side, bare against bare agrees within 1 % (`--self-check`).
+whatever the machine does in those seconds it does to both; the side started first alternates between rounds.
+Each side's figure is its requests per CPU-second (the requests its processes sent / the CPU time they used, over
+one common window that opens once every user is spawned and closes before either test ends): the throughput one
+core gives it. Run one after the other instead, the same bare Locust scattered by -18 % to +7 % between rounds on
+this VM (benchmarks/README.md), more than the difference to find; side by side, bare against bare agrees within
+about 2 % a round (`--self-check`).
 With `--processes 1,2,4` each side runs as Locust's master + N workers (`--processes N`; the harness's workers
 ship their raw samples to the master): the harness must keep >= 0.95x bare Locust at every count, and its samples
 must equal its requests. The harness runs as `gameday run` runs it, on a run clock (GAMEDAY_RUN_CLOCK). Also: the
@@ -112,14 +113,15 @@ def locust_command(side: str, url: str, seconds: float, users: int, work: Path, 
 
 
 def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, processes: int,
-                 work: Path) -> dict[str, dict]:
+                 work: Path, swap: bool = False) -> dict[str, dict]:
     """Run both sides at once from one start instant; per side its requests per CPU-second over the common window,
     its requests in the whole test, and for the harness the samples on disk and its master's own figures
     (load/workers.json)."""
     start_at = time.time() + START_SLACK_S + 1.5 * processes
     clock = f"{time.time()!r}@{time.monotonic()!r}"  # a run clock, as `gameday run` hands its children one
     running = []
-    for tag, side in zip(("a", "b"), sides, strict=True):
+    pairs = list(zip(("a", "b"), sides, strict=True))
+    for tag, side in reversed(pairs) if swap else pairs:  # started in turn: every other round the other side first
         side_dir = work / tag
         shutil.rmtree(side_dir, ignore_errors=True)
         side_dir.mkdir(parents=True)
@@ -130,7 +132,7 @@ def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, p
                                 stdout=log, stderr=subprocess.STDOUT)
         running.append((tag, side, side_dir, proc, log))
     results = {}
-    for tag, side, side_dir, proc, log in running:
+    for tag, side, side_dir, proc, log in sorted(running):
         code = proc.wait(timeout=seconds + 120)
         log.close()
         if code != 0:
@@ -186,7 +188,7 @@ def bytes_per_sample(n: int = 1_000_000) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--users", type=int, default=32, help="users on each side")
     parser.add_argument("--processes", default="1", metavar="N,N,...",
                         help="worker processes per side, each count in turn (1: no master); e.g. 1,2,4")
@@ -211,7 +213,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
             for round_ in range(args.rounds):
                 for n in counts:
-                    result = side_by_side(sides, url, args.seconds, args.users, n, Path(tmp))
+                    result = side_by_side(sides, url, args.seconds, args.users, n, Path(tmp), swap=round_ % 2 == 1)
                     rows[n].append(result)
                     a, b = result["a"], result["b"]
                     print(f"round {round_ + 1}, {n} process(es): {a['side']} {a['per_cpu_s']:.0f}, {b['side']} "
