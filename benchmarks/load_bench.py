@@ -132,26 +132,33 @@ def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, p
                                 stdout=log, stderr=subprocess.STDOUT)
         running.append((tag, side, side_dir, proc, log))
     results = {}
-    for tag, side, side_dir, proc, log in sorted(running):
-        code = proc.wait(timeout=seconds + 120)
-        log.close()
-        if code != 0:
-            sys.exit(f"load_bench: the {side} side exited {code}:\n{(side_dir / 'locust.log').read_text()[-3000:]}")
-        metered = [json.loads(line) for line in (side_dir / "cpu.jsonl").read_text().splitlines()]
-        if len(metered) != processes + (processes > 1):
-            sys.exit(f"load_bench: {len(metered)} of the {side} side's processes measured their window")
-        in_window, cpu_s = sum(m["requests"] for m in metered), sum(m["cpu_s"] for m in metered)
-        requests = sum(e["num_requests"] for e in json.loads((side_dir / f"{side}.json").read_text()))
-        result = {"side": side, "requests": requests, "cpu_s": cpu_s, "per_cpu_s": in_window / cpu_s}
-        if side == "harness":
-            result["samples"] = len(read_samples(side_dir / "harness-samples"))
-            if processes > 1:
-                workers = side_dir / WORKERS_FILE
-                if not workers.exists():
-                    sys.exit(f"load_bench: the harness's master wrote no {WORKERS_FILE}:\n"
-                             f"{(side_dir / 'locust.log').read_text()[-3000:]}")
-                result["master"] = json.loads(workers.read_text()).get("master") or {}
-        results[tag] = result
+    try:
+        for tag, side, side_dir, proc, log in sorted(running):
+            code = proc.wait(timeout=seconds + 120)
+            log.close()
+            if code != 0:
+                sys.exit(f"load_bench: the {side} side exited {code}:\n{(side_dir / 'locust.log').read_text()[-3000:]}")
+            metered = [json.loads(line) for line in (side_dir / "cpu.jsonl").read_text().splitlines()]
+            if len(metered) != processes + (processes > 1):
+                sys.exit(f"load_bench: {len(metered)} of the {side} side's processes measured their window")
+            in_window, cpu_s = sum(m["requests"] for m in metered), sum(m["cpu_s"] for m in metered)
+            requests = sum(e["num_requests"] for e in json.loads((side_dir / f"{side}.json").read_text()))
+            result = {"side": side, "requests": requests, "cpu_s": cpu_s, "per_cpu_s": in_window / cpu_s}
+            if side == "harness":
+                result["samples"] = len(read_samples(side_dir / "harness-samples"))
+                if processes > 1:
+                    workers = side_dir / WORKERS_FILE
+                    if not workers.exists():
+                        sys.exit(f"load_bench: the harness's master wrote no {WORKERS_FILE}:\n"
+                                 f"{(side_dir / 'locust.log').read_text()[-3000:]}")
+                    result["master"] = json.loads(workers.read_text()).get("master") or {}
+            results[tag] = result
+    finally:  # a side that failed leaves the other one running: stop it (only what this bench started)
+        for _, _, _, proc, log in running:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
     return results
 
 
@@ -162,6 +169,34 @@ def run_wrk(url: str, seconds: float, users: int) -> float | None:
                           capture_output=True, text=True, timeout=seconds + 30, check=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("Requests/sec:"))
     return float(line.split()[1])
+
+
+def listener_us(calls: int = 300_000) -> tuple[float, float]:
+    """The raw-sample listener's own time a call, in isolation (warm caches: in a load generator it costs several
+    times more), for a closed-model and an open-model request answered with FastHttpUser's header map."""
+    import timeit
+
+    from geventhttpclient.header import Headers  # a plain import: no gevent patching
+
+    from gameday.base import run_clock
+    from scenarios.recorder import raw_header_type
+
+    run_clock.install((time.time(), time.monotonic()))  # on a run clock, as in `gameday run`
+    headers = Headers()
+    headers["Content-Length"], headers["X-Region"], headers["X-Cache"] = "2", "bench", "hit"
+    answer = type("Answer", (), {"headers": headers, "status_code": 200})()
+    figures = []
+    for context in ({}, {"t_intended": time.time()}):
+        recorder = SampleRecorder(raw_headers=raw_header_type(Headers))
+
+        def one() -> None:
+            recorder.on_request("GET", "GET /health", 0.5, response_length=2, response=answer, context=context,
+                                exception=None, start_time=time.time(), url="http://127.0.0.1/health")
+            if len(recorder.sealed) > 8:
+                recorder.take()
+        figures.append(min(timeit.repeat(one, number=calls, repeat=5)) / calls * 1e6)
+    run_clock.install(None)
+    return figures[0], figures[1]
 
 
 def bytes_per_sample(n: int = 1_000_000) -> tuple[float, float]:
@@ -227,6 +262,9 @@ def main() -> None:
     report(rows, sides)
     if wrk is not None:
         print(f"wrk -t1 -c{args.users} alone on CPU0 (a physical reference): {wrk:.0f} requests/s")
+    closed_us, open_us = listener_us()
+    print(f"raw-sample listener in isolation: {closed_us:.2f} us a closed-model call, {open_us:.2f} us an open-model "
+          f"one (its time call included; a load generator pays several times that: colder caches)")
     held, peak = bytes_per_sample()
     print(f"memory per stored sample: {held:.2f} B buffered (target <= 16), "
           f"{peak:.3f} B/sample peak over 1M samples with chunk hand-over (bounded)")
