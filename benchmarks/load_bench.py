@@ -16,6 +16,10 @@ must equal its requests. The harness runs as `gameday run` runs it, on a run clo
 recorder's memory per stored sample, the master's cost per 1,000 shipped samples, and wrk alone when installed
 (`apt-get install -y wrk`). The load average is printed first; above BUSY_LOAD the figures are not fit to be
 recorded and the bench says so. Stops what it started.
+
+`--baseline DIR` runs the harness of another source tree (a checkout of an earlier commit: `git worktree add DIR
+REF`) against this one's, side by side as above: what a change to the load path gains or costs, within the method's
+resolution (`--self-check`).
 """
 
 from __future__ import annotations
@@ -91,8 +95,10 @@ WARM_UP_S = 2.0  # the window opens this long after the start: every user spawne
 RUN_ON_S = 3.0  # both tests run this long past the window: how either ends is outside it
 
 
-def locust_command(side: str, url: str, seconds: float, users: int, work: Path, processes: int) -> list[str]:
-    """The Locust command line of one side ("bare" or "harness"), with the CPU meter beside its locustfile."""
+def locust_command(side: str, url: str, seconds: float, users: int, work: Path, processes: int,
+                   tree: Path = ROOT) -> list[str]:
+    """The Locust command line of one side ("bare", or "harness" from the source tree `tree`), with the CPU meter
+    beside its locustfile."""
     run_s = WARM_UP_S + seconds + RUN_ON_S
     if side == "bare":
         locustfile = work / "bare_locustfile.py"
@@ -101,7 +107,7 @@ def locust_command(side: str, url: str, seconds: float, users: int, work: Path, 
     else:
         profile = {"name": "bench", "mix": {"health": 1}, "stages": [{"duration_s": run_s, "users": users,
                                                                        "spawn_rate": users}]}
-        cmd = ["-f", f"{ROOT / 'scenarios' / 'locustfile.py'},{METER}", "--gameday-profile", json.dumps(profile),
+        cmd = ["-f", f"{tree / 'scenarios' / 'locustfile.py'},{METER}", "--gameday-profile", json.dumps(profile),
                "--gameday-samples-dir", str(work / f"{side}-samples")]
         if processes > 1:
             cmd += ["--gameday-workers", str(processes)]
@@ -113,10 +119,10 @@ def locust_command(side: str, url: str, seconds: float, users: int, work: Path, 
 
 
 def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, processes: int,
-                 work: Path, swap: bool = False) -> dict[str, dict]:
+                 work: Path, swap: bool = False, baseline: Path | None = None) -> dict[str, dict]:
     """Run both sides at once from one start instant; per side its requests per CPU-second over the common window,
     its requests in the whole test, and for the harness the samples on disk and its master's own figures
-    (load/workers.json)."""
+    (load/workers.json). The side "baseline" is the harness of the source tree `baseline`."""
     start_at = time.time() + START_SLACK_S + 1.5 * processes
     clock = f"{time.time()!r}@{time.monotonic()!r}"  # a run clock, as `gameday run` hands its children one
     running = []
@@ -127,9 +133,13 @@ def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, p
         side_dir.mkdir(parents=True)
         env = {**os.environ, "LOAD_BENCH_START_AT": str(start_at), "LOAD_BENCH_CPU_FILE": str(side_dir / "cpu.jsonl"),
                "LOAD_BENCH_WINDOW": f"{WARM_UP_S},{WARM_UP_S + seconds}", "GAMEDAY_RUN_CLOCK": clock}
+        tree = ROOT
+        if side == "baseline":  # its own packages first on the path (this tree's may be installed)
+            tree = baseline
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(baseline), os.environ.get("PYTHONPATH"))))
         log = open(side_dir / "locust.log", "w")  # closed below, once the process has ended
-        proc = subprocess.Popen(pinned(0, locust_command(side, url, seconds, users, side_dir, processes)), env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        command = locust_command(side, url, seconds, users, side_dir, processes, tree)
+        proc = subprocess.Popen(pinned(0, command), env=env, stdout=log, stderr=subprocess.STDOUT)
         running.append((tag, side, side_dir, proc, log))
     results = {}
     try:
@@ -144,7 +154,7 @@ def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, p
             in_window, cpu_s = sum(m["requests"] for m in metered), sum(m["cpu_s"] for m in metered)
             requests = sum(e["num_requests"] for e in json.loads((side_dir / f"{side}.json").read_text()))
             result = {"side": side, "requests": requests, "cpu_s": cpu_s, "per_cpu_s": in_window / cpu_s}
-            if side == "harness":
+            if side != "bare":
                 result["samples"] = len(read_samples(side_dir / "harness-samples"))
                 if processes > 1:
                     workers = side_dir / WORKERS_FILE
@@ -229,6 +239,8 @@ def main() -> None:
                         help="worker processes per side, each count in turn (1: no master); e.g. 1,2,4")
     parser.add_argument("--self-check", action="store_true",
                         help="bare Locust against bare Locust: the method's own resolution (the ratio should be 1)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="the harness of another source tree (e.g. `git worktree add DIR REF`) against this one's")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -237,7 +249,9 @@ def main() -> None:
     busy = load[0] > BUSY_LOAD
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
           + (f": BUSY (> {BUSY_LOAD}): these figures are not fit to be recorded" if busy else ": quiet"), flush=True)
-    sides = ("bare", "bare") if args.self_check else ("bare", "harness")
+    sides = ("bare", "bare") if args.self_check else ("baseline", "harness") if args.baseline else ("bare", "harness")
+    if args.baseline and not (args.baseline / "scenarios" / "locustfile.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no scenarios/locustfile.py there (a source tree of this project)")
     counts = [int(n) for n in args.processes.split(",")]
     port = free_port()
     target = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port)]))
@@ -248,7 +262,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
             for round_ in range(args.rounds):
                 for n in counts:
-                    result = side_by_side(sides, url, args.seconds, args.users, n, Path(tmp), swap=round_ % 2 == 1)
+                    result = side_by_side(sides, url, args.seconds, args.users, n, Path(tmp), swap=round_ % 2 == 1,
+                                          baseline=args.baseline.resolve() if args.baseline else None)
                     rows[n].append(result)
                     a, b = result["a"], result["b"]
                     print(f"round {round_ + 1}, {n} process(es): {a['side']} {a['per_cpu_s']:.0f}, {b['side']} "
@@ -283,6 +298,10 @@ def report(rows: dict[int, list[dict]], sides: tuple[str, str]) -> None:
         print(f"{n:<11}{statistics.median(r['a']['per_cpu_s'] for r in results):>18.0f}"
               f"{statistics.median(r['b']['per_cpu_s'] for r in results):>21.0f}  "
               f"{', '.join(f'{x:.1%}' for x in ratios):<40}{statistics.median(ratios):>8.1%}  {equal}")
+    if sides[0] == "baseline":
+        print("(this tree's harness against the baseline's: a ratio within the method's resolution, --self-check, is "
+              "no difference)")
+        return
     print("(target: the harness >= 95 % of bare Locust at every count; each side had half of CPU0: its RPS is about "
           "half the per-CPU-second figure)")
 

@@ -16,7 +16,6 @@ import time
 from functools import lru_cache
 from pathlib import Path
 from time import monotonic
-from types import MappingProxyType
 
 import gevent
 from geventhttpclient.header import Headers
@@ -36,7 +35,10 @@ DRAIN_S = 10.0  # how long a stopped master waits for its workers' final reports
 WORKERS_FILE = "workers.json"  # beside the samples: each worker's last report, and whether its final one came
 PROFILE_OVER_POLL_S = 0.1
 _state: dict = {"recorder": None, "journeys": None, "started_at": None, "started_mono": None}
-NO_CONTEXT = MappingProxyType({})  # a closed-model request's context: Locust copies it; one, not a new dict a request
+# A closed-model request's context: one empty dict, never a new one a request. Locust merges it into a dict of its
+# own (`{**user.context(), **context}`), so nothing writes to it; a plain dict, since merging any other mapping
+# (a read-only proxy) takes CPython's slow path: 0.2 us against 0.03, ~0.6 % of a worker's CPU (py-spy).
+NO_CONTEXT: dict = {}
 
 
 @events.init_command_line_parser.add_listener

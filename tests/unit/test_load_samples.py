@@ -90,6 +90,34 @@ def test_reading_the_clients_header_map_directly_records_what_its_get_method_rea
     assert list(decoded[0]["name"]) == ["GET /items/[id]", "GET /health", "GET /health", "POST /ai [bedrock]"]
 
 
+answers = st.lists(st.tuples(st.sampled_from(["GET /health", "GET /items/[id]"]),
+                             st.sampled_from([None, "Hit", "Miss"]),
+                             st.sampled_from([None, "eu-west-1", "us-east-1"]), st.booleans()), min_size=1, max_size=40)
+
+
+@given(answers)
+def test_every_sample_is_coded_from_its_own_answer_whatever_came_before_it(sequence):
+    """The recorder reuses the coding of the request before when an answer is alike (name, X-Cache, X-Region, a
+    success): a sample that differs in any of them, or failed, is coded from itself."""
+    recorder = SampleRecorder(raw_headers=raw_header_type(Headers))
+    for name, cache, region, ok in sequence:
+        headers = Headers()
+        if cache:
+            headers["X-Cache"] = cache
+        if region:
+            headers["X-Region"] = region
+        recorder.on_request("GET", name, 1.0, response=Response(200 if ok else 503, headers), context={},
+                            exception=None if ok else RuntimeError("503"), start_time=1000.0)
+    columns = decode_chunks(b"".join(recorder.take()))
+    names, regions = list(recorder.meta()["names"]), list(recorder.meta()["regions"])
+    codes = {None: 0, "Hit": 1, "Miss": 2}
+    for i, (name, cache, region, ok) in enumerate(sequence):
+        flags = int(columns["flags"][i])
+        assert names[columns["name"][i]] == name
+        assert (flags & 1, (flags >> 2) & 3) == (int(ok), codes[cache])
+        assert (regions[(flags >> 4) - 1] if flags >> 4 else None) == region
+
+
 def test_a_sample_costs_16_bytes_in_memory_and_on_disk(tmp_path):
     buffer = SampleBuffer(capacity=1000)
     assert sum(col.itemsize for col in buffer.columns) == BYTES_PER_SAMPLE == 16
