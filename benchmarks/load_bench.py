@@ -155,7 +155,7 @@ def side_by_side(sides: tuple[str, str], url: str, seconds: float, users: int, p
             requests = sum(e["num_requests"] for e in json.loads((side_dir / f"{side}.json").read_text()))
             result = {"side": side, "requests": requests, "cpu_s": cpu_s, "per_cpu_s": in_window / cpu_s}
             if side != "bare":
-                result["samples"] = len(read_samples(side_dir / "harness-samples"))
+                result["samples"] = len(read_samples(side_dir / f"{side}-samples"))
                 if processes > 1:
                     workers = side_dir / WORKERS_FILE
                     if not workers.exists():
