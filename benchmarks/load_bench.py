@@ -245,14 +245,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         return serve(args.serve)
+    sides = ("bare", "bare") if args.self_check else ("baseline", "harness") if args.baseline else ("bare", "harness")
+    if args.baseline and not (args.baseline / "scenarios" / "locustfile.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no scenarios/locustfile.py there (a source tree of this project)")
+    try:
+        counts = [int(n) for n in args.processes.split(",")]
+    except ValueError:
+        parser.error(f"--processes {args.processes!r}: worker counts separated by commas, e.g. 1,2,4")
+    if any(n < 1 for n in counts):
+        parser.error(f"--processes {args.processes!r}: every count is 1 or more")
     load = os.getloadavg()
     busy = load[0] > BUSY_LOAD
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
           + (f": BUSY (> {BUSY_LOAD}): these figures are not fit to be recorded" if busy else ": quiet"), flush=True)
-    sides = ("bare", "bare") if args.self_check else ("baseline", "harness") if args.baseline else ("bare", "harness")
-    if args.baseline and not (args.baseline / "scenarios" / "locustfile.py").is_file():
-        parser.error(f"--baseline {args.baseline}: no scenarios/locustfile.py there (a source tree of this project)")
-    counts = [int(n) for n in args.processes.split(",")]
     port = free_port()
     target = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port)]))
     url = f"http://127.0.0.1:{port}"
@@ -294,7 +299,7 @@ def report(rows: dict[int, list[dict]], sides: tuple[str, str]) -> None:
           f"{'median':>28}  samples == requests")
     for n, results in rows.items():
         ratios = [r["b"]["per_cpu_s"] / r["a"]["per_cpu_s"] for r in results]
-        equal = all(r["b"].get("samples", r["b"]["requests"]) == r["b"]["requests"] for r in results)
+        equal = all(r[tag].get("samples", r[tag]["requests"]) == r[tag]["requests"] for r in results for tag in "ab")
         print(f"{n:<11}{statistics.median(r['a']['per_cpu_s'] for r in results):>18.0f}"
               f"{statistics.median(r['b']['per_cpu_s'] for r in results):>21.0f}  "
               f"{', '.join(f'{x:.1%}' for x in ratios):<40}{statistics.median(ratios):>8.1%}  {equal}")
